@@ -1,0 +1,869 @@
+package io.tessera.coordinator;
+
+import akka.actor.typed.ActorRef;
+import akka.actor.typed.ActorRefResolver;
+import akka.actor.typed.Behavior;
+import akka.actor.typed.SupervisorStrategy;
+import akka.actor.typed.javadsl.ActorContext;
+import akka.actor.typed.javadsl.Behaviors;
+import akka.actor.typed.javadsl.TimerScheduler;
+import akka.actor.typed.receptionist.Receptionist;
+import akka.cluster.ClusterEvent;
+import akka.cluster.typed.Cluster;
+import akka.cluster.typed.Subscribe;
+import akka.pattern.StatusReply;
+import akka.persistence.typed.PersistenceId;
+import akka.persistence.typed.RecoveryCompleted;
+import akka.persistence.typed.RecoveryFailed;
+import akka.persistence.typed.javadsl.CommandHandlerWithReply;
+import akka.persistence.typed.javadsl.EventHandler;
+import akka.persistence.typed.javadsl.EventSourcedBehaviorWithEnforcedReplies;
+import akka.persistence.typed.javadsl.ReplyEffect;
+import akka.persistence.typed.javadsl.RetentionCriteria;
+import akka.persistence.typed.javadsl.SignalHandler;
+import io.tessera.coordinator.CoordinatorEvent.CheckpointAbandoned;
+import io.tessera.coordinator.CoordinatorEvent.CheckpointCompleted;
+import io.tessera.coordinator.CoordinatorEvent.CheckpointDiscarded;
+import io.tessera.coordinator.CoordinatorEvent.CheckpointStarted;
+import io.tessera.coordinator.CoordinatorEvent.JobFailed;
+import io.tessera.coordinator.CoordinatorEvent.JobRecovered;
+import io.tessera.coordinator.CoordinatorEvent.JobRewound;
+import io.tessera.coordinator.CoordinatorEvent.OperatorCommandRecorded;
+import io.tessera.coordinator.CoordinatorEvent.JobInitializationStarted;
+import io.tessera.coordinator.CoordinatorEvent.JobSubmitted;
+import io.tessera.coordinator.CoordinatorEvent.LeaseReleased;
+import io.tessera.coordinator.CoordinatorEvent.MemberEvaluated;
+import io.tessera.coordinator.CoordinatorEvent.MemberInitialized;
+import io.tessera.coordinator.CoordinatorEvent.SplitCompleted;
+import io.tessera.coordinator.CoordinatorEvent.SplitLeased;
+import io.tessera.coordinator.CoordinatorEvent.WorkerJoined;
+import io.tessera.coordinator.CoordinatorEvent.WorkerLeft;
+import io.tessera.coordinator.CoordinatorState.Assignment;
+import io.tessera.protocol.coordinator.CoordinatorProtocol.AuditLog;
+import io.tessera.protocol.coordinator.CoordinatorProtocol.AuditRecord;
+import io.tessera.protocol.coordinator.CoordinatorProtocol.CheckpointRequested;
+import io.tessera.protocol.coordinator.CoordinatorProtocol.Command;
+import io.tessera.protocol.coordinator.CoordinatorProtocol.CompleteSplit;
+import io.tessera.protocol.coordinator.CoordinatorProtocol.GetAccumulationHistory;
+import io.tessera.protocol.coordinator.CoordinatorProtocol.GetAuditLog;
+import io.tessera.protocol.coordinator.CoordinatorProtocol.GetJobStatus;
+import io.tessera.protocol.coordinator.CoordinatorProtocol.JobAccepted;
+import io.tessera.protocol.coordinator.CoordinatorProtocol.AccumulationHistory;
+import io.tessera.protocol.coordinator.CoordinatorProtocol.JobList;
+import io.tessera.protocol.coordinator.CoordinatorProtocol.JobState;
+import io.tessera.protocol.coordinator.CoordinatorProtocol.JobStatus;
+import io.tessera.protocol.coordinator.CoordinatorProtocol.ListJobs;
+import io.tessera.protocol.coordinator.CoordinatorProtocol.Local;
+import io.tessera.protocol.coordinator.CoordinatorProtocol.NoLease;
+import io.tessera.protocol.coordinator.CoordinatorProtocol.ReleaseLease;
+import io.tessera.protocol.coordinator.CoordinatorProtocol.ReportCorruptCheckpoint;
+import io.tessera.protocol.coordinator.CoordinatorProtocol.RequestCheckpoint;
+import io.tessera.protocol.coordinator.CoordinatorProtocol.RequestLease;
+import io.tessera.protocol.coordinator.CoordinatorProtocol.ResolveShardRecovery;
+import io.tessera.protocol.coordinator.CoordinatorProtocol.ShardRecoveryPlan;
+import io.tessera.protocol.coordinator.CoordinatorProtocol.SubmitJob;
+import io.tessera.protocol.worker.WorkerProtocol;
+import io.tessera.protocol.worker.WorkerProtocol.EvaluationReport;
+import io.tessera.protocol.worker.WorkerProtocol.ModelInitialized;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.OptionalInt;
+import java.util.Set;
+
+/**
+ * The cluster's one decision maker, a Cluster Singleton on role {@code coordinator}, event-sourced.
+ *
+ * <p>It queues jobs and runs them one at a time: has a worker set up each member's shards, cuts the
+ * training data into splits and leases them to workers, plans every worker's accumulation count so
+ * the global batch stays fixed as workers come and go, re-leases the splits of workers that vanish,
+ * and has a worker evaluate each member at the end. Worker membership comes from the
+ * Receptionist. Everything that matters after a restart is in {@link CoordinatorState}; the rest
+ * (asks in flight, throughput) is rebuilt by {@link #reconcile}.
+ */
+public final class Coordinator
+    extends EventSourcedBehaviorWithEnforcedReplies<Command, CoordinatorEvent, CoordinatorState> {
+
+  /** The singleton's name and persistence id. */
+  public static final String NAME = "tessera-coordinator";
+
+  private static final Duration PROGRESS_INTERVAL = Duration.ofSeconds(5);
+  private static final Duration CHECKPOINT_CHECK_INTERVAL = Duration.ofSeconds(1);
+  private static final int MAX_ATTEMPTS = 3;
+  private static final int SNAPSHOT_EVERY_EVENTS = 500;
+
+  public static Behavior<Command> create(CoordinatorSettings settings) {
+    return Behaviors.<Command>supervise(
+            Behaviors.withTimers(
+                timers -> Behaviors.setup(context -> new Coordinator(context, timers, settings))))
+        .onFailure(
+            SupervisorStrategy.restartWithBackoff(Duration.ofSeconds(1), Duration.ofSeconds(30), 0.2));
+  }
+
+  private final ActorContext<Command> context;
+  private final CoordinatorSettings settings;
+  private final ActorRefResolver resolver;
+  private final CoordinatorMetrics metrics = new CoordinatorMetrics();
+  private final JobProgress progress = new JobProgress();
+
+  // Runtime bookkeeping, rebuilt after a restart: none of it needs to survive one.
+  private final Map<String, String> asksInFlight = new HashMap<>();
+  private final Map<String, Integer> attempts = new HashMap<>();
+  private final Map<String, String> accumulationSent = new HashMap<>();
+  private final Map<String, Integer> consecutiveFailures = new HashMap<>();
+  private final Map<String, ActorRef<ShardFleet.Command>> fleets = new HashMap<>();
+  private final Map<String, Long> checkpointsInFlight = new HashMap<>();
+  private final Map<String, Long> rewindsInFlight = new HashMap<>();
+  // Jobs whose final checkpoint failed: the next attempt waits for the checkpoint check, so that a
+  // shard that fails at once is not asked again and again as fast as the journal can write.
+  private final Set<String> finalCheckpointRetries = new HashSet<>();
+  private boolean reconcileScheduled;
+
+  private Coordinator(
+      ActorContext<Command> context, TimerScheduler<Command> timers, CoordinatorSettings settings) {
+    super(PersistenceId.ofUniqueId(NAME));
+    this.context = context;
+    this.settings = settings;
+    this.resolver = ActorRefResolver.get(context.getSystem());
+    ActorRef<Receptionist.Listing> listings =
+        context.messageAdapter(
+            Receptionist.Listing.class,
+            listing -> new WorkersListed(listing.getServiceInstances(WorkerProtocol.SERVICE_KEY)));
+    context
+        .getSystem()
+        .receptionist()
+        .tell(Receptionist.subscribe(WorkerProtocol.SERVICE_KEY, listings));
+    ActorRef<ClusterEvent.MemberRemoved> removals =
+        context.messageAdapter(
+            ClusterEvent.MemberRemoved.class, removed -> new NodeRemoved(removed.member().hasRole("ps")));
+    Cluster.get(context.getSystem()).subscriptions().tell(Subscribe.create(removals, ClusterEvent.MemberRemoved.class));
+    timers.startTimerWithFixedDelay(Tick.INSTANCE, PROGRESS_INTERVAL);
+    timers.startTimerWithFixedDelay(CheckpointCheck.INSTANCE, CHECKPOINT_CHECK_INTERVAL);
+  }
+
+  // ------------------------------------------------------------------ local messages
+
+  private record WorkersListed(Set<ActorRef<WorkerProtocol.Command>> workers)
+      implements Local {}
+
+  /** A cluster member left or was downed; if it hosted parameter shards, some may be lost. */
+  private record NodeRemoved(boolean hostedShards) implements Local {}
+
+  private record InitReplied(
+      String jobId, int member, String workerId, ModelInitialized result, String error)
+      implements Local {}
+
+  private record EvaluationReplied(
+      String jobId, int member, String workerId, EvaluationReport report, String error)
+      implements Local {}
+
+  private enum Reconcile implements Local {
+    INSTANCE
+  }
+
+  private enum Tick implements Local {
+    INSTANCE
+  }
+
+  private enum CheckpointCheck implements Local {
+    INSTANCE
+  }
+
+  // ------------------------------------------------------------------ behavior
+
+  @Override
+  public CoordinatorState emptyState() {
+    return CoordinatorState.empty();
+  }
+
+  @Override
+  public CommandHandlerWithReply<Command, CoordinatorEvent, CoordinatorState> commandHandler() {
+    return newCommandHandlerWithReplyBuilder()
+        .forAnyState()
+        .onCommand(SubmitJob.class, this::onSubmitJob)
+        .onCommand(GetJobStatus.class, this::onGetJobStatus)
+        .onCommand(ListJobs.class, this::onListJobs)
+        .onCommand(GetAccumulationHistory.class, this::onGetAccumulationHistory)
+        .onCommand(RequestLease.class, this::onRequestLease)
+        .onCommand(CompleteSplit.class, this::onCompleteSplit)
+        .onCommand(ReleaseLease.class, this::onReleaseLease)
+        .onCommand(WorkersListed.class, this::onWorkersListed)
+        .onCommand(InitReplied.class, this::onInitReplied)
+        .onCommand(EvaluationReplied.class, this::onEvaluationReplied)
+        .onCommand(ResolveShardRecovery.class, this::onResolveShardRecovery)
+        .onCommand(ReportCorruptCheckpoint.class, this::onReportCorruptCheckpoint)
+        .onCommand(RequestCheckpoint.class, this::onRequestCheckpoint)
+        .onCommand(GetAuditLog.class, this::onGetAuditLog)
+        .onCommand(FleetReport.CheckpointSaved.class, this::onCheckpointSaved)
+        .onCommand(FleetReport.CheckpointFailed.class, this::onCheckpointFailed)
+        .onCommand(FleetReport.EpochReached.class, this::onEpochReached)
+        .onCommand(NodeRemoved.class, this::onNodeRemoved)
+        .onCommand(Reconcile.class, this::onReconcile)
+        .onCommand(CheckpointCheck.class, this::onCheckpointCheck)
+        .onCommand(Tick.class, this::onTick)
+        .build();
+  }
+
+  @Override
+  public RetentionCriteria retentionCriteria() {
+    return RetentionCriteria.snapshotEvery(SNAPSHOT_EVERY_EVENTS, 2);
+  }
+
+  @Override
+  public EventHandler<CoordinatorState, CoordinatorEvent> eventHandler() {
+    return newEventHandlerBuilder().forAnyState().onAnyEvent(CoordinatorState::apply);
+  }
+
+  @Override
+  public SignalHandler<CoordinatorState> signalHandler() {
+    return newSignalHandlerBuilder()
+        .onSignal(RecoveryCompleted.instance(), this::onRecoveryCompleted)
+        .onSignal(RecoveryFailed.class, this::onRecoveryFailed)
+        .build();
+  }
+
+  private void onRecoveryFailed(CoordinatorState state, RecoveryFailed failed) {
+    // Never start over with an empty state: say which entry could not be read, and stop (the
+    // supervisor retries with back-off, so the error repeats until an operator acts).
+    context.getLog().error(
+        "The coordinator's journal ({}) cannot be replayed; refusing to start with an incomplete state: {}",
+        NAME, failed.getFailure().getMessage(), failed.getFailure());
+  }
+
+  private void onRecoveryCompleted(CoordinatorState state) {
+    context.getLog().info(
+        "Coordinator ready: {} jobs known, membership epoch {}", state.jobs().size(), state.membershipEpoch());
+    scheduleReconcile();
+  }
+
+  // ------------------------------------------------------------------ operator commands
+
+  private ReplyEffect<CoordinatorEvent, CoordinatorState> onSubmitJob(
+      CoordinatorState state, SubmitJob command) {
+    String jobId = "job-" + state.nextJobNumber();
+    context.getLog().info("Accepted {} ({})", jobId, command.spec().name());
+    long now = System.currentTimeMillis();
+    return Effect()
+        .persist(
+            List.of(
+                audit(state, "submit", jobId + " (" + command.spec().name() + ")"),
+                new JobSubmitted(jobId, command.spec(), now)))
+        .thenRun(s -> scheduleReconcile())
+        .thenReply(command.replyTo(), s -> StatusReply.success(new JobAccepted(jobId)));
+  }
+
+  private ReplyEffect<CoordinatorEvent, CoordinatorState> onGetJobStatus(
+      CoordinatorState state, GetJobStatus command) {
+    Optional<JobRun> job = state.job(command.jobId());
+    if (job.isEmpty()) {
+      return Effect().reply(command.replyTo(), StatusReply.error("no job " + command.jobId()));
+    }
+    return Effect().reply(command.replyTo(), StatusReply.success(status(state, job.get())));
+  }
+
+  private ReplyEffect<CoordinatorEvent, CoordinatorState> onListJobs(
+      CoordinatorState state, ListJobs command) {
+    List<JobStatus> statuses = state.jobs().stream().map(j -> status(state, j)).toList();
+    return Effect().reply(command.replyTo(), new JobList(statuses));
+  }
+
+  private ReplyEffect<CoordinatorEvent, CoordinatorState> onGetAccumulationHistory(
+      CoordinatorState state, GetAccumulationHistory command) {
+    Optional<JobRun> job = state.job(command.jobId());
+    if (job.isEmpty()) {
+      return Effect().reply(command.replyTo(), StatusReply.error("no job " + command.jobId()));
+    }
+    AccumulationHistory history = JobReports.accumulationHistory(job.get());
+    return Effect().reply(command.replyTo(), StatusReply.success(history));
+  }
+
+  private JobStatus status(CoordinatorState state, JobRun job) {
+    return JobReports.status(state, job, progress.samplesPerSecond(job.jobId()));
+  }
+
+  private ReplyEffect<CoordinatorEvent, CoordinatorState> onGetAuditLog(
+      CoordinatorState state, GetAuditLog command) {
+    return Effect().reply(command.replyTo(), new AuditLog(state.audit()));
+  }
+
+  private static OperatorCommandRecorded audit(CoordinatorState state, String command, String detail) {
+    return new OperatorCommandRecorded(
+        new AuditRecord(state.nextAuditSequence(), System.currentTimeMillis(), command, detail));
+  }
+
+  // ------------------------------------------------------------------ leases
+
+  private ReplyEffect<CoordinatorEvent, CoordinatorState> onRequestLease(
+      CoordinatorState state, RequestLease command) {
+    String workerId = workerId(command.worker());
+    Object decision = LeaseDesk.nextLease(state, workerId, consecutiveFailures.getOrDefault(workerId, 0));
+    if (decision instanceof SplitLeased leased) {
+      return Effect()
+          .persist(leased)
+          .thenRun(s -> metrics.leasesGranted.increment())
+          .thenReply(command.replyTo(), s -> LeaseDesk.grant(s, leased));
+    }
+    return Effect().reply(command.replyTo(), (NoLease) decision);
+  }
+
+  private ReplyEffect<CoordinatorEvent, CoordinatorState> onCompleteSplit(
+      CoordinatorState state, CompleteSplit command) {
+    String workerId = workerId(command.worker());
+    consecutiveFailures.remove(workerId);
+    List<CoordinatorEvent> events = new ArrayList<>();
+    Optional<SplitCompleted> completed = LeaseDesk.completion(state, command.leaseId(), command.report());
+    CoordinatorState after = state;
+    if (completed.isPresent()) {
+      events.add(completed.get());
+      after = state.apply(completed.get());
+    } else {
+      // The lease was voided (re-leased when its holder seemed gone, or rewound away): the
+      // gradients were accepted, but the split was or will be trained again.
+      metrics.lateAcks.increment();
+      context.getLog().info("Late completion of lease {} from {}", command.leaseId(), workerId);
+    }
+    Object decision = LeaseDesk.nextLease(after, workerId, 0);
+    if (decision instanceof SplitLeased leased) {
+      events.add(leased);
+    }
+    return Effect()
+        .persist(events)
+        .thenRun(
+            s -> {
+              if (completed.isPresent()) {
+                metrics.splitsAcked.increment();
+              }
+              if (decision instanceof SplitLeased) {
+                metrics.leasesGranted.increment();
+              }
+              scheduleReconcile();
+            })
+        .thenReply(
+            command.replyTo(),
+            s -> decision instanceof SplitLeased leased ? LeaseDesk.grant(s, leased) : (NoLease) decision);
+  }
+
+  private ReplyEffect<CoordinatorEvent, CoordinatorState> onReleaseLease(
+      CoordinatorState state, ReleaseLease command) {
+    String workerId = workerId(command.worker());
+    int failures = consecutiveFailures.merge(workerId, 1, Integer::sum);
+    context.getLog().warn(
+        "Worker {} gave back lease {} ({} in a row): {}", workerId, command.leaseId(), failures, command.reason());
+    return LeaseDesk.release(state, command.leaseId(), command.reason())
+        .map(
+            released ->
+                Effect().persist(released).thenRun(s -> metrics.leasesReleased.increment()).thenNoReply())
+        .orElseGet(() -> Effect().noReply());
+  }
+
+  // ------------------------------------------------------------------ membership
+
+  private ReplyEffect<CoordinatorEvent, CoordinatorState> onWorkersListed(
+      CoordinatorState state, WorkersListed command) {
+    Map<String, ActorRef<WorkerProtocol.Command>> listed = new HashMap<>();
+    command.workers().forEach(ref -> listed.put(workerId(ref), ref));
+    List<CoordinatorEvent> events = new ArrayList<>();
+    for (String known : state.workerIds()) {
+      if (!listed.containsKey(known)) {
+        events.add(new WorkerLeft(known));
+      }
+    }
+    Set<String> knownIds = new HashSet<>(state.workerIds());
+    listed.entrySet().stream()
+        .filter(e -> !knownIds.contains(e.getKey()))
+        .sorted(Map.Entry.comparingByKey())
+        .forEach(e -> events.add(new WorkerJoined(e.getKey(), e.getValue())));
+    if (events.isEmpty()) {
+      return Effect().noReply();
+    }
+    events.forEach(e -> context.getLog().info("Membership: {}", e));
+    return Effect()
+        .persist(events)
+        .thenRun(
+            s -> {
+              metrics.liveWorkers.update(s.workers().size());
+              scheduleReconcile();
+            })
+        .thenNoReply();
+  }
+
+  // ------------------------------------------------------------------ reconciliation
+
+  private void scheduleReconcile() {
+    if (!reconcileScheduled) {
+      reconcileScheduled = true;
+      context.getSelf().tell(Reconcile.INSTANCE);
+    }
+  }
+
+  /**
+   * Compares what the state says should be happening with what is in flight and starts what is
+   * missing: the next job's initialisation, accumulation updates and nudges to workers, and
+   * evaluations. Runs after every change, and after recovery.
+   */
+  private ReplyEffect<CoordinatorEvent, CoordinatorState> onReconcile(
+      CoordinatorState state, Reconcile command) {
+    reconcileScheduled = false;
+    stopFleetsOfFinishedJobs(state);
+    Optional<JobRun> active = state.activeJob();
+    if (active.isEmpty()) {
+      Optional<JobRun> next = state.firstQueued();
+      if (next.isPresent() && !state.workers().isEmpty()) {
+        context.getLog().info("Starting {}: setting up {} member(s)", next.get().jobId(), next.get().members().size());
+        return Effect()
+            .persist(new JobInitializationStarted(next.get().jobId()))
+            .thenRun(s -> scheduleReconcile())
+            .thenNoReply();
+      }
+      return Effect().noReply();
+    }
+    JobRun job = active.get();
+    if (job.pendingCheckpoint() != null
+        && !Long.valueOf(job.pendingCheckpoint().checkpointId()).equals(checkpointsInFlight.get(job.jobId()))) {
+      // Started before this coordinator took over (or the fleet was lost): no shard answer will
+      // come to us, so let it go; the next one starts on schedule.
+      return Effect()
+          .persist(new CheckpointAbandoned(job.jobId(), job.pendingCheckpoint().checkpointId(), "coordinator restarted"))
+          .thenRun(s -> scheduleReconcile())
+          .thenNoReply();
+    }
+    switch (job.state()) {
+      case INITIALIZING -> startInitializations(state, job);
+      case RUNNING -> updateWorkers(state, job);
+      case RECOVERING -> startRewind(job);
+      case EVALUATING -> {
+        if (job.lastCheckpoint().map(CheckpointRecord::coversEverything).orElse(false)) {
+          startEvaluations(state, job);
+        } else if (job.pendingCheckpoint() == null && !finalCheckpointRetries.contains(job.jobId())) {
+          // Training is over: save the final numbers before evaluating, so that a lost shard
+          // cannot take them with it.
+          return startCheckpoint(state, job, null);
+        }
+      }
+      default -> {}
+    }
+    return Effect().noReply();
+  }
+
+  private void stopFleetsOfFinishedJobs(CoordinatorState state) {
+    fleets.entrySet().removeIf(
+        entry -> {
+          boolean finished = state.job(entry.getKey()).map(j -> j.state().isFinished()).orElse(true);
+          if (finished) {
+            context.stop(entry.getValue());
+          }
+          return finished;
+        });
+  }
+
+  private void startInitializations(CoordinatorState state, JobRun job) {
+    for (MemberRun member : job.members()) {
+      String key = "init:" + job.jobId() + ":" + member.member();
+      if (member.initialized() || asksInFlight.containsKey(key)) {
+        continue;
+      }
+      Optional<WorkerEntry> worker = pickWorker(state, member.member());
+      if (worker.isEmpty()) {
+        return;
+      }
+      asksInFlight.put(key, worker.get().workerId());
+      int memberIndex = member.member();
+      String workerId = worker.get().workerId();
+      context.askWithStatus(
+          ModelInitialized.class,
+          worker.get().ref(),
+          settings.initializeTimeout(),
+          replyTo -> new WorkerProtocol.InitializeModel(job.jobId(), memberIndex, job.spec(), replyTo),
+          (result, failure) ->
+              new InitReplied(job.jobId(), memberIndex, workerId, result, failure == null ? null : failure.getMessage()));
+    }
+  }
+
+  private ReplyEffect<CoordinatorEvent, CoordinatorState> onInitReplied(
+      CoordinatorState state, InitReplied reply) {
+    String key = "init:" + reply.jobId() + ":" + reply.member();
+    asksInFlight.remove(key);
+    Optional<JobRun> job = state.job(reply.jobId()).filter(j -> j.state() == JobState.INITIALIZING);
+    if (job.isEmpty()) {
+      return Effect().noReply();
+    }
+    if (reply.error() == null) {
+      String mismatch = datasetMismatch(job.get(), reply.result().dataset());
+      if (mismatch == null) {
+        context.getLog().info(
+            "{} member {} initialised by {}: {} parameters, {} training samples",
+            reply.jobId(), reply.member(), reply.workerId(), reply.result().parameterCount(),
+            reply.result().dataset().trainSize());
+        return Effect()
+            .persist(
+                new MemberInitialized(
+                    reply.jobId(),
+                    reply.member(),
+                    reply.result().dataset(),
+                    reply.result().parameterCount(),
+                    System.currentTimeMillis()))
+            .thenRun(s -> scheduleReconcile())
+            .thenNoReply();
+      }
+      return retryOrFail(key, reply.jobId(), "initialising member " + reply.member(), reply.workerId(), mismatch);
+    }
+    return retryOrFail(key, reply.jobId(), "initialising member " + reply.member(), reply.workerId(), reply.error());
+  }
+
+  private static String datasetMismatch(JobRun job, WorkerProtocol.DatasetInfo found) {
+    if (job.dataset() == null || job.dataset().equals(found)) {
+      return null;
+    }
+    return "workers disagree about the data: one found " + job.dataset() + ", another " + found
+        + "; give every worker node the same data directory contents";
+  }
+
+  private void updateWorkers(CoordinatorState state, JobRun job) {
+    for (WorkerEntry worker : state.workers()) {
+      Optional<Assignment> assignment = state.assignment(worker.workerId());
+      if (assignment.isEmpty()) {
+        continue;
+      }
+      Assignment a = assignment.get();
+      String planned = job.jobId() + ":" + a.member() + ":" + state.membershipEpoch() + ":" + a.accumulationSteps();
+      if (!planned.equals(accumulationSent.get(worker.workerId()))) {
+        accumulationSent.put(worker.workerId(), planned);
+        worker.ref().tell(
+            new WorkerProtocol.SetAccumulation(job.jobId(), a.member(), state.membershipEpoch(), a.accumulationSteps()));
+      }
+      if (a.accumulationSteps() > 0 && leasesHeld(job, worker.workerId()) == 0) {
+        worker.ref().tell(WorkerProtocol.WorkAvailable.INSTANCE);
+      }
+    }
+  }
+
+  private static int leasesHeld(JobRun job, String workerId) {
+    return job.members().stream()
+        .filter(m -> m.ledger() != null)
+        .mapToInt(m -> m.ledger().leasesHeldBy(workerId))
+        .sum();
+  }
+
+  private void startEvaluations(CoordinatorState state, JobRun job) {
+    for (MemberRun member : job.members()) {
+      String key = "eval:" + job.jobId() + ":" + member.member();
+      if (member.result() != null || asksInFlight.containsKey(key)) {
+        continue;
+      }
+      Optional<WorkerEntry> worker = pickWorker(state, member.member());
+      if (worker.isEmpty()) {
+        return;
+      }
+      asksInFlight.put(key, worker.get().workerId());
+      int memberIndex = member.member();
+      String workerId = worker.get().workerId();
+      context.getLog().info("Evaluating {} member {} on {}", job.jobId(), memberIndex, workerId);
+      context.askWithStatus(
+          EvaluationReport.class,
+          worker.get().ref(),
+          settings.evaluationTimeout(),
+          replyTo -> new WorkerProtocol.Evaluate(job.jobId(), memberIndex, job.spec(), replyTo),
+          (report, failure) ->
+              new EvaluationReplied(job.jobId(), memberIndex, workerId, report, failure == null ? null : failure.getMessage()));
+    }
+  }
+
+  private ReplyEffect<CoordinatorEvent, CoordinatorState> onEvaluationReplied(
+      CoordinatorState state, EvaluationReplied reply) {
+    String key = "eval:" + reply.jobId() + ":" + reply.member();
+    asksInFlight.remove(key);
+    if (state.job(reply.jobId()).filter(j -> j.state() == JobState.EVALUATING).isEmpty()) {
+      return Effect().noReply();
+    }
+    if (reply.error() != null) {
+      return retryOrFail(key, reply.jobId(), "evaluating member " + reply.member(), reply.workerId(), reply.error());
+    }
+    EvaluationReport report = reply.report();
+    context.getLog().info(
+        "{} member {}: test accuracy {} on {} samples",
+        reply.jobId(), reply.member(), String.format("%.4f", report.accuracy()), report.samples());
+    return Effect()
+        .persist(new MemberEvaluated(reply.jobId(), reply.member(), report.samples(), report.accuracy()))
+        .thenRun(
+            s -> {
+              s.job(reply.jobId())
+                  .filter(j -> j.state() == JobState.COMPLETED)
+                  .ifPresent(j -> context.getLog().info("{} completed", j.jobId()));
+              scheduleReconcile();
+            })
+        .thenNoReply();
+  }
+
+  private ReplyEffect<CoordinatorEvent, CoordinatorState> retryOrFail(
+      String key, String jobId, String what, String workerId, String error) {
+    int tries = attempts.merge(key, 1, Integer::sum);
+    context.getLog().warn("{} {} on {} failed (attempt {}): {}", jobId, what, workerId, tries, error);
+    if (tries >= MAX_ATTEMPTS) {
+      String reason = what + " failed " + tries + " times; last error: " + error;
+      return Effect().persist(new JobFailed(jobId, reason)).thenRun(s -> scheduleReconcile()).thenNoReply();
+    }
+    scheduleReconcile();
+    return Effect().noReply();
+  }
+
+  /** A worker for a one-off task: spread members over workers, skipping ones that keep failing. */
+  private Optional<WorkerEntry> pickWorker(CoordinatorState state, int member) {
+    List<WorkerEntry> healthy =
+        state.workers().stream()
+            .filter(w -> consecutiveFailures.getOrDefault(w.workerId(), 0) < LeaseDesk.MAX_CONSECUTIVE_WORKER_FAILURES)
+            .toList();
+    if (healthy.isEmpty()) {
+      return Optional.empty();
+    }
+    int tries = attempts.values().stream().mapToInt(Integer::intValue).sum();
+    return Optional.of(healthy.get((member + tries) % healthy.size()));
+  }
+
+  // ------------------------------------------------------------------ checkpoints and recovery
+
+  private ReplyEffect<CoordinatorEvent, CoordinatorState> onCheckpointCheck(
+      CoordinatorState state, CheckpointCheck check) {
+    Optional<JobRun> active = state.activeJob().filter(j -> j.pendingCheckpoint() == null);
+    if (active.isPresent() && finalCheckpointRetries.contains(active.get().jobId())) {
+      return retryFinalCheckpoint(state, active.get());
+    }
+    if (active.isEmpty() || active.get().state() != JobState.RUNNING) {
+      return Effect().noReply();
+    }
+    JobRun job = active.get();
+    long interval = job.spec().checkpoint().intervalMillis();
+    long everyPushes = job.spec().checkpoint().everyPushes();
+    boolean timeIsUp = interval > 0 && System.currentTimeMillis() - job.lastCheckpointAtMillis() >= interval;
+    boolean pushesAreUp = everyPushes > 0 && job.pushesSinceCheckpoint() >= everyPushes;
+    return timeIsUp || pushesAreUp ? startCheckpoint(state, job, null) : Effect().noReply();
+  }
+
+  /** Asks for the final checkpoint again, a check interval after the last attempt started. */
+  private ReplyEffect<CoordinatorEvent, CoordinatorState> retryFinalCheckpoint(CoordinatorState state, JobRun job) {
+    if (job.state() != JobState.EVALUATING) {
+      finalCheckpointRetries.remove(job.jobId()); // rewound meanwhile: training is not over
+      return Effect().noReply();
+    }
+    if (System.currentTimeMillis() - job.lastCheckpointAtMillis() < CHECKPOINT_CHECK_INTERVAL.toMillis()) {
+      return Effect().noReply();
+    }
+    finalCheckpointRetries.remove(job.jobId());
+    return startCheckpoint(state, job, null);
+  }
+
+  private ReplyEffect<CoordinatorEvent, CoordinatorState> onRequestCheckpoint(
+      CoordinatorState state, RequestCheckpoint command) {
+    Optional<JobRun> job = state.job(command.jobId());
+    if (job.isEmpty() || job.get().state() != JobState.RUNNING) {
+      String why = job.map(j -> "job " + j.jobId() + " is " + j.state()).orElse("no job " + command.jobId());
+      return Effect().reply(command.replyTo(), StatusReply.error("cannot checkpoint now: " + why));
+    }
+    if (job.get().pendingCheckpoint() != null) {
+      long id = job.get().pendingCheckpoint().checkpointId();
+      return Effect()
+          .persist(audit(state, "checkpoint", command.jobId() + " (joined checkpoint " + id + " in progress)"))
+          .thenReply(command.replyTo(), s -> StatusReply.success(new CheckpointRequested(command.jobId(), id)));
+    }
+    return startCheckpoint(state, job.get(), command);
+  }
+
+  /** Journals the start of a checkpoint, then asks every shard of the job to save it. */
+  private ReplyEffect<CoordinatorEvent, CoordinatorState> startCheckpoint(
+      CoordinatorState state, JobRun job, RequestCheckpoint requested) {
+    long id = job.nextCheckpointId();
+    List<CoordinatorEvent> events = new ArrayList<>();
+    if (requested != null) {
+      events.add(audit(state, "checkpoint", job.jobId() + " (checkpoint " + id + ")"));
+    }
+    events.add(new CheckpointStarted(job.jobId(), id, System.currentTimeMillis()));
+    var effect =
+        Effect()
+            .persist(events)
+            .thenRun(
+                s -> {
+                  checkpointsInFlight.put(job.jobId(), id);
+                  fleet(job).tell(new ShardFleet.Checkpoint(id, job.recoveryEpoch()));
+                });
+    return requested == null
+        ? effect.thenNoReply()
+        : effect.thenReply(requested.replyTo(), s -> StatusReply.success(new CheckpointRequested(job.jobId(), id)));
+  }
+
+  private ReplyEffect<CoordinatorEvent, CoordinatorState> onCheckpointSaved(
+      CoordinatorState state, FleetReport.CheckpointSaved report) {
+    checkpointsInFlight.remove(report.jobId());
+    Optional<JobRun> job = state.job(report.jobId());
+    if (job.isEmpty() || job.get().pendingCheckpoint() == null
+        || job.get().pendingCheckpoint().checkpointId() != report.checkpointId()) {
+      return Effect().noReply();
+    }
+    context.getLog().info("{}: checkpoint {} complete", report.jobId(), report.checkpointId());
+    return Effect()
+        .persist(
+            new CheckpointCompleted(report.jobId(), report.checkpointId(), report.positions(), settings.checkpointsKept()))
+        .thenRun(s -> scheduleReconcile())
+        .thenNoReply();
+  }
+
+  private ReplyEffect<CoordinatorEvent, CoordinatorState> onCheckpointFailed(
+      CoordinatorState state, FleetReport.CheckpointFailed report) {
+    checkpointsInFlight.remove(report.jobId());
+    Optional<JobRun> job = state.job(report.jobId());
+    if (job.isEmpty() || job.get().pendingCheckpoint() == null
+        || job.get().pendingCheckpoint().checkpointId() != report.checkpointId()) {
+      return Effect().noReply();
+    }
+    context.getLog().warn("{}: checkpoint {} abandoned: {}", report.jobId(), report.checkpointId(), report.reason());
+    if (job.get().state() == JobState.EVALUATING) {
+      finalCheckpointRetries.add(report.jobId());
+    }
+    return Effect()
+        .persist(new CheckpointAbandoned(report.jobId(), report.checkpointId(), report.reason()))
+        .thenRun(s -> scheduleReconcile())
+        .thenNoReply();
+  }
+
+  /**
+   * A shard is starting and asks where from. A shard of a job that is training or evaluating was
+   * not told to restart, so it has lost its numbers (its node died, or the cluster restarted): the
+   * whole job goes back to its last complete checkpoint, in a new recovery epoch.
+   */
+  private ReplyEffect<CoordinatorEvent, CoordinatorState> onResolveShardRecovery(
+      CoordinatorState state, ResolveShardRecovery command) {
+    Optional<JobRun> found = state.job(command.jobId());
+    if (found.isEmpty() || found.get().lastCheckpoint().isEmpty()) {
+      long epoch = found.map(JobRun::recoveryEpoch).orElse(0L);
+      return Effect().reply(command.replyTo(), new ShardRecoveryPlan(epoch, -1, 0));
+    }
+    JobRun job = found.get();
+    if (job.state() == JobState.RUNNING || job.state() == JobState.EVALUATING) {
+      CheckpointRecord target = job.lastCheckpoint().get();
+      String reason = "shard m" + command.member() + "/s" + command.shard() + " restarted without its numbers";
+      context.getLog().warn(
+          "{}: {}; rewinding every shard to checkpoint {}", job.jobId(), reason, target.checkpointId());
+      return Effect()
+          .persist(new JobRewound(job.jobId(), job.recoveryEpoch() + 1, target.checkpointId(), reason))
+          .thenRun(s -> scheduleReconcile())
+          .thenReply(command.replyTo(), s -> recoveryPlan(s.job(command.jobId()).get(), command));
+    }
+    return Effect().reply(command.replyTo(), recoveryPlan(job, command));
+  }
+
+  private static ShardRecoveryPlan recoveryPlan(JobRun job, ResolveShardRecovery command) {
+    CheckpointRecord target = job.lastCheckpoint().orElseThrow();
+    long sequenceNr =
+        target.position(command.member(), command.shard()).map(CheckpointRecord.ShardPosition::sequenceNr).orElse(1L);
+    return new ShardRecoveryPlan(job.recoveryEpoch(), target.checkpointId(), sequenceNr);
+  }
+
+  private ReplyEffect<CoordinatorEvent, CoordinatorState> onReportCorruptCheckpoint(
+      CoordinatorState state, ReportCorruptCheckpoint report) {
+    Optional<JobRun> found = state.job(report.jobId());
+    if (found.isEmpty() || found.get().checkpoint(report.checkpointId()).isEmpty()) {
+      return Effect().noReply(); // already discarded on another shard's word
+    }
+    JobRun job = found.get();
+    context.getLog().error(
+        "{}: checkpoint {} is unusable ({}); falling back to the one before",
+        job.jobId(), report.checkpointId(), report.reason());
+    List<CoordinatorEvent> events = new ArrayList<>();
+    events.add(new CheckpointDiscarded(job.jobId(), report.checkpointId(), report.reason()));
+    if (job.state().isFinished()) {
+      // Nothing trains from it any more: forget it, but do not bring the job back to life.
+      return Effect().persist(events).thenNoReply();
+    }
+    Optional<CheckpointRecord> previous =
+        job.checkpoints().stream()
+            .filter(c -> c.checkpointId() != report.checkpointId())
+            .reduce((first, second) -> second);
+    if (previous.isPresent()) {
+      events.add(
+          new JobRewound(
+              job.jobId(),
+              job.recoveryEpoch() + 1,
+              previous.get().checkpointId(),
+              "checkpoint " + report.checkpointId() + " unusable: " + report.reason()));
+    } else {
+      events.add(new JobFailed(job.jobId(), "no usable checkpoint left: " + report.reason()));
+    }
+    return Effect().persist(events).thenRun(s -> scheduleReconcile()).thenNoReply();
+  }
+
+  private void startRewind(JobRun job) {
+    if (!Long.valueOf(job.recoveryEpoch()).equals(rewindsInFlight.get(job.jobId()))) {
+      rewindsInFlight.put(job.jobId(), job.recoveryEpoch());
+      checkpointsInFlight.remove(job.jobId());
+      context.getLog().info(
+          "{}: rewinding to checkpoint {} in epoch {}",
+          job.jobId(), job.lastCheckpoint().map(CheckpointRecord::checkpointId).orElse(-1L), job.recoveryEpoch());
+      fleet(job).tell(new ShardFleet.Rewind(job.recoveryEpoch()));
+    }
+  }
+
+  private ReplyEffect<CoordinatorEvent, CoordinatorState> onEpochReached(
+      CoordinatorState state, FleetReport.EpochReached report) {
+    Optional<JobRun> job =
+        state.job(report.jobId()).filter(j -> j.state() == JobState.RECOVERING && j.recoveryEpoch() == report.epoch());
+    if (job.isEmpty()) {
+      return Effect().noReply();
+    }
+    rewindsInFlight.remove(report.jobId());
+    context.getLog().info("{}: every shard runs in epoch {}; training goes on", report.jobId(), report.epoch());
+    accumulationSent.clear(); // leases were voided: tell every worker its share again
+    return Effect()
+        .persist(new JobRecovered(report.jobId(), report.epoch()))
+        .thenRun(s -> scheduleReconcile())
+        .thenNoReply();
+  }
+
+  private ReplyEffect<CoordinatorEvent, CoordinatorState> onNodeRemoved(
+      CoordinatorState state, NodeRemoved removed) {
+    if (removed.hostedShards()) {
+      state.activeJob()
+          .filter(j -> j.state() == JobState.RUNNING || j.state() == JobState.EVALUATING)
+          .ifPresent(job -> fleet(job).tell(ShardFleet.Wake.INSTANCE));
+    }
+    return Effect().noReply();
+  }
+
+  /** The fleet of a job's shards, started on first use. */
+  private ActorRef<ShardFleet.Command> fleet(JobRun job) {
+    return fleets.computeIfAbsent(
+        job.jobId(),
+        id ->
+            context.spawn(
+                ShardFleet.create(
+                    id,
+                    job.members().size(),
+                    job.spec().shards(),
+                    context.getSelf().narrow(),
+                    settings.checkpointTimeout()),
+                "fleet-" + id));
+  }
+
+  // ------------------------------------------------------------------ progress
+
+  private ReplyEffect<CoordinatorEvent, CoordinatorState> onTick(CoordinatorState state, Tick tick) {
+    metrics.liveWorkers.update(state.workers().size());
+    state.activeJob().ifPresent(
+        job -> {
+          double rate = progress.record(job.jobId(), job.samplesDone(), System.nanoTime());
+          metrics.samplesPerSecond.update(rate);
+          if (job.state() == JobState.RUNNING) {
+            context.getLog().info(
+                "{}: {}/{} samples, {} samples/s, loss {}, {} workers",
+                job.jobId(), job.samplesDone(), job.samplesTotal(), String.format("%.0f", rate),
+                String.format("%.4f", job.recentLoss()), state.workers().size());
+          }
+        });
+    return Effect().noReply();
+  }
+
+  private String workerId(ActorRef<?> worker) {
+    return resolver.toSerializationFormat(worker);
+  }
+}

@@ -1,0 +1,79 @@
+package io.tessera.coordinator;
+
+import akka.actor.typed.ActorRef;
+import io.tessera.protocol.TesseraSerializable;
+import io.tessera.protocol.coordinator.CoordinatorProtocol;
+import io.tessera.protocol.spec.JobSpec;
+import java.util.List;
+import io.tessera.protocol.worker.WorkerProtocol;
+import io.tessera.protocol.worker.WorkerProtocol.DatasetInfo;
+
+/** What the coordinator journals. Replayed in order, these rebuild its state exactly. */
+public sealed interface CoordinatorEvent extends TesseraSerializable {
+
+  /** A job was accepted and queued. */
+  record JobSubmitted(String jobId, JobSpec spec, long submittedAtMillis) implements CoordinatorEvent {}
+
+  /** The job reached the head of the queue; its members' shards are being set up. */
+  record JobInitializationStarted(String jobId) implements CoordinatorEvent {}
+
+  /** A worker built a member's model and all of its shards acknowledged their initial values. */
+  record MemberInitialized(
+      String jobId, int member, DatasetInfo dataset, int parameterCount, long atMillis)
+      implements CoordinatorEvent {}
+
+  /** A worker appeared in the Receptionist listing. */
+  record WorkerJoined(String workerId, ActorRef<WorkerProtocol.Command> worker)
+      implements CoordinatorEvent {}
+
+  /** A worker left the listing (stopped, drained, or its node was downed). */
+  record WorkerLeft(String workerId) implements CoordinatorEvent {}
+
+  /** Split {@code split} of a member was leased to a worker. */
+  record SplitLeased(String jobId, int member, int split, long leaseId, String workerId)
+      implements CoordinatorEvent {}
+
+  /** The worker holding a lease reported every push of its split accepted. */
+  record SplitCompleted(
+      String jobId, int member, int split, long leaseId, int samples, double lossSum, int pushes)
+      implements CoordinatorEvent {}
+
+  /** A lease was given back unfinished; the split is pending again. */
+  record LeaseReleased(String jobId, int member, int split, long leaseId, String reason)
+      implements CoordinatorEvent {}
+
+  /** A member's final parameters were measured on the test set. */
+  record MemberEvaluated(String jobId, int member, int testSamples, double testAccuracy)
+      implements CoordinatorEvent {}
+
+  /** The job cannot go on; {@code reason} says why. */
+  record JobFailed(String jobId, String reason) implements CoordinatorEvent {}
+
+  /** Checkpoint {@code checkpointId} was asked of every shard; it covers the splits acked now. */
+  record CheckpointStarted(String jobId, long checkpointId, long atMillis) implements CoordinatorEvent {}
+
+  /**
+   * Every shard saved the checkpoint; the job keeps its newest {@code kept} complete checkpoints.
+   */
+  record CheckpointCompleted(
+      String jobId, long checkpointId, List<CheckpointRecord.ShardPosition> positions, int kept)
+      implements CoordinatorEvent {}
+
+  /** Not every shard saved the checkpoint in time; the one before stays the newest. */
+  record CheckpointAbandoned(String jobId, long checkpointId, String reason) implements CoordinatorEvent {}
+
+  /** A shard could not read its part of a complete checkpoint; it is no longer used. */
+  record CheckpointDiscarded(String jobId, long checkpointId, String reason) implements CoordinatorEvent {}
+
+  /**
+   * A shard was lost (or a checkpoint discarded): the job goes back to checkpoint {@code
+   * checkpointId} in recovery epoch {@code epoch}, and its ledgers to that checkpoint's cut.
+   */
+  record JobRewound(String jobId, long epoch, long checkpointId, String reason) implements CoordinatorEvent {}
+
+  /** Every shard runs in the new epoch from the checkpoint; the job goes on. */
+  record JobRecovered(String jobId, long epoch) implements CoordinatorEvent {}
+
+  /** An operator command was acknowledged (the audit log). */
+  record OperatorCommandRecorded(CoordinatorProtocol.AuditRecord record) implements CoordinatorEvent {}
+}

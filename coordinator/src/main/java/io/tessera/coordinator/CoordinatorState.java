@@ -1,0 +1,240 @@
+package io.tessera.coordinator;
+
+import io.tessera.coordinator.CoordinatorEvent.CheckpointAbandoned;
+import io.tessera.coordinator.CoordinatorEvent.CheckpointCompleted;
+import io.tessera.coordinator.CoordinatorEvent.CheckpointDiscarded;
+import io.tessera.coordinator.CoordinatorEvent.CheckpointStarted;
+import io.tessera.coordinator.CoordinatorEvent.JobFailed;
+import io.tessera.coordinator.CoordinatorEvent.JobRecovered;
+import io.tessera.coordinator.CoordinatorEvent.JobRewound;
+import io.tessera.coordinator.CoordinatorEvent.OperatorCommandRecorded;
+import io.tessera.coordinator.CoordinatorEvent.JobInitializationStarted;
+import io.tessera.coordinator.CoordinatorEvent.JobSubmitted;
+import io.tessera.coordinator.CoordinatorEvent.LeaseReleased;
+import io.tessera.coordinator.CoordinatorEvent.MemberEvaluated;
+import io.tessera.coordinator.CoordinatorEvent.MemberInitialized;
+import io.tessera.coordinator.CoordinatorEvent.SplitCompleted;
+import io.tessera.coordinator.CoordinatorEvent.SplitLeased;
+import io.tessera.coordinator.CoordinatorEvent.WorkerJoined;
+import io.tessera.coordinator.CoordinatorEvent.WorkerLeft;
+import io.tessera.protocol.TesseraSerializable;
+import io.tessera.protocol.coordinator.CoordinatorProtocol.AccumulationPlan;
+import io.tessera.protocol.coordinator.CoordinatorProtocol.AuditRecord;
+import io.tessera.protocol.coordinator.CoordinatorProtocol.JobState;
+import io.tessera.protocol.coordinator.CoordinatorProtocol.MemberResult;
+import io.tessera.protocol.coordinator.CoordinatorProtocol.WorkerShare;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.function.UnaryOperator;
+
+/**
+ * Everything the coordinator knows that must survive a restart, rebuilt from its events by {@link
+ * #apply}. Immutable; each event yields a new state.
+ *
+ * @param nextJobNumber number of the next submitted job ({@code job-N})
+ * @param nextLeaseId id of the next lease; never reused
+ * @param membershipEpoch increases with every worker that joins or leaves
+ * @param workers live workers, ordered by id
+ * @param jobs every job, in submission order
+ * @param audit the newest acknowledged operator commands (the journal holds them all)
+ */
+public record CoordinatorState(
+    long nextJobNumber,
+    long nextLeaseId,
+    long membershipEpoch,
+    List<WorkerEntry> workers,
+    List<JobRun> jobs,
+    List<AuditRecord> audit)
+    implements TesseraSerializable {
+
+  /** Audit records kept in the state for the admin API. */
+  static final int AUDIT_KEPT = 1000;
+
+  public CoordinatorState {
+    workers = List.copyOf(workers);
+    jobs = List.copyOf(jobs);
+    audit = List.copyOf(audit);
+  }
+
+  public static CoordinatorState empty() {
+    return new CoordinatorState(1, 1, 0, List.of(), List.of(), List.of());
+  }
+
+  long nextAuditSequence() {
+    return audit.isEmpty() ? 1 : audit.get(audit.size() - 1).sequence() + 1;
+  }
+
+  // ---------------------------------------------------------------- queries
+
+  Optional<JobRun> job(String jobId) {
+    return jobs.stream().filter(j -> j.jobId().equals(jobId)).findFirst();
+  }
+
+  /** The job being initialised, trained or evaluated; at most one at a time. */
+  Optional<JobRun> activeJob() {
+    return jobs.stream().filter(JobRun::isActive).findFirst();
+  }
+
+  Optional<JobRun> firstQueued() {
+    return jobs.stream().filter(j -> j.state() == JobState.QUEUED).findFirst();
+  }
+
+  Optional<WorkerEntry> worker(String workerId) {
+    return workers.stream().filter(w -> w.workerId().equals(workerId)).findFirst();
+  }
+
+  List<String> workerIds() {
+    return workers.stream().map(WorkerEntry::workerId).toList();
+  }
+
+  /** The member a worker trains in the running job, and its {@code k}, if it has a share. */
+  Optional<Assignment> assignment(String workerId) {
+    Optional<JobRun> job = activeJob().filter(j -> j.state() == JobState.RUNNING);
+    if (job.isEmpty()) {
+      return Optional.empty();
+    }
+    for (MemberRun member : job.get().members()) {
+      AccumulationPlan plan = member.currentPlan();
+      if (member.isTraining() && plan != null && plan.membershipEpoch() == membershipEpoch) {
+        for (WorkerShare share : plan.shares()) {
+          if (share.workerId().equals(workerId)) {
+            return Optional.of(new Assignment(job.get(), member.member(), share.accumulationSteps()));
+          }
+        }
+      }
+    }
+    return Optional.empty();
+  }
+
+  /** A worker's place in the running job. */
+  record Assignment(JobRun job, int member, int accumulationSteps) {}
+
+  // ---------------------------------------------------------------- transitions
+
+  CoordinatorState apply(CoordinatorEvent event) {
+    if (event instanceof JobSubmitted e) {
+      List<JobRun> next = new ArrayList<>(jobs);
+      next.add(JobRun.queued(e.jobId(), e.spec(), e.submittedAtMillis()));
+      return new CoordinatorState(nextJobNumber + 1, nextLeaseId, membershipEpoch, workers, next, audit);
+    } else if (event instanceof JobInitializationStarted e) {
+      return withJob(e.jobId(), j -> j.withState(JobState.INITIALIZING));
+    } else if (event instanceof MemberInitialized e) {
+      return withJob(
+              e.jobId(), j -> j.withMemberInitialized(e.member(), e.dataset(), e.parameterCount(), e.atMillis()))
+          .replanned();
+    } else if (event instanceof WorkerJoined e) {
+      List<WorkerEntry> next = new ArrayList<>(workers);
+      next.removeIf(w -> w.workerId().equals(e.workerId()));
+      next.add(new WorkerEntry(e.workerId(), e.worker()));
+      next.sort(Comparator.comparing(WorkerEntry::workerId));
+      return new CoordinatorState(nextJobNumber, nextLeaseId, membershipEpoch + 1, next, jobs, audit)
+          .replanned();
+    } else if (event instanceof WorkerLeft e) {
+      List<WorkerEntry> next = new ArrayList<>(workers);
+      next.removeIf(w -> w.workerId().equals(e.workerId()));
+      List<JobRun> released = new ArrayList<>();
+      for (JobRun job : jobs) {
+        released.add(job.isActive() ? releaseLeasesOf(job, e.workerId()) : job);
+      }
+      return new CoordinatorState(nextJobNumber, nextLeaseId, membershipEpoch + 1, next, released, audit)
+          .replanned();
+    } else if (event instanceof SplitLeased e) {
+      return new CoordinatorState(nextJobNumber, e.leaseId() + 1, membershipEpoch, workers, jobs, audit)
+          .withJob(
+              e.jobId(),
+              j -> j.withMember(e.member(), m -> m.withLedger(m.ledger().lease(e.split(), e.leaseId(), e.workerId()))));
+    } else if (event instanceof SplitCompleted e) {
+      return withJob(
+              e.jobId(), j -> j.withSplitCompleted(e.member(), e.split(), e.samples(), e.lossSum(), e.pushes()))
+          .replanned();
+    } else if (event instanceof LeaseReleased e) {
+      return withJob(e.jobId(), j -> j.withMember(e.member(), m -> m.withLedger(m.ledger().release(e.split()))));
+    } else if (event instanceof MemberEvaluated e) {
+      return withJob(
+          e.jobId(),
+          j ->
+              j.withMemberEvaluated(
+                  e.member(),
+                  new MemberResult(e.member(), j.member(e.member()).name(), e.testSamples(), e.testAccuracy())));
+    } else if (event instanceof JobFailed e) {
+      return withJob(e.jobId(), j -> j.failed(e.reason()));
+    } else if (event instanceof CheckpointStarted e) {
+      return withJob(e.jobId(), j -> j.withCheckpointStarted(e.checkpointId(), e.atMillis()));
+    } else if (event instanceof CheckpointCompleted e) {
+      return withJob(e.jobId(), j -> j.withCheckpointCompleted(e.checkpointId(), e.positions(), e.kept()));
+    } else if (event instanceof CheckpointAbandoned e) {
+      return withJob(e.jobId(), j -> j.withCheckpointAbandoned(e.checkpointId()));
+    } else if (event instanceof CheckpointDiscarded e) {
+      return withJob(e.jobId(), j -> j.withCheckpointDiscarded(e.checkpointId()));
+    } else if (event instanceof JobRewound e) {
+      return withJob(e.jobId(), j -> j.rewoundTo(e.epoch(), e.checkpointId()));
+    } else if (event instanceof JobRecovered e) {
+      return withJob(e.jobId(), JobRun::recovered).replanned();
+    } else if (event instanceof OperatorCommandRecorded e) {
+      List<AuditRecord> next = new ArrayList<>(audit);
+      next.add(e.record());
+      while (next.size() > AUDIT_KEPT) {
+        next.remove(0);
+      }
+      return new CoordinatorState(nextJobNumber, nextLeaseId, membershipEpoch, workers, jobs, next);
+    }
+    throw new IllegalArgumentException("unknown coordinator event " + event.getClass().getName());
+  }
+
+  private CoordinatorState withJob(String jobId, UnaryOperator<JobRun> change) {
+    List<JobRun> next = new ArrayList<>(jobs.size());
+    boolean found = false;
+    for (JobRun job : jobs) {
+      if (job.jobId().equals(jobId)) {
+        next.add(change.apply(job));
+        found = true;
+      } else {
+        next.add(job);
+      }
+    }
+    if (!found) {
+      throw new IllegalStateException("event for unknown job " + jobId);
+    }
+    return new CoordinatorState(nextJobNumber, nextLeaseId, membershipEpoch, workers, next, audit);
+  }
+
+  private static JobRun releaseLeasesOf(JobRun job, String workerId) {
+    JobRun next = job;
+    for (MemberRun member : job.members()) {
+      if (member.ledger() != null) {
+        next = next.withMember(member.member(), m -> m.withLedger(m.ledger().releaseAllOf(workerId)));
+      }
+    }
+    return next;
+  }
+
+  /**
+   * Re-divides the workers among the running job's training members and records a new plan for
+   * every member whose shares changed. Deterministic, so replaying events yields the same plans.
+   */
+  private CoordinatorState replanned() {
+    Optional<JobRun> running = activeJob().filter(j -> j.state() == JobState.RUNNING);
+    if (running.isEmpty()) {
+      return this;
+    }
+    JobRun job = running.get();
+    List<Integer> training =
+        job.members().stream().filter(MemberRun::isTraining).map(MemberRun::member).toList();
+    Map<Integer, List<String>> division = AccumulationPlanner.divide(workerIds(), training);
+    JobRun next = job;
+    for (Map.Entry<Integer, List<String>> entry : division.entrySet()) {
+      List<WorkerShare> shares =
+          AccumulationPlanner.shares(job.spec().microBatchesPerStep(), entry.getValue());
+      AccumulationPlan current = job.member(entry.getKey()).currentPlan();
+      if (current == null || current.membershipEpoch() != membershipEpoch || !current.shares().equals(shares)) {
+        AccumulationPlan plan = new AccumulationPlan(membershipEpoch, entry.getKey(), shares);
+        next = next.withMember(entry.getKey(), m -> m.withPlan(plan));
+      }
+    }
+    final JobRun replanned = next;
+    return withJob(job.jobId(), j -> replanned);
+  }
+}

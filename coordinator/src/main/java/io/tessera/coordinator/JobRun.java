@@ -1,0 +1,248 @@
+package io.tessera.coordinator;
+
+import io.tessera.coordinator.CheckpointRecord.Pending;
+import io.tessera.coordinator.CheckpointRecord.ShardPosition;
+import io.tessera.coordinator.ledger.SplitLedger;
+import io.tessera.coordinator.ledger.SplitLedger.Cut;
+import io.tessera.protocol.TesseraSerializable;
+import io.tessera.protocol.coordinator.CoordinatorProtocol.JobState;
+import io.tessera.protocol.coordinator.CoordinatorProtocol.MemberResult;
+import io.tessera.protocol.spec.JobSpec;
+import io.tessera.protocol.worker.WorkerProtocol.DatasetInfo;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.function.UnaryOperator;
+
+/**
+ * One job as the coordinator tracks it. Immutable; each change returns a new instance.
+ *
+ * @param dataset what the first initialising worker found; null before
+ * @param recentLoss moving average of per-split mean training loss; NaN before the first split
+ * @param failure why it failed, or null
+ * @param recoveryEpoch how many times the job was rewound to a checkpoint
+ * @param nextCheckpointId the id the next checkpoint gets
+ * @param checkpoints the complete checkpoints kept, oldest first
+ * @param pendingCheckpoint the checkpoint being taken, or null
+ * @param pushesSinceCheckpoint accepted pushes since the last checkpoint started
+ * @param lastCheckpointAtMillis when the last checkpoint started (or the job started running)
+ */
+public record JobRun(
+    String jobId,
+    JobSpec spec,
+    JobState state,
+    long submittedAtMillis,
+    DatasetInfo dataset,
+    int parameterCount,
+    List<MemberRun> members,
+    double recentLoss,
+    String failure,
+    long recoveryEpoch,
+    long nextCheckpointId,
+    List<CheckpointRecord> checkpoints,
+    Pending pendingCheckpoint,
+    long pushesSinceCheckpoint,
+    long lastCheckpointAtMillis)
+    implements TesseraSerializable {
+
+  private static final double LOSS_SMOOTHING = 0.3;
+
+  public JobRun {
+    members = List.copyOf(members);
+    checkpoints = List.copyOf(checkpoints);
+  }
+
+  static JobRun queued(String jobId, JobSpec spec, long submittedAtMillis) {
+    List<MemberRun> members = new ArrayList<>();
+    for (int i = 0; i < spec.members().size(); i++) {
+      members.add(MemberRun.fresh(i, spec.members().get(i).name()));
+    }
+    return new JobRun(
+        jobId, spec, JobState.QUEUED, submittedAtMillis, null, 0, members, Double.NaN, null, 0, 1, List.of(),
+        null, 0, submittedAtMillis);
+  }
+
+  MemberRun member(int index) {
+    return members.get(index);
+  }
+
+  boolean isActive() {
+    return state == JobState.INITIALIZING
+        || state == JobState.RUNNING
+        || state == JobState.RECOVERING
+        || state == JobState.EVALUATING;
+  }
+
+  boolean allSplitsAcked() {
+    return members.stream().allMatch(m -> m.ledger() != null && m.ledger().isComplete());
+  }
+
+  /** The newest complete checkpoint, if the job has started running. */
+  Optional<CheckpointRecord> lastCheckpoint() {
+    return checkpoints.isEmpty() ? Optional.empty() : Optional.of(checkpoints.get(checkpoints.size() - 1));
+  }
+
+  Optional<CheckpointRecord> checkpoint(long checkpointId) {
+    return checkpoints.stream().filter(c -> c.checkpointId() == checkpointId).findFirst();
+  }
+
+  // ---------------------------------------------------------------- transitions
+
+  private JobRun with(
+      JobState nextState,
+      List<MemberRun> nextMembers,
+      double nextLoss,
+      String nextFailure,
+      long nextEpoch,
+      long nextCheckpointNumber,
+      List<CheckpointRecord> nextCheckpoints,
+      Pending nextPending,
+      long nextPushes,
+      long nextCheckpointAt) {
+    return new JobRun(
+        jobId, spec, nextState, submittedAtMillis, dataset, parameterCount, nextMembers, nextLoss, nextFailure,
+        nextEpoch, nextCheckpointNumber, nextCheckpoints, nextPending, nextPushes, nextCheckpointAt);
+  }
+
+  JobRun withState(JobState next) {
+    return with(next, members, recentLoss, failure, recoveryEpoch, nextCheckpointId, checkpoints,
+        pendingCheckpoint, pushesSinceCheckpoint, lastCheckpointAtMillis);
+  }
+
+  JobRun failed(String reason) {
+    return with(JobState.FAILED, members, recentLoss, reason, recoveryEpoch, nextCheckpointId, checkpoints,
+        null, pushesSinceCheckpoint, lastCheckpointAtMillis);
+  }
+
+  JobRun withMember(int index, UnaryOperator<MemberRun> change) {
+    List<MemberRun> next = new ArrayList<>(members);
+    next.set(index, change.apply(members.get(index)));
+    return with(state, next, recentLoss, failure, recoveryEpoch, nextCheckpointId, checkpoints,
+        pendingCheckpoint, pushesSinceCheckpoint, lastCheckpointAtMillis);
+  }
+
+  /**
+   * Records a member's initialisation; when the last member is ready, cuts the data into splits,
+   * records the initial values as checkpoint 0 (every shard's journal starts with them) and
+   * starts running.
+   */
+  JobRun withMemberInitialized(int index, DatasetInfo found, int parameters, long atMillis) {
+    JobRun next =
+        new JobRun(
+                jobId, spec, state, submittedAtMillis, found, parameters, members, recentLoss, failure,
+                recoveryEpoch, nextCheckpointId, checkpoints, pendingCheckpoint, pushesSinceCheckpoint,
+                lastCheckpointAtMillis)
+            .withMember(index, MemberRun::withInitialized);
+    if (!next.members.stream().allMatch(MemberRun::initialized)) {
+      return next;
+    }
+    List<MemberRun> running = new ArrayList<>();
+    List<Cut> cuts = new ArrayList<>();
+    List<ShardPosition> positions = new ArrayList<>();
+    for (MemberRun member : next.members) {
+      SplitLedger ledger = SplitLedger.create(found.trainSize(), spec.splitSize(), spec.epochs());
+      running.add(member.withLedger(ledger));
+      cuts.add(ledger.cut());
+      for (int shard = 0; shard < spec.shards(); shard++) {
+        positions.add(new ShardPosition(member.member(), shard, 1, 0));
+      }
+    }
+    return new JobRun(
+        jobId, spec, JobState.RUNNING, submittedAtMillis, found, parameters, running, recentLoss, failure,
+        recoveryEpoch, nextCheckpointId, List.of(new CheckpointRecord(0, cuts, positions)), null, 0, atMillis);
+  }
+
+  /** Acks a split; when every member's ledger is complete the job moves on to evaluation. */
+  JobRun withSplitCompleted(int index, int split, int samples, double lossSum, int pushes) {
+    JobRun next = withMember(index, m -> m.withLedger(m.ledger().ack(split)));
+    double splitLoss = samples > 0 ? lossSum / samples : Double.NaN;
+    double loss =
+        Double.isNaN(recentLoss) ? splitLoss : (1 - LOSS_SMOOTHING) * recentLoss + LOSS_SMOOTHING * splitLoss;
+    JobState nextState = next.allSplitsAcked() && state == JobState.RUNNING ? JobState.EVALUATING : state;
+    return next.with(nextState, next.members, loss, failure, recoveryEpoch, nextCheckpointId, checkpoints,
+        pendingCheckpoint, pushesSinceCheckpoint + pushes, lastCheckpointAtMillis);
+  }
+
+  /** Records a member's test result; when every member has one the job is complete. */
+  JobRun withMemberEvaluated(int index, MemberResult result) {
+    JobRun next = withMember(index, m -> m.withResult(result));
+    return next.members.stream().allMatch(m -> m.result() != null) ? next.withState(JobState.COMPLETED) : next;
+  }
+
+  /** A checkpoint starts: it will include exactly the splits acknowledged now. */
+  JobRun withCheckpointStarted(long checkpointId, long atMillis) {
+    List<Cut> cuts = members.stream().map(m -> m.ledger().cut()).toList();
+    return with(state, members, recentLoss, failure, recoveryEpoch, checkpointId + 1, checkpoints,
+        new Pending(checkpointId, cuts, atMillis), 0, atMillis);
+  }
+
+  /** Every shard saved the pending checkpoint; keep the newest {@code kept}. */
+  JobRun withCheckpointCompleted(long checkpointId, List<ShardPosition> positions, int kept) {
+    if (pendingCheckpoint == null || pendingCheckpoint.checkpointId() != checkpointId) {
+      return this;
+    }
+    List<CheckpointRecord> next = new ArrayList<>(checkpoints);
+    next.add(new CheckpointRecord(checkpointId, pendingCheckpoint.cuts(), positions));
+    while (next.size() > kept) {
+      next.remove(0);
+    }
+    return with(state, members, recentLoss, failure, recoveryEpoch, nextCheckpointId, next, null,
+        pushesSinceCheckpoint, lastCheckpointAtMillis);
+  }
+
+  JobRun withCheckpointAbandoned(long checkpointId) {
+    if (pendingCheckpoint == null || pendingCheckpoint.checkpointId() != checkpointId) {
+      return this;
+    }
+    return with(state, members, recentLoss, failure, recoveryEpoch, nextCheckpointId, checkpoints, null,
+        pushesSinceCheckpoint, lastCheckpointAtMillis);
+  }
+
+  /** A checkpoint turned out unreadable: forget it. */
+  JobRun withCheckpointDiscarded(long checkpointId) {
+    List<CheckpointRecord> next = new ArrayList<>(checkpoints);
+    next.removeIf(c -> c.checkpointId() == checkpointId);
+    return with(state, members, recentLoss, failure, recoveryEpoch, nextCheckpointId, next, pendingCheckpoint,
+        pushesSinceCheckpoint, lastCheckpointAtMillis);
+  }
+
+  /**
+   * The job goes back to checkpoint {@code checkpointId} in a new recovery epoch: ledgers return
+   * to its cut, leases are void, and it recovers until every shard confirms the epoch.
+   */
+  JobRun rewoundTo(long epoch, long checkpointId) {
+    CheckpointRecord target = checkpoint(checkpointId).orElseThrow(
+        () -> new IllegalStateException("job " + jobId + " has no checkpoint " + checkpointId));
+    List<MemberRun> next = new ArrayList<>();
+    for (int i = 0; i < members.size(); i++) {
+      Cut cut = target.cuts().get(i);
+      next.add(members.get(i).withLedger(members.get(i).ledger().rewoundTo(cut)));
+    }
+    return with(JobState.RECOVERING, next, recentLoss, failure, epoch, nextCheckpointId, checkpoints, null, 0,
+        lastCheckpointAtMillis);
+  }
+
+  /** Every shard confirmed the epoch: train on, or evaluate if training was over. */
+  JobRun recovered() {
+    return withState(allSplitsAcked() ? JobState.EVALUATING : JobState.RUNNING);
+  }
+
+  long samplesDone() {
+    return members.stream().filter(m -> m.ledger() != null).mapToLong(m -> m.ledger().ackedSamples()).sum();
+  }
+
+  long samplesTotal() {
+    if (dataset == null) {
+      return 0; // unknown until a worker has looked at the data
+    }
+    return (long) members.size() * spec.epochs() * dataset.trainSize();
+  }
+
+  int splitsDone() {
+    return members.stream().filter(m -> m.ledger() != null).mapToInt(m -> m.ledger().ackedSplits()).sum();
+  }
+
+  int splitsTotal() {
+    return members.stream().filter(m -> m.ledger() != null).mapToInt(m -> m.ledger().totalSplits()).sum();
+  }
+}

@@ -1,0 +1,455 @@
+package io.tessera.coordinator;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import akka.actor.testkit.typed.javadsl.TestProbe;
+import akka.actor.typed.ActorRef;
+import akka.pattern.StatusReply;
+import io.tessera.coordinator.CheckpointRecord.ShardPosition;
+import io.tessera.coordinator.CoordinatorEvent.CheckpointAbandoned;
+import io.tessera.coordinator.CoordinatorEvent.CheckpointCompleted;
+import io.tessera.coordinator.CoordinatorEvent.CheckpointStarted;
+import io.tessera.coordinator.CoordinatorEvent.SplitCompleted;
+import io.tessera.protocol.coordinator.CoordinatorProtocol.AuditRecord;
+import io.tessera.protocol.coordinator.CoordinatorProtocol.CheckpointRequested;
+import io.tessera.protocol.coordinator.CoordinatorProtocol.Command;
+import io.tessera.protocol.coordinator.CoordinatorProtocol.JobState;
+import io.tessera.protocol.coordinator.CoordinatorProtocol.JobStatus;
+import io.tessera.protocol.coordinator.CoordinatorProtocol.Lease;
+import io.tessera.protocol.coordinator.CoordinatorProtocol.MemberResult;
+import io.tessera.protocol.coordinator.CoordinatorProtocol.NoLease;
+import io.tessera.protocol.coordinator.CoordinatorProtocol.ReportCorruptCheckpoint;
+import io.tessera.protocol.coordinator.CoordinatorProtocol.ShardRecoveryPlan;
+import io.tessera.protocol.ps.ShardProtocol;
+import io.tessera.protocol.ps.ShardProtocol.ConfirmEpoch;
+import io.tessera.protocol.ps.ShardProtocol.RewindTo;
+import io.tessera.protocol.ps.ShardProtocol.TakeCheckpoint;
+import io.tessera.protocol.spec.CheckpointSpec;
+import io.tessera.protocol.worker.WorkerProtocol;
+import io.tessera.protocol.worker.WorkerProtocol.EvaluationReport;
+import io.tessera.protocol.worker.WorkerProtocol.Evaluate;
+import io.tessera.protocol.worker.WorkerProtocol.InitializeModel;
+import io.tessera.protocol.worker.WorkerProtocol.SetAccumulation;
+import java.time.Duration;
+import java.util.List;
+import java.util.Set;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Checkpoints and recovery as the coordinator runs them against {@link TestingShard}s: on a timer,
+ * on a push count, on request and when training ends; what happens when a shard fails one, when a
+ * shard is lost, when a checkpoint turns out corrupt, and when the coordinator itself restarts.
+ */
+class CoordinatorCheckpointTest extends CoordinatorFixture {
+  private static final String S0 = ShardProtocol.entityId(JOB, 0, 0);
+  private static final String S1 = ShardProtocol.entityId(JOB, 0, 1);
+  private static final Set<String> BOTH_SHARDS = Set.of(S0, S1);
+
+  // ------------------------------------------------------------------ when checkpoints are taken
+
+  @Test
+  void aJobWithAnIntervalIsCheckpointedPeriodically() {
+    TestProbe<WorkerProtocol.Command> worker = registerWorker("worker-0");
+    ActorRef<Command> coordinator = spawnCoordinator();
+    startJob(coordinator, worker, spec(4, 2, 4, 1, new CheckpointSpec(1_000, 0)), 16);
+
+    long first = awaitAssert(() -> positive(status(coordinator, JOB).lastCheckpointId()));
+    long second = awaitAssert(() -> above(first, status(coordinator, JOB).lastCheckpointId()));
+    assertEquals(JobState.RUNNING, status(coordinator, JOB).state());
+
+    CheckpointStarted started1 = awaitEvent(CheckpointStarted.class, e -> e.checkpointId() == 1);
+    CheckpointStarted started2 = awaitEvent(CheckpointStarted.class, e -> e.checkpointId() == 2);
+    assertTrue(
+        started2.atMillis() - started1.atMillis() >= 1_000,
+        "checkpoints start an interval apart: " + started1 + ", " + started2);
+    CheckpointCompleted completed1 = awaitEvent(CheckpointCompleted.class, e -> e.checkpointId() == 1);
+    assertEquals(
+        List.of(new ShardPosition(0, 0, 2, 20), new ShardPosition(0, 1, 2, 20)),
+        completed1.positions(),
+        "each shard's first checkpoint is its journal entry 2, after the initial values");
+    assertEquals(SETTINGS.checkpointsKept(), completed1.kept());
+    List<Object> events = journal.events();
+    assertTrue(events.indexOf(started1) < events.indexOf(completed1));
+    assertTrue(events.indexOf(completed1) < events.indexOf(started2), "one checkpoint at a time");
+    assertEquals(BOTH_SHARDS, shards.shardsThatSaw(c -> c instanceof TakeCheckpoint t && t.checkpointId() == 1));
+  }
+
+  @Test
+  void aJobWithAPushCountIsCheckpointedWhenTheReportedPushesReachIt() {
+    TestProbe<WorkerProtocol.Command> worker = registerWorker("worker-0");
+    ActorRef<Command> coordinator = spawnCoordinator();
+    startJob(coordinator, worker, spec(4, 2, 4, 1, new CheckpointSpec(0, 4)), 24);
+
+    Lease first = requestLease(coordinator, worker);
+    Lease second = grantedLease(complete(coordinator, worker, first.leaseId(), 4, 4.0, 3));
+    assertEquals(3, replayedJob().pushesSinceCheckpoint());
+    // Three pushes are not four: more than one checkpoint check passes without a checkpoint.
+    testKit.createTestProbe().expectNoMessage(Duration.ofMillis(1_500));
+    assertEquals(List.of(), journal.events(CheckpointStarted.class));
+
+    Lease third = grantedLease(complete(coordinator, worker, second.leaseId(), 4, 4.0, 1));
+    CheckpointStarted started = awaitEvent(CheckpointStarted.class, e -> e.checkpointId() == 1);
+    SplitCompleted fourthPush = awaitEvent(SplitCompleted.class, e -> e.leaseId() == second.leaseId());
+    assertTrue(journal.events().indexOf(fourthPush) < journal.events().indexOf(started));
+    awaitCheckpoint(coordinator, 1);
+    JobRun job = replayedJob();
+    assertEquals(0, job.pushesSinceCheckpoint(), "the count starts again with each checkpoint");
+    assertEquals(2, job.lastCheckpoint().orElseThrow().cuts().get(0).size(), "it covers the two acked splits");
+
+    // Two more pushes, then two more: the second checkpoint follows the fourth push after the first.
+    Lease fourth = grantedLease(complete(coordinator, worker, third.leaseId(), 4, 4.0, 2));
+    grantedLease(complete(coordinator, worker, fourth.leaseId(), 4, 4.0, 2));
+    awaitCheckpoint(coordinator, 2);
+    assertEquals(4, replayedJob().lastCheckpoint().orElseThrow().cuts().get(0).size());
+  }
+
+  @Test
+  void anOperatorCanAskForACheckpointAndEveryAcknowledgedCommandIsAudited() {
+    TestProbe<WorkerProtocol.Command> worker = registerWorker("worker-0");
+    ActorRef<Command> coordinator = spawnCoordinator();
+    startJob(coordinator, worker, spec(4, 2, 4, 1), 16);
+    assertEquals("job-2", submit(coordinator, spec(4, 2, 4, 1)));
+
+    StatusReply<CheckpointRequested> queued = askCheckpoint(coordinator, "job-2");
+    assertTrue(queued.isError());
+    assertEquals("cannot checkpoint now: job job-2 is QUEUED", queued.getError().getMessage());
+    StatusReply<CheckpointRequested> unknown = askCheckpoint(coordinator, "job-9");
+    assertTrue(unknown.isError());
+    assertEquals("cannot checkpoint now: no job job-9", unknown.getError().getMessage());
+
+    assertEquals(1, requestCheckpoint(coordinator));
+    assertEquals(1, awaitCheckpoint(coordinator, 1).lastCheckpointId());
+
+    // A request while a checkpoint is being taken joins it.
+    shards.holdCheckpoint(2);
+    assertEquals(2, requestCheckpoint(coordinator));
+    awaitAssert(() -> assertEquals(BOTH_SHARDS, shardsThatTook(2)));
+    assertEquals(2, requestCheckpoint(coordinator));
+    assertEquals(1, status(coordinator, JOB).lastCheckpointId(), "checkpoint 2 is not complete yet");
+    shards.release();
+    awaitCheckpoint(coordinator, 2);
+    assertEquals(2, journal.events(CheckpointStarted.class).size(), "the joined request started nothing");
+
+    List<AuditRecord> audit = auditLog(coordinator);
+    assertEquals(
+        List.of(
+            "submit job-1 (fmnist-tiny)",
+            "submit job-2 (fmnist-tiny)",
+            "checkpoint job-1 (checkpoint 1)",
+            "checkpoint job-1 (checkpoint 2)",
+            "checkpoint job-1 (joined checkpoint 2 in progress)"),
+        audit.stream().map(r -> r.command() + " " + r.detail()).toList(),
+        "refused requests are not acknowledged, so not audited");
+    assertEquals(List.of(1L, 2L, 3L, 4L, 5L), audit.stream().map(AuditRecord::sequence).toList());
+    for (int i = 1; i < audit.size(); i++) {
+      assertTrue(audit.get(i - 1).atMillis() <= audit.get(i).atMillis(), audit::toString);
+    }
+  }
+
+  @Test
+  void trainingEndsWithACheckpointOfEverySplitBeforeAnyEvaluation() {
+    TestProbe<WorkerProtocol.Command> worker = registerWorker("worker-0");
+    ActorRef<Command> coordinator = spawnCoordinator();
+    startJob(coordinator, worker, spec(4, 2, 4, 1), 8);
+    shards.holdCheckpoint(1);
+
+    Lease first = requestLease(coordinator, worker);
+    Lease second = grantedLease(complete(coordinator, worker, first.leaseId(), 4, 4.0));
+    NoLease over = assertInstanceOf(NoLease.class, complete(coordinator, worker, second.leaseId(), 4, 4.0));
+    assertTrue(over.reason().contains("EVALUATING"), over.reason());
+    awaitAssert(() -> assertEquals(BOTH_SHARDS, shardsThatTook(1)));
+    worker.expectNoMessage(Duration.ofMillis(500));
+    assertEquals(0, status(coordinator, JOB).lastCheckpointId(), "only the initial values are saved yet");
+
+    shards.release();
+    Evaluate evaluate = expectWorkerMessage(worker, Evaluate.class);
+    CheckpointCompleted last = awaitEvent(CheckpointCompleted.class, e -> e.checkpointId() == 1);
+    assertNotNull(last, "the final checkpoint completed before the evaluation was asked for");
+    assertTrue(replayedJob().lastCheckpoint().orElseThrow().coversEverything());
+    evaluate.replyTo().tell(StatusReply.success(new EvaluationReport(JOB, 0, 4, 3, 0.5, 1)));
+    JobStatus done = awaitState(coordinator, JOB, JobState.COMPLETED);
+    assertEquals(1, done.lastCheckpointId());
+
+    // A finished job stays finished: an unreadable checkpoint is forgotten, nothing is rewound.
+    coordinator.tell(new ReportCorruptCheckpoint(JOB, 0, 1, 1, "bad magic number"));
+    JobStatus after = awaitAssert(() -> checkpointOf(status(coordinator, JOB), 0));
+    assertEquals(JobState.COMPLETED, after.state());
+    assertEquals(0, after.recoveryEpoch());
+    assertEquals(List.of(new MemberResult(0, "m0", 4, 0.75)), after.results());
+    assertEquals(new ShardRecoveryPlan(0, 0, 1), resolveRecovery(coordinator, JOB, 0, 1));
+    assertEquals(JobState.COMPLETED, status(coordinator, JOB).state());
+  }
+
+  // ------------------------------------------------------------------ failures
+
+  @Test
+  void aCheckpointAShardFailsIsAbandonedAndTheNextOneOnScheduleSucceeds() {
+    shards.failCheckpoint(S1, 1);
+    TestProbe<WorkerProtocol.Command> worker = registerWorker("worker-0");
+    ActorRef<Command> coordinator = spawnCoordinator();
+    startJob(coordinator, worker, spec(4, 2, 4, 1, new CheckpointSpec(1_000, 0)), 16);
+
+    CheckpointAbandoned abandoned = awaitEvent(CheckpointAbandoned.class, e -> e.checkpointId() == 1);
+    assertTrue(abandoned.reason().contains("disk full on " + S1), abandoned.reason());
+    JobRun atAbandon = replayedUpTo(abandoned).job(JOB).orElseThrow();
+    assertEquals(0, atAbandon.lastCheckpoint().orElseThrow().checkpointId(), "the initial values stay the newest");
+    assertNull(atAbandon.pendingCheckpoint());
+
+    assertEquals(2, awaitCheckpoint(coordinator, 2).lastCheckpointId());
+    CheckpointStarted first = awaitEvent(CheckpointStarted.class, e -> e.checkpointId() == 1);
+    CheckpointStarted next = awaitEvent(CheckpointStarted.class, e -> e.checkpointId() == 2);
+    assertTrue(next.atMillis() - first.atMillis() >= 1_000, "the next one comes on schedule");
+    assertTrue(
+        journal.events(CheckpointCompleted.class).stream().noneMatch(c -> c.checkpointId() == 1),
+        "checkpoint 1 never completed");
+    assertEquals(JobState.RUNNING, status(coordinator, JOB).state());
+  }
+
+  @Test
+  void aFailedFinalCheckpointIsRetriedAfterAPauseAndThenTheJobIsEvaluated() {
+    shards.failCheckpoint(S0, 1);
+    shards.failCheckpoint(S0, 2);
+    TestProbe<WorkerProtocol.Command> worker = registerWorker("worker-0");
+    ActorRef<Command> coordinator = spawnCoordinator();
+    startJob(coordinator, worker, spec(4, 2, 4, 1), 4);
+
+    Lease only = requestLease(coordinator, worker);
+    assertInstanceOf(NoLease.class, complete(coordinator, worker, only.leaseId(), 4, 4.0));
+    expectWorkerMessage(worker, Evaluate.class)
+        .replyTo()
+        .tell(StatusReply.success(new EvaluationReport(JOB, 0, 4, 2, 0.7, 1)));
+
+    JobStatus done = awaitState(coordinator, JOB, JobState.COMPLETED);
+    assertEquals(3, done.lastCheckpointId());
+    List<CheckpointStarted> attempts = journal.events(CheckpointStarted.class);
+    assertEquals(List.of(1L, 2L, 3L), attempts.stream().map(CheckpointStarted::checkpointId).toList());
+    // A shard that fails at once is not asked again at once, over and over.
+    for (int i = 1; i < attempts.size(); i++) {
+      long pause = attempts.get(i).atMillis() - attempts.get(i - 1).atMillis();
+      assertTrue(pause >= 1_000, "attempt " + (i + 1) + " came " + pause + " ms after the one before");
+    }
+    assertEquals(2, journal.events(CheckpointAbandoned.class).size());
+  }
+
+  @Test
+  void aLostShardRewindsTheJobToItsLastCheckpoint() {
+    TestProbe<WorkerProtocol.Command> worker = registerWorker("worker-0");
+    ActorRef<Command> coordinator = spawnCoordinator();
+    startJob(coordinator, worker, spec(4, 2, 4, 1), 16);
+    Lease first = requestLease(coordinator, worker);
+    Lease second = grantedLease(complete(coordinator, worker, first.leaseId(), 4, 4.0));
+    assertEquals(1, requestCheckpoint(coordinator));
+    awaitCheckpoint(coordinator, 1);
+    Lease third = grantedLease(complete(coordinator, worker, second.leaseId(), 4, 4.0));
+    assertEquals(2, third.split().index());
+    assertEquals(8, status(coordinator, JOB).samplesDone());
+    shards.holdEpochConfirmations();
+
+    // Shard 1 starts again without having been told to: it lost its numbers.
+    assertEquals(new ShardRecoveryPlan(1, 1, 2), resolveRecovery(coordinator, JOB, 0, 1));
+
+    JobStatus recovering = status(coordinator, JOB);
+    assertEquals(JobState.RECOVERING, recovering.state());
+    assertEquals(1, recovering.recoveryEpoch());
+    assertEquals(4, recovering.samplesDone(), "back to the checkpoint's cut");
+    assertEquals(1, recovering.splitsDone());
+    assertEquals(1, recovering.lastCheckpointId());
+    NoLease wait = assertInstanceOf(NoLease.class, askLease(coordinator, worker));
+    assertTrue(wait.reason().contains("RECOVERING"), wait.reason());
+    StatusReply<CheckpointRequested> refused = askCheckpoint(coordinator, JOB);
+    assertEquals("cannot checkpoint now: job job-1 is RECOVERING", refused.getError().getMessage());
+    // The other shard, restarting because it was told to, joins the same epoch.
+    awaitAssert(() -> assertEquals(BOTH_SHARDS, shards.shardsThatSaw(c -> c.equals(new RewindTo(1)))));
+    assertEquals(new ShardRecoveryPlan(1, 1, 2), resolveRecovery(coordinator, JOB, 0, 0));
+    assertEquals(1, status(coordinator, JOB).recoveryEpoch(), "a shard of the epoch does not start another");
+    // The lease of split 2 was voided: its late ack counts for nothing.
+    assertInstanceOf(NoLease.class, complete(coordinator, worker, third.leaseId(), 4, 4.0));
+    assertEquals(1, status(coordinator, JOB).splitsDone());
+    awaitAssert(
+        () ->
+            assertEquals(
+                BOTH_SHARDS, shards.shardsThatSaw(c -> c instanceof ConfirmEpoch confirm && confirm.epoch() == 1)));
+    assertEquals(JobState.RECOVERING, status(coordinator, JOB).state(), "until every shard confirms");
+
+    shards.release();
+    JobStatus running = awaitState(coordinator, JOB, JobState.RUNNING);
+    assertEquals(1, running.recoveryEpoch());
+    assertEquals(new SetAccumulation(JOB, 0, 1, 2), expectWorkerMessage(worker, SetAccumulation.class));
+
+    // Split 1, acked after the checkpoint, is trained again, then the rest.
+    Lease again = requestLease(coordinator, worker);
+    assertEquals(1, again.split().index());
+    Lease next = grantedLease(complete(coordinator, worker, again.leaseId(), 4, 4.0));
+    Lease last = grantedLease(complete(coordinator, worker, next.leaseId(), 4, 4.0));
+    assertEquals(List.of(2, 3), List.of(next.split().index(), last.split().index()));
+    assertInstanceOf(NoLease.class, complete(coordinator, worker, last.leaseId(), 4, 4.0));
+    expectWorkerMessage(worker, Evaluate.class)
+        .replyTo()
+        .tell(StatusReply.success(new EvaluationReport(JOB, 0, 4, 4, 0.2, 1)));
+    JobStatus done = awaitState(coordinator, JOB, JobState.COMPLETED);
+    assertEquals(16, done.samplesDone());
+    assertEquals(1, done.recoveryEpoch());
+    assertEquals(2, done.lastCheckpointId());
+    assertEquals(
+        BOTH_SHARDS,
+        shards.shardsThatSaw(c -> c instanceof TakeCheckpoint t && t.checkpointId() == 2 && t.epoch() == 1),
+        "the final checkpoint is taken in the new epoch");
+  }
+
+  @Test
+  void aCorruptCheckpointSendsTheJobBackToTheOneBeforeAndFailsItWhenNoneIsLeft() {
+    TestProbe<WorkerProtocol.Command> worker = registerWorker("worker-0");
+    ActorRef<Command> coordinator = spawnCoordinator();
+    startJob(coordinator, worker, spec(4, 2, 4, 1), 16);
+    Lease first = requestLease(coordinator, worker);
+    Lease second = grantedLease(complete(coordinator, worker, first.leaseId(), 4, 4.0));
+    assertEquals(1, requestCheckpoint(coordinator));
+    awaitCheckpoint(coordinator, 1);
+    grantedLease(complete(coordinator, worker, second.leaseId(), 4, 4.0));
+    assertEquals(2, requestCheckpoint(coordinator));
+    awaitCheckpoint(coordinator, 2);
+
+    // A report about a checkpoint the job does not have changes nothing.
+    coordinator.tell(new ReportCorruptCheckpoint(JOB, 0, 0, 7, "no such snapshot"));
+    assertEquals(0, status(coordinator, JOB).recoveryEpoch());
+
+    shards.holdEpochConfirmations();
+    coordinator.tell(new ReportCorruptCheckpoint(JOB, 0, 0, 2, "snapshot checksum mismatch"));
+    JobStatus back = awaitAssert(() -> checkpointOf(status(coordinator, JOB), 1));
+    assertEquals(JobState.RECOVERING, back.state());
+    assertEquals(1, back.recoveryEpoch());
+    assertEquals(4, back.samplesDone(), "checkpoint 1 covers split 0 only");
+    // The shard that found the damage starts again from the checkpoint before.
+    assertEquals(new ShardRecoveryPlan(1, 1, 2), resolveRecovery(coordinator, JOB, 0, 0));
+    shards.release();
+    awaitState(coordinator, JOB, JobState.RUNNING);
+    assertEquals(new SetAccumulation(JOB, 0, 1, 2), expectWorkerMessage(worker, SetAccumulation.class));
+
+    coordinator.tell(new ReportCorruptCheckpoint(JOB, 0, 1, 1, "truncated file"));
+    JobStatus initial = awaitAssert(() -> checkpointOf(status(coordinator, JOB), 0));
+    assertEquals(2, initial.recoveryEpoch());
+    assertEquals(0, initial.samplesDone());
+    awaitState(coordinator, JOB, JobState.RUNNING);
+    assertEquals(
+        BOTH_SHARDS, shards.shardsThatSaw(c -> c.equals(new RewindTo(2))), "every shard is sent back again");
+
+    coordinator.tell(new ReportCorruptCheckpoint(JOB, 0, 0, 0, "initial values unreadable"));
+    JobStatus failed = awaitState(coordinator, JOB, JobState.FAILED);
+    assertEquals("no usable checkpoint left: initial values unreadable", failed.failure());
+    assertEquals(-1, failed.lastCheckpointId());
+  }
+
+  @Test
+  void aShardOfAJobThatIsNotRunningYetStartsFresh() {
+    ActorRef<Command> coordinator = spawnCoordinator();
+    assertEquals(new ShardRecoveryPlan(0, -1, 0), resolveRecovery(coordinator, "job-7", 0, 0));
+    submit(coordinator, spec(4, 2, 4, 1));
+    assertEquals(new ShardRecoveryPlan(0, -1, 0), resolveRecovery(coordinator, JOB, 0, 1));
+
+    TestProbe<WorkerProtocol.Command> worker = registerWorker("worker-0");
+    expectWorkerMessage(worker, InitializeModel.class); // left unanswered: the job stays INITIALIZING
+    assertEquals(JobState.INITIALIZING, status(coordinator, JOB).state());
+    assertEquals(new ShardRecoveryPlan(0, -1, 0), resolveRecovery(coordinator, JOB, 0, 1));
+    assertEquals(JobState.INITIALIZING, status(coordinator, JOB).state());
+  }
+
+  // ------------------------------------------------------------------ the coordinator restarts
+
+  @Test
+  void aRespawnedCoordinatorKeepsItsCheckpointsAndAbandonsTheOneInProgress() {
+    TestProbe<WorkerProtocol.Command> worker = registerWorker("worker-0");
+    ActorRef<Command> coordinator = spawnCoordinator();
+    startJob(coordinator, worker, spec(4, 2, 4, 1), 16);
+    Lease first = requestLease(coordinator, worker);
+    Lease second = grantedLease(complete(coordinator, worker, first.leaseId(), 4, 4.0));
+    assertEquals(1, requestCheckpoint(coordinator));
+    awaitCheckpoint(coordinator, 1);
+    Lease third = grantedLease(complete(coordinator, worker, second.leaseId(), 4, 4.0));
+    shards.holdCheckpoint(2);
+    assertEquals(2, requestCheckpoint(coordinator));
+    awaitAssert(() -> assertEquals(BOTH_SHARDS, shardsThatTook(2)));
+
+    JobStatus before = status(coordinator, JOB);
+    List<AuditRecord> auditBefore = auditLog(coordinator);
+    var historyBefore = history(coordinator, JOB);
+    JobRun jobBefore = replayedJob();
+    assertEquals(2, jobBefore.pendingCheckpoint().checkpointId());
+
+    testKit.stop(coordinator, TIMEOUT);
+    ActorRef<Command> respawned = spawnCoordinator();
+    assertEquals(new SetAccumulation(JOB, 0, 1, 2), expectWorkerMessage(worker, SetAccumulation.class));
+
+    CheckpointAbandoned abandoned = awaitEvent(CheckpointAbandoned.class, e -> e.checkpointId() == 2);
+    assertEquals("coordinator restarted", abandoned.reason());
+    JobStatus after = status(respawned, JOB);
+    assertEquals(JobState.RUNNING, after.state());
+    assertEquals(before.samplesDone(), after.samplesDone());
+    assertEquals(before.splitsDone(), after.splitsDone());
+    assertEquals(before.recoveryEpoch(), after.recoveryEpoch());
+    assertEquals(1, after.lastCheckpointId());
+    assertEquals(auditBefore, auditLog(respawned));
+    assertEquals(historyBefore, history(respawned, JOB));
+    JobRun jobAfter = replayedJob();
+    assertEquals(jobBefore.checkpoints(), jobAfter.checkpoints());
+    assertNull(jobAfter.pendingCheckpoint());
+
+    // The answers held back reach nobody; the next checkpoint gets a new id and completes.
+    shards.release();
+    assertEquals(3, requestCheckpoint(respawned));
+    awaitCheckpoint(respawned, 3);
+    assertEquals(
+        new ShardPosition(0, 1, 4, 40),
+        replayedJob().lastCheckpoint().orElseThrow().position(0, 1).orElseThrow(),
+        "the shards saved checkpoint 2 as well, so checkpoint 3 is their journal entry 4");
+    // The lease granted before the restart still counts.
+    Lease fourth = grantedLease(complete(respawned, worker, third.leaseId(), 4, 4.0));
+    assertEquals(12, status(respawned, JOB).samplesDone());
+    assertInstanceOf(NoLease.class, complete(respawned, worker, fourth.leaseId(), 4, 4.0));
+    expectWorkerMessage(worker, Evaluate.class)
+        .replyTo()
+        .tell(StatusReply.success(new EvaluationReport(JOB, 0, 4, 4, 0.1, 1)));
+    assertEquals(4, awaitState(respawned, JOB, JobState.COMPLETED).lastCheckpointId());
+  }
+
+  // ------------------------------------------------------------------ helpers
+
+  private Set<String> shardsThatTook(long checkpointId) {
+    return shards.shardsThatSaw(c -> c instanceof TakeCheckpoint t && t.checkpointId() == checkpointId);
+  }
+
+  /** The job as the coordinator's journal says it is now. */
+  private JobRun replayedJob() {
+    return CoordinatorReplay.replay(testKit, false, TIMEOUT).state().job(JOB).orElseThrow();
+  }
+
+  /** The coordinator's state right after {@code event}, folded from the journal. */
+  private CoordinatorState replayedUpTo(Object event) {
+    CoordinatorState state = CoordinatorState.empty();
+    for (Object e : journal.events()) {
+      state = state.apply((CoordinatorEvent) e);
+      if (e.equals(event)) {
+        return state;
+      }
+    }
+    throw new AssertionError(event + " is not in the journal");
+  }
+
+  private static long positive(long id) {
+    assertTrue(id > 0, "no checkpoint after the initial values yet");
+    return id;
+  }
+
+  private static long above(long previous, long id) {
+    assertTrue(id > previous, "no checkpoint after " + previous + " yet");
+    return id;
+  }
+
+  private static JobStatus checkpointOf(JobStatus status, long checkpointId) {
+    assertEquals(checkpointId, status.lastCheckpointId(), status::toString);
+    return status;
+  }
+}

@@ -1,0 +1,84 @@
+package io.tessera.deploy;
+
+import java.util.Arrays;
+import java.util.List;
+
+/** The {@code bin/tessera} command line. Run with no arguments for help. */
+public final class Main {
+  private Main() {}
+
+  static final String USAGE =
+      """
+      Usage: bin/tessera <command> [options]
+
+        demo                 train a small ViT on Fashion-MNIST in one JVM (all roles, two
+                             workers, two parameter shards) and print the test accuracy
+            --data-dir DIR   where the Fashion-MNIST files are or go (data/fashion-mnist)
+            --from DIR       take the files from DIR if they are missing
+            --workers N      workers to start (2)
+            --epochs N       override the demo job's epochs
+            --spec FILE      train this job spec instead of the demo's
+            --admin-port P   also serve the admin front on 127.0.0.1:P
+
+        node                 start a cluster node and run until stopped
+            --roles R,...    any of coordinator, ps, worker (required)
+            --port P         cluster port (2552)          --host H   address to bind (127.0.0.1)
+            --seed-nodes H:P,...   the same list on every node
+            --data-dir DIR   Fashion-MNIST files for workers (data/fashion-mnist)
+            --workers N      workers on this node (one per GPU, else one)
+            --admin-port P   admin front port on coordinator nodes (7355)
+            --metrics-port P Prometheus port (9095)
+            --config FILE    extra HOCON configuration
+
+        submit SPEC          submit a job spec file to a running cluster; prints its id
+        status JOB           show a job's progress      --watch: until it ends (exit 1 if failed)
+        jobs                 list all jobs
+        checkpoint JOB       have a running job take a checkpoint now; prints its id
+        audit                list the operator commands the coordinator acknowledged
+            --admin URL      admin front (http://127.0.0.1:7355, env TESSERA_ADMIN_URL)
+            --token T        bearer token (env TESSERA_ADMIN_TOKEN, else --token-file)
+            --token-file F   file holding the token (data/admin.token)
+            --json           print the raw JSON
+
+        data fetch           put the four Fashion-MNIST files in the data directory
+            --data-dir DIR   target (data/fashion-mnist)     --from DIR  take them from DIR
+
+        reference SPEC       train a job's first member in one process, no cluster (the yardstick)
+            --data-dir DIR   (data/fashion-mnist)        --threads T  PyTorch threads (all cores)
+
+        bench throughput     the same job through the reference trainer and through a cluster
+                             (coordinator + 1 worker here, parameter shards in a second JVM)
+            --spec FILE      (the demo job)   --epochs N (1)   --data-dir DIR   --threads T
+        bench checkpoints    the demo's job with checkpoints off and every --interval (30s)
+            --epochs N (4)   --data-dir DIR
+        bench checkpoint-write   a --megabytes (100) model's checkpoint into H2 against a plain
+                             file write of the same bytes   --shards N (16)   --dir DIR (data/bench)
+      """;
+
+  public static void main(String[] args) {
+    System.exit(run(Arrays.asList(args)));
+  }
+
+  static int run(List<String> args) {
+    if (args.isEmpty() || args.get(0).equals("help") || args.get(0).equals("--help")) {
+      System.out.print(USAGE);
+      return args.isEmpty() ? 2 : 0;
+    }
+    List<String> rest = args.subList(1, args.size());
+    try {
+      return switch (args.get(0)) {
+        case "demo" -> DemoCommand.run(rest);
+        case "node" -> NodeCommand.run(rest);
+        case "submit", "status", "jobs", "checkpoint", "audit" -> AdminClient.run(args.get(0), rest);
+        case "data" -> DataCommand.run(rest);
+        case "reference" -> ReferenceCommand.run(rest);
+        case "bench" -> BenchCommand.run(rest);
+        default -> throw new CommandLine.UsageException("unknown command '" + args.get(0) + "'");
+      };
+    } catch (CommandLine.UsageException e) {
+      System.err.println("tessera: " + e.getMessage());
+      System.err.println("Run 'bin/tessera help' for usage.");
+      return 2;
+    }
+  }
+}

@@ -1,0 +1,92 @@
+package io.tessera.deploy;
+
+import ai.djl.Device;
+import ai.djl.engine.Engine;
+import akka.actor.typed.ActorRef;
+import akka.actor.typed.Behavior;
+import akka.actor.typed.DispatcherSelector;
+import akka.actor.typed.javadsl.ActorContext;
+import akka.actor.typed.javadsl.Behaviors;
+import akka.cluster.typed.Cluster;
+import akka.cluster.typed.ClusterSingleton;
+import akka.cluster.typed.ClusterSingletonSettings;
+import akka.cluster.typed.SingletonActor;
+import com.typesafe.config.Config;
+import io.tessera.coordinator.Coordinator;
+import io.tessera.coordinator.CoordinatorSettings;
+import io.tessera.coordinator.admin.AdminHttpServer;
+import io.tessera.coordinator.admin.AdminSettings;
+import io.tessera.protocol.coordinator.CoordinatorProtocol;
+import io.tessera.ps.ParameterShard;
+import io.tessera.worker.DataCatalog;
+import io.tessera.worker.Worker;
+import io.tessera.worker.WorkerSettings;
+
+/**
+ * The root actor of a node: starts what the node's roles call for. Every node routes to parameter
+ * shards and to the coordinator singleton; ps nodes host shards, coordinator nodes may host the
+ * singleton and serve the admin front, worker nodes run one worker per device.
+ */
+public final class NodeGuardian {
+  private NodeGuardian() {}
+
+  /** Messages the guardian accepts: only the question for the coordinator's proxy. */
+  public interface Command {}
+
+  record GetCoordinator(ActorRef<ActorRef<CoordinatorProtocol.Command>> replyTo) implements Command {}
+
+  static Behavior<Command> create(Config config) {
+    return Behaviors.setup(context -> start(context, config));
+  }
+
+  private static Behavior<Command> start(ActorContext<Command> context, Config config) {
+    Cluster cluster = Cluster.get(context.getSystem());
+    ActorRef<CoordinatorProtocol.Command> coordinator =
+        ClusterSingleton.get(context.getSystem())
+            .init(
+                SingletonActor.of(Coordinator.create(CoordinatorSettings.fromConfig(config)), Coordinator.NAME)
+                    .withSettings(ClusterSingletonSettings.create(context.getSystem()).withRole("coordinator")));
+    ParameterShard.init(context.getSystem(), coordinator);
+
+    if (cluster.selfMember().hasRole("worker")) {
+      startWorkers(context, config, coordinator);
+    }
+    if (cluster.selfMember().hasRole("coordinator")) {
+      AdminSettings admin = AdminSettings.fromConfig(config);
+      if (admin.enabled()) {
+        AdminHttpServer.start(context.getSystem(), coordinator, admin)
+            .whenComplete(
+                (binding, failure) -> {
+                  if (failure != null) {
+                    context.getSystem().log().error(
+                        "Admin front could not bind {}:{}: {}", admin.host(), admin.port(), failure.getMessage());
+                  } else {
+                    context.getSystem().log().info("Admin front listening on http://{}", binding.localAddress());
+                  }
+                });
+      }
+    }
+    return Behaviors.receive(Command.class)
+        .onMessage(GetCoordinator.class, ask -> {
+          ask.replyTo().tell(coordinator);
+          return Behaviors.same();
+        })
+        .build();
+  }
+
+  private static void startWorkers(
+      ActorContext<Command> context, Config config, ActorRef<CoordinatorProtocol.Command> coordinator) {
+    WorkerSettings settings = WorkerSettings.fromConfig(config);
+    DataCatalog data = new DataCatalog(settings.dataDir());
+    int gpus = Engine.getInstance().getGpuCount();
+    int count = settings.count() > 0 ? settings.count() : Math.max(1, gpus);
+    for (int i = 0; i < count; i++) {
+      Device device = gpus > 0 ? Device.gpu(i % gpus) : Device.cpu();
+      context.spawn(
+          Worker.create(coordinator, data, settings, device),
+          "worker-" + i,
+          DispatcherSelector.fromConfig(WorkerSettings.DISPATCHER));
+    }
+    context.getLog().info("Started {} worker(s) on {}", count, gpus > 0 ? gpus + " GPU(s)" : "the CPU");
+  }
+}

@@ -1,0 +1,77 @@
+package io.tessera.deploy;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import java.util.List;
+import java.util.Set;
+import org.junit.jupiter.api.Test;
+
+/** The configuration a node starts with, as the command line and application.conf make it. */
+class NodeConfigurationTest {
+
+  @Test
+  void remoteFramesHoldTheLargestMessageTheSerializerMayProduce() {
+    // Without this, pulls and pushes above Akka's default 256 KiB frame fail to serialize.
+    Config config = ConfigFactory.load();
+    assertEquals(
+        config.getBytes("tessera.serialization.max-message-bytes"),
+        config.getBytes("akka.remote.artery.advanced.maximum-frame-size"));
+  }
+
+  @Test
+  void unreachableNodesAreDownedByTheSplitBrainResolverKeepingTheMajority() {
+    Config config = ConfigFactory.load();
+    assertEquals("akka.cluster.sbr.SplitBrainResolverProvider", config.getString("akka.cluster.downing-provider-class"));
+    assertEquals("keep-majority", config.getString("akka.cluster.split-brain-resolver.active-strategy"));
+  }
+
+  @Test
+  void commandLineOptionsBecomeConfiguration() {
+    CommandLine line =
+        CommandLine.parse(
+            List.of("--roles", "coordinator,ps", "--port", "2600", "--seed-nodes", "127.0.0.1:2600,host-b:2601",
+                "--workers", "3", "--data-dir", "/data/fm", "--admin-port", "7400", "--metrics-port", "9300"),
+            NodeOptions.VALUED,
+            Set.of());
+    Config config = NodeOptions.toConfig(line);
+    assertEquals(List.of("coordinator", "ps"), config.getStringList("akka.cluster.roles"));
+    assertEquals(2600, config.getInt("akka.remote.artery.canonical.port"));
+    assertEquals(
+        List.of("akka://tessera@127.0.0.1:2600", "akka://tessera@host-b:2601"),
+        config.getStringList("akka.cluster.seed-nodes"));
+    assertEquals(3, config.getInt("tessera.worker.count"));
+    assertEquals("/data/fm", config.getString("tessera.worker.data-dir"));
+    assertEquals(7400, config.getInt("tessera.admin.port"));
+    assertEquals(9300, config.getInt("kamon.prometheus.embedded-server.port"));
+  }
+
+  @Test
+  void badOptionsAreRefusedWithAMessageThatSaysWhy() {
+    CommandLine.UsageException unknownRole =
+        assertThrows(
+            CommandLine.UsageException.class,
+            () -> NodeOptions.toConfig(CommandLine.parse(List.of("--roles", "wroker"), NodeOptions.VALUED, Set.of())));
+    assertTrue(unknownRole.getMessage().contains("wroker"), unknownRole.getMessage());
+    CommandLine.UsageException badSeed =
+        assertThrows(
+            CommandLine.UsageException.class,
+            () -> NodeOptions.toConfig(CommandLine.parse(List.of("--seed-nodes", "nohost"), NodeOptions.VALUED, Set.of())));
+    assertTrue(badSeed.getMessage().contains("host:port"), badSeed.getMessage());
+    CommandLine.UsageException unknownOption =
+        assertThrows(
+            CommandLine.UsageException.class, () -> CommandLine.parse(List.of("--prot", "1"), NodeOptions.VALUED, Set.of()));
+    assertTrue(unknownOption.getMessage().contains("--prot"));
+  }
+
+  @Test
+  void theDemoJobIsPackagedAndValidAndEpochsCanBeOverridden() {
+    var spec = DemoCommand.jobSpec(CommandLine.parse(List.of("--epochs", "2"), Set.of("epochs", "spec"), Set.of()));
+    assertEquals("fashion-mnist-vit", spec.name());
+    assertEquals(2, spec.epochs());
+    assertEquals(2, spec.shards());
+  }
+}

@@ -1,0 +1,383 @@
+package io.tessera.ps;
+
+import akka.actor.typed.ActorRef;
+import akka.actor.typed.Behavior;
+import akka.actor.typed.javadsl.ActorContext;
+import akka.actor.typed.javadsl.Behaviors;
+import akka.cluster.sharding.typed.javadsl.ClusterSharding;
+import akka.pattern.StatusReply;
+import akka.persistence.typed.DeleteSnapshotsCompleted;
+import akka.persistence.typed.DeleteSnapshotsFailed;
+import akka.persistence.typed.EventAdapter;
+import akka.persistence.typed.PersistenceId;
+import akka.persistence.typed.RecoveryCompleted;
+import akka.persistence.typed.SnapshotCompleted;
+import akka.persistence.typed.SnapshotFailed;
+import akka.persistence.typed.SnapshotSelectionCriteria;
+import akka.persistence.typed.javadsl.CommandHandler;
+import akka.persistence.typed.javadsl.Effect;
+import akka.persistence.typed.javadsl.EventHandler;
+import akka.persistence.typed.javadsl.EventSourcedBehavior;
+import akka.persistence.typed.javadsl.Recovery;
+import akka.persistence.typed.javadsl.RetentionCriteria;
+import akka.persistence.typed.javadsl.SignalHandler;
+import io.tessera.protocol.coordinator.CoordinatorProtocol;
+import io.tessera.protocol.coordinator.CoordinatorProtocol.ShardRecoveryPlan;
+import io.tessera.protocol.ps.ShardProtocol;
+import io.tessera.protocol.ps.ShardProtocol.Command;
+import io.tessera.protocol.ps.ShardProtocol.ConfirmEpoch;
+import io.tessera.protocol.ps.ShardProtocol.GetStatus;
+import io.tessera.protocol.ps.ShardProtocol.Initialize;
+import io.tessera.protocol.ps.ShardProtocol.Local;
+import io.tessera.protocol.ps.ShardProtocol.Pull;
+import io.tessera.protocol.ps.ShardProtocol.Push;
+import io.tessera.protocol.ps.ShardProtocol.RewindTo;
+import io.tessera.protocol.ps.ShardProtocol.ShardAddress;
+import io.tessera.protocol.ps.ShardProtocol.TakeCheckpoint;
+import io.tessera.protocol.tensor.TensorPayload;
+import io.tessera.ps.ShardEvent.CheckpointTaken;
+import io.tessera.ps.ShardEvent.ShardInitialized;
+import io.tessera.ps.ShardState.Live;
+import java.util.HashMap;
+import java.util.Map;
+
+/**
+ * The event-sourced body of a parameter shard, started by {@link ParameterShard} once the
+ * coordinator has said which checkpoint to start from.
+ *
+ * <p>Pushes update the live arrays in place and are not journaled. The journal holds only the
+ * set-up (with the initial values) and one marker per checkpoint, and every event is followed by
+ * a snapshot of a frozen copy of the numbers, which the snapshot store serializes on its own
+ * threads. Recovery loads the snapshot of the checkpoint the coordinator names, so a shard that
+ * moved or restarted rejoins its job exactly at a complete checkpoint.
+ */
+final class PersistentShard extends EventSourcedBehavior<Command, ShardEvent, ShardState> {
+
+  static Behavior<Command> create(
+      String entityId,
+      ShardRecoveryPlan plan,
+      ActorRef<ClusterSharding.ShardCommand> shardRegion,
+      ActorRef<CoordinatorProtocol.Command> coordinator,
+      ShardSettings settings) {
+    return Behaviors.setup(
+        context -> new PersistentShard(context, entityId, plan, shardRegion, coordinator, settings));
+  }
+
+  private final ActorContext<Command> context;
+  private final String entityId;
+  private final ShardAddress address;
+  private final ShardRecoveryPlan plan;
+  private final ActorRef<ClusterSharding.ShardCommand> shardRegion;
+  private final ActorRef<CoordinatorProtocol.Command> coordinator;
+  private final ShardSettings settings;
+  private final Map<Long, PendingCheckpoint> checkpointsInFlight = new HashMap<>();
+  private final long epoch;
+  private boolean recovering = true;
+  /** The journal's end at recovery: a snapshot there is Akka's own, taken after recovery. */
+  private long recoveredSequenceNr;
+  /**
+   * Akka's snapshot retention is deleting snapshots that fell out of the last {@code
+   * snapshotsKept}. Meanwhile it would skip the snapshot of the next event, leaving a checkpoint
+   * without its numbers and its {@code TakeCheckpoint} without a reply, so checkpoints wait.
+   */
+  private boolean deletingOldSnapshots;
+  private String unusable;
+  private ShardMetrics metrics;
+
+  /** Akka's retention has finished deleting old snapshots: checkpoints held meanwhile may go on. */
+  private enum OldSnapshotsDeleted implements Local {
+    INSTANCE
+  }
+
+  /** A checkpoint whose marker is journaled and whose snapshot is being written. */
+  private record PendingCheckpoint(
+      long checkpointId, long version, ActorRef<StatusReply<ShardProtocol.CheckpointSaved>> replyTo) {}
+
+  private PersistentShard(
+      ActorContext<Command> context,
+      String entityId,
+      ShardRecoveryPlan plan,
+      ActorRef<ClusterSharding.ShardCommand> shardRegion,
+      ActorRef<CoordinatorProtocol.Command> coordinator,
+      ShardSettings settings) {
+    super(PersistenceId.of("ParameterShard", entityId));
+    this.context = context;
+    this.entityId = entityId;
+    this.address = ShardAddress.parse(entityId);
+    this.plan = plan;
+    this.shardRegion = shardRegion;
+    this.coordinator = coordinator;
+    this.settings = settings;
+    this.epoch = Math.max(0, plan.epoch());
+  }
+
+  @Override
+  public ShardState emptyState() {
+    return ShardState.empty();
+  }
+
+  @Override
+  public Recovery recovery() {
+    if (plan.isFresh()) {
+      return super.recovery();
+    }
+    return Recovery.withSnapshotSelectionCriteria(
+        SnapshotSelectionCriteria.latest().withMaxSequenceNr(plan.sequenceNr()));
+  }
+
+  @Override
+  public EventAdapter<ShardEvent, ?> eventAdapter() {
+    return new ShardReplayFilter(plan);
+  }
+
+  @Override
+  public RetentionCriteria retentionCriteria() {
+    return RetentionCriteria.snapshotEvery(1, settings.snapshotsKept());
+  }
+
+  // ------------------------------------------------------------------ events
+
+  @Override
+  public EventHandler<ShardState, ShardEvent> eventHandler() {
+    return newEventHandlerBuilder()
+        .forAnyState()
+        .onEvent(ShardInitialized.class, (state, e) -> state.initialize(e.setup(), e.values()))
+        .onEvent(CheckpointTaken.class, this::onCheckpointTaken)
+        .build();
+  }
+
+  private ShardState onCheckpointTaken(ShardState state, CheckpointTaken event) {
+    // The numbers of a recovered shard are its snapshot's (ShardReplayFilter drops markers).
+    if (recovering || !state.initialized()) {
+      return state;
+    }
+    return state.checkpoint(event.checkpointId());
+  }
+
+  // ------------------------------------------------------------------ signals
+
+  @Override
+  public SignalHandler<ShardState> signalHandler() {
+    return newSignalHandlerBuilder()
+        .onSignal(RecoveryCompleted.instance(), this::onRecoveryCompleted)
+        .onSignal(SnapshotCompleted.class, this::onSnapshotCompleted)
+        .onSignal(SnapshotFailed.class, this::onSnapshotFailed)
+        .onSignal(DeleteSnapshotsCompleted.class, (state, signal) -> onOldSnapshotsDeleted())
+        .onSignal(DeleteSnapshotsFailed.class, this::onDeleteSnapshotsFailed)
+        .build();
+  }
+
+  private void onRecoveryCompleted(ShardState state) {
+    recovering = false;
+    recoveredSequenceNr = lastSequenceNumber(context);
+    if (state.isCorrupt()) {
+      unusable = "checkpoint " + plan.checkpointId() + " of shard " + entityId + ": " + state.corruption();
+    } else if (!plan.isFresh() && state.checkpointId() != plan.checkpointId()) {
+      unusable =
+          "checkpoint " + plan.checkpointId() + " of shard " + entityId + " is missing from the snapshot store"
+              + " (found " + state.checkpointId() + ")";
+    }
+    if (unusable != null) {
+      context.getLog().error("Shard {} cannot restore: {}", entityId, unusable);
+      coordinator.tell(
+          new CoordinatorProtocol.ReportCorruptCheckpoint(
+              address.jobId(), address.member(), address.shard(), plan.checkpointId(), unusable));
+      shardRegion.tell(new ClusterSharding.Passivate<>(context.getSelf()));
+      return;
+    }
+    if (state.initialized()) {
+      metrics = new ShardMetrics(address.jobId());
+      context.getLog().info(
+          "Shard {} restored checkpoint {} at version {} in epoch {}",
+          entityId, state.checkpointId(), state.live().version, epoch);
+    }
+  }
+
+  private void onSnapshotCompleted(ShardState state, SnapshotCompleted signal) {
+    // After the snapshot of a persisted event, snapshotEvery(1, kept) deletes the snapshots up to
+    // sequence number (this one - kept) and signals when done; below that there is nothing to
+    // delete and no signal. The snapshot Akka takes after a recovery that replayed events
+    // deletes nothing.
+    long sequenceNr = signal.metadata().sequenceNr();
+    if (sequenceNr > recoveredSequenceNr && sequenceNr > settings.snapshotsKept()) {
+      deletingOldSnapshots = true;
+    }
+    PendingCheckpoint pending = checkpointsInFlight.remove(signal.metadata().sequenceNr());
+    if (pending != null) {
+      pending
+          .replyTo()
+          .tell(
+              StatusReply.success(
+                  new ShardProtocol.CheckpointSaved(
+                      address.shard(), pending.checkpointId(), signal.metadata().sequenceNr(), pending.version())));
+    }
+  }
+
+  private void onSnapshotFailed(ShardState state, SnapshotFailed signal) {
+    PendingCheckpoint pending = checkpointsInFlight.remove(signal.metadata().sequenceNr());
+    context.getLog().warn("Shard {} could not store a snapshot: {}", entityId, signal.getFailure().getMessage());
+    if (pending != null) {
+      pending
+          .replyTo()
+          .tell(StatusReply.error("shard " + entityId + " could not store checkpoint " + pending.checkpointId()
+              + ": " + signal.getFailure().getMessage()));
+    }
+  }
+
+  private void onDeleteSnapshotsFailed(ShardState state, DeleteSnapshotsFailed signal) {
+    context.getLog().warn(
+        "Shard {} could not delete old snapshots: {}", entityId, signal.getFailure().getMessage());
+    onOldSnapshotsDeleted();
+  }
+
+  private void onOldSnapshotsDeleted() {
+    if (deletingOldSnapshots) {
+      deletingOldSnapshots = false;
+      // A signal handler cannot unstash; a command handler can.
+      context.getSelf().tell(OldSnapshotsDeleted.INSTANCE);
+    }
+  }
+
+  // ------------------------------------------------------------------ commands
+
+  @Override
+  public CommandHandler<Command, ShardEvent, ShardState> commandHandler() {
+    return newCommandHandlerBuilder()
+        .forAnyState()
+        .onCommand(Initialize.class, this::onInitialize)
+        .onCommand(Pull.class, this::onPull)
+        .onCommand(Push.class, this::onPush)
+        .onCommand(GetStatus.class, this::onGetStatus)
+        .onCommand(TakeCheckpoint.class, this::onTakeCheckpoint)
+        .onCommand(RewindTo.class, this::onRewindTo)
+        .onCommand(ConfirmEpoch.class, this::onConfirmEpoch)
+        .onCommand(OldSnapshotsDeleted.class, (state, deleted) -> Effect().unstashAll())
+        .build();
+  }
+
+  private Effect<ShardEvent, ShardState> onInitialize(ShardState state, Initialize command) {
+    if (unusable != null) {
+      command.replyTo().tell(StatusReply.error(unusable));
+      return Effect().none();
+    }
+    if (state.initialized()) {
+      return Effect().reply(command.replyTo(), StatusReply.success(new ShardProtocol.Initialized(state.live().version, false)));
+    }
+    String problem = PushRules.checkSetup(entityId, command.setup(), command.values());
+    if (problem != null) {
+      return Effect().reply(command.replyTo(), StatusReply.error(problem));
+    }
+    return Effect()
+        .persist(new ShardInitialized(command.setup(), command.values()))
+        .thenRun(
+            s -> {
+              metrics = new ShardMetrics(address.jobId());
+              context.getLog().info("Shard {} holds {} parameters", entityId, command.setup().range().size());
+            })
+        .thenReply(command.replyTo(), s -> StatusReply.success(new ShardProtocol.Initialized(0, true)));
+  }
+
+  private Effect<ShardEvent, ShardState> onPull(ShardState state, Pull command) {
+    String refusal = refusal(state);
+    if (refusal != null) {
+      return Effect().reply(command.replyTo(), StatusReply.error(refusal));
+    }
+    Live live = state.live();
+    // A fresh payload per pull: in one JVM the reply is handed over by reference, not copied.
+    TensorPayload values = TensorPayload.encode(live.parameters, command.precision());
+    metrics.pullBytes.increment(values.bytes().length);
+    return Effect()
+        .reply(
+            command.replyTo(),
+            StatusReply.success(new ShardProtocol.Pulled(address.shard(), epoch, live.version, values)));
+  }
+
+  private Effect<ShardEvent, ShardState> onPush(ShardState state, Push push) {
+    String refusal = refusal(state);
+    if (refusal != null) {
+      return Effect().reply(push.replyTo(), StatusReply.error(refusal));
+    }
+    StatusReply<ShardProtocol.PushOutcome> outcome =
+        PushRules.apply(entityId, state.setup(), state.live(), push, epoch, settings, metrics, context.getLog());
+    return Effect().reply(push.replyTo(), outcome);
+  }
+
+  private Effect<ShardEvent, ShardState> onGetStatus(ShardState state, GetStatus command) {
+    Live live = state.live();
+    return Effect()
+        .reply(
+            command.replyTo(),
+            new ShardProtocol.ShardStatus(
+                entityId,
+                state.initialized() && unusable == null,
+                epoch,
+                state.checkpointId(),
+                live == null ? 0 : live.version,
+                live == null ? 0 : live.accepted,
+                live == null ? 0 : live.stale,
+                live == null ? 0 : live.duplicates,
+                live == null ? 0 : live.rejected,
+                live == null ? 0 : live.pendingSamples));
+  }
+
+  private Effect<ShardEvent, ShardState> onTakeCheckpoint(ShardState state, TakeCheckpoint command) {
+    String refusal = refusal(state);
+    if (refusal == null && command.epoch() != epoch) {
+      refusal = "shard " + entityId + " is in epoch " + epoch + ", the checkpoint is for epoch " + command.epoch();
+    }
+    if (refusal != null) {
+      return Effect().reply(command.replyTo(), StatusReply.error(refusal));
+    }
+    if (deletingOldSnapshots) {
+      return Effect().stash();
+    }
+    long version = state.live().version;
+    // The marker will be the next journal entry; its snapshot is announced under that number.
+    long sequenceNr = lastSequenceNumber(context) + 1;
+    checkpointsInFlight.put(sequenceNr, new PendingCheckpoint(command.checkpointId(), version, command.replyTo()));
+    return Effect().persist(new CheckpointTaken(command.checkpointId(), epoch, version));
+  }
+
+  private Effect<ShardEvent, ShardState> onRewindTo(ShardState state, RewindTo command) {
+    if (command.epoch() > epoch) {
+      context.getLog().info("Shard {} rewinds from epoch {} to {}", entityId, epoch, command.epoch());
+      shardRegion.tell(new ClusterSharding.Passivate<>(context.getSelf()));
+    }
+    return Effect().none();
+  }
+
+  private Effect<ShardEvent, ShardState> onConfirmEpoch(ShardState state, ConfirmEpoch command) {
+    if (command.epoch() > epoch) {
+      // Restart first; the question goes back through the region, which holds it for the
+      // incarnation that starts from the rewound checkpoint.
+      ClusterSharding.get(context.getSystem())
+          .entityRefFor(ShardProtocol.ENTITY_TYPE_KEY, entityId)
+          .tell(command);
+      shardRegion.tell(new ClusterSharding.Passivate<>(context.getSelf()));
+      return Effect().none();
+    }
+    String refusal = refusal(state);
+    if (refusal == null && command.epoch() < epoch) {
+      refusal = "shard " + entityId + " is already in epoch " + epoch;
+    }
+    if (refusal != null) {
+      return Effect().reply(command.replyTo(), StatusReply.error(refusal));
+    }
+    return Effect()
+        .reply(
+            command.replyTo(),
+            StatusReply.success(
+                new ShardProtocol.EpochConfirmed(address.shard(), epoch, state.checkpointId(), state.live().version)));
+  }
+
+  /** Why the shard cannot serve now, or null. */
+  private String refusal(ShardState state) {
+    if (unusable != null) {
+      return unusable;
+    }
+    if (!state.initialized()) {
+      return "shard " + entityId + " holds no parameters yet: its job has not been initialised";
+    }
+    return null;
+  }
+}

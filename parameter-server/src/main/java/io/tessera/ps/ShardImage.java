@@ -1,0 +1,49 @@
+package io.tessera.ps;
+
+import io.tessera.ps.optimizer.OptimizerState;
+import java.util.Arrays;
+import java.util.Map;
+
+/**
+ * A frozen copy of a shard's numbers as of one checkpoint: what a snapshot stores. Nothing changes
+ * it after construction, so the snapshot store may serialize it on its own threads while the shard
+ * goes on updating its live arrays.
+ *
+ * @param pendingGradient gradient sums accepted since the last optimizer step
+ * @param lastSeqByWorker the newest push sequence number applied per worker (for de-duplication)
+ */
+record ShardImage(
+    long checkpointId,
+    long version,
+    float[] parameters,
+    float[] pendingGradient,
+    int pendingSamples,
+    OptimizerState optimizer,
+    Map<String, Long> lastSeqByWorker) {
+
+  ShardImage {
+    lastSeqByWorker = Map.copyOf(lastSeqByWorker);
+  }
+
+  @Override
+  public boolean equals(Object other) {
+    return other instanceof ShardImage that
+        && checkpointId == that.checkpointId
+        && version == that.version
+        && pendingSamples == that.pendingSamples
+        && Arrays.equals(parameters, that.parameters)
+        && Arrays.equals(pendingGradient, that.pendingGradient)
+        && optimizer.equals(that.optimizer)
+        && lastSeqByWorker.equals(that.lastSeqByWorker);
+  }
+
+  @Override
+  public int hashCode() {
+    return Long.hashCode(checkpointId) * 31 + Arrays.hashCode(parameters);
+  }
+
+  @Override
+  public String toString() {
+    return "ShardImage[checkpoint " + checkpointId + ", version " + version + ", " + parameters.length + " values]";
+  }
+}

@@ -1,0 +1,232 @@
+package io.tessera.protocol.coordinator;
+
+import akka.actor.typed.ActorRef;
+import akka.pattern.StatusReply;
+import io.tessera.protocol.TesseraSerializable;
+import io.tessera.protocol.spec.JobSpec;
+import io.tessera.protocol.worker.WorkerProtocol;
+import java.util.List;
+
+/** What workers and operators say to the coordinator, a Cluster Singleton on role coordinator. */
+public final class CoordinatorProtocol {
+  private CoordinatorProtocol() {}
+
+  /** Everything the coordinator accepts from other nodes. */
+  public sealed interface Command extends TesseraSerializable
+      permits SubmitJob,
+          GetJobStatus,
+          ListJobs,
+          GetAccumulationHistory,
+          RequestLease,
+          CompleteSplit,
+          ReleaseLease,
+          ResolveShardRecovery,
+          ReportCorruptCheckpoint,
+          RequestCheckpoint,
+          GetAuditLog,
+          Local {}
+
+  /**
+   * The coordinator's own timer and adapter messages, declared in its behavior. They never cross
+   * a node, so none is registered with the serializer: sending one remotely fails loudly, and
+   * Akka's serialize-messages check (used in tests) skips them.
+   */
+  public non-sealed interface Local extends Command, akka.actor.NoSerializationVerificationNeeded {}
+
+  /** Queues a job; replies {@link JobAccepted} with the id it will be known by. */
+  public record SubmitJob(JobSpec spec, ActorRef<StatusReply<JobAccepted>> replyTo)
+      implements Command {}
+
+  public record JobAccepted(String jobId) implements TesseraSerializable {}
+
+  /** Replies the {@link JobStatus} of one job, or an error naming the unknown id. */
+  public record GetJobStatus(String jobId, ActorRef<StatusReply<JobStatus>> replyTo)
+      implements Command {}
+
+  /** Replies every known job's {@link JobStatus}, oldest first. */
+  public record ListJobs(ActorRef<JobList> replyTo) implements Command {}
+
+  public record JobList(List<JobStatus> jobs) implements TesseraSerializable {}
+
+  /** Replies the {@link AccumulationHistory} of a job: every plan of k's it handed out. */
+  public record GetAccumulationHistory(
+      String jobId, ActorRef<StatusReply<AccumulationHistory>> replyTo) implements Command {}
+
+  /** An idle worker asks for work; replies {@link LeaseReply}. */
+  public record RequestLease(ActorRef<WorkerProtocol.Command> worker, ActorRef<LeaseReply> replyTo)
+      implements Command {}
+
+  /**
+   * A worker finished every push of a leased split and all were accepted; the split is acked and
+   * the reply carries the worker's next lease, if there is one.
+   */
+  public record CompleteSplit(
+      ActorRef<WorkerProtocol.Command> worker,
+      long leaseId,
+      SplitReport report,
+      ActorRef<LeaseReply> replyTo)
+      implements Command {}
+
+  /** A worker gives a lease back unfinished (it failed, or is stopping); the split is re-leased. */
+  public record ReleaseLease(ActorRef<WorkerProtocol.Command> worker, long leaseId, String reason)
+      implements Command {}
+
+  /**
+   * A parameter shard is starting (for the first time, after a crash, after a move, or because it
+   * was told to rewind) and asks where to start from. Replies {@link ShardRecoveryPlan}. A shard of
+   * a running job that starts without having been told to is a lost shard: the coordinator rewinds
+   * the whole job to its last complete checkpoint.
+   */
+  public record ResolveShardRecovery(
+      String jobId, int member, int shard, ActorRef<ShardRecoveryPlan> replyTo) implements Command {}
+
+  /**
+   * Where a starting shard begins.
+   *
+   * @param epoch the recovery epoch it joins
+   * @param checkpointId the checkpoint to restore; -1 when the shard is new and waits for its
+   *     initial values
+   * @param sequenceNr the journal position of that checkpoint's snapshot in the shard's journal
+   */
+  public record ShardRecoveryPlan(long epoch, long checkpointId, long sequenceNr)
+      implements TesseraSerializable {
+    public boolean isFresh() {
+      return checkpointId < 0;
+    }
+  }
+
+  /**
+   * A shard found the snapshot of a checkpoint unreadable; the coordinator discards that
+   * checkpoint and rewinds the job to the one before.
+   */
+  public record ReportCorruptCheckpoint(
+      String jobId, int member, int shard, long checkpointId, String reason) implements Command {}
+
+  /** An operator asks for a checkpoint now; replies the id of the checkpoint started. */
+  public record RequestCheckpoint(String jobId, ActorRef<StatusReply<CheckpointRequested>> replyTo)
+      implements Command {}
+
+  public record CheckpointRequested(String jobId, long checkpointId) implements TesseraSerializable {}
+
+  /** Replies the {@link AuditLog}: the operator commands the coordinator acknowledged. */
+  public record GetAuditLog(ActorRef<AuditLog> replyTo) implements Command {}
+
+  public record AuditLog(List<AuditRecord> records) implements TesseraSerializable {}
+
+  /**
+   * One acknowledged operator command.
+   *
+   * @param command what was asked, e.g. {@code submit}
+   * @param detail the job it concerned and anything else worth keeping
+   */
+  public record AuditRecord(long sequence, long atMillis, String command, String detail)
+      implements TesseraSerializable {}
+
+  /** The answer to a lease request. */
+  public sealed interface LeaseReply extends TesseraSerializable permits LeaseGranted, NoLease {}
+
+  public record LeaseGranted(Lease lease) implements LeaseReply {}
+
+  /** No work now; ask again after {@code retryAfterMillis} or when nudged. */
+  public record NoLease(String reason, long retryAfterMillis) implements LeaseReply {}
+
+  /**
+   * The right to train one split of one member.
+   *
+   * @param leaseId unique across the coordinator's life
+   * @param membershipEpoch the worker membership this lease was planned for
+   * @param accumulationSteps micro-batches per push ({@code k}) under that membership
+   * @param trainSize training samples the coordinator expects the worker to see
+   */
+  public record Lease(
+      long leaseId,
+      String jobId,
+      int member,
+      long membershipEpoch,
+      Split split,
+      int accumulationSteps,
+      int trainSize,
+      JobSpec spec)
+      implements TesseraSerializable {}
+
+  /**
+   * Positions {@code [from, to)} of epoch {@code epoch}'s shuffled order of training samples.
+   *
+   * @param index the split's number within its epoch
+   */
+  public record Split(int epoch, int index, int from, int to) implements TesseraSerializable {
+    public int size() {
+      return to - from;
+    }
+  }
+
+  /** What a worker measured while training a split. */
+  public record SplitReport(
+      int samples, double lossSum, int pushes, int stalePushes, long computeNanos)
+      implements TesseraSerializable {}
+
+  /** Where a job is in its life. */
+  public enum JobState {
+    QUEUED,
+    INITIALIZING,
+    RUNNING,
+    /** Rewinding every shard to the last complete checkpoint after a shard was lost. */
+    RECOVERING,
+    EVALUATING,
+    COMPLETED,
+    FAILED;
+
+    public boolean isFinished() {
+      return this == COMPLETED || this == FAILED;
+    }
+  }
+
+  /**
+   * A job's progress.
+   *
+   * @param samplesDone training samples in acknowledged splits
+   * @param recentLoss mean training loss over the most recently acknowledged splits (NaN before)
+   * @param samplesPerSecond acknowledged samples per second over the last reporting interval
+   * @param results each member's test result once evaluated
+   * @param failure why the job failed, or empty
+   * @param recoveryEpoch how many times the job was rewound to a checkpoint
+   * @param lastCheckpointId the newest complete checkpoint (0: the initial values, -1: none)
+   */
+  public record JobStatus(
+      String jobId,
+      String name,
+      JobState state,
+      long samplesDone,
+      long samplesTotal,
+      int splitsDone,
+      int splitsTotal,
+      int liveWorkers,
+      long membershipEpoch,
+      double recentLoss,
+      double samplesPerSecond,
+      List<MemberResult> results,
+      String failure,
+      long recoveryEpoch,
+      long lastCheckpointId)
+      implements TesseraSerializable {}
+
+  /** One member's final test result. */
+  public record MemberResult(int member, String name, int testSamples, double testAccuracy)
+      implements TesseraSerializable {}
+
+  /** Every accumulation plan the coordinator made for a job, in order. */
+  public record AccumulationHistory(
+      String jobId, int globalBatch, int microBatch, List<AccumulationPlan> plans)
+      implements TesseraSerializable {}
+
+  /** The k of each worker of one member under one worker membership. */
+  public record AccumulationPlan(long membershipEpoch, int member, List<WorkerShare> shares)
+      implements TesseraSerializable {
+    /** Micro-batches per round over all workers; times micro-batch it is the global batch. */
+    public int totalMicroBatches() {
+      return shares.stream().mapToInt(WorkerShare::accumulationSteps).sum();
+    }
+  }
+
+  public record WorkerShare(String workerId, int accumulationSteps) implements TesseraSerializable {}
+}

@@ -1,0 +1,200 @@
+package io.tessera.protocol.ps;
+
+import akka.actor.typed.ActorRef;
+import akka.cluster.sharding.typed.javadsl.EntityTypeKey;
+import akka.pattern.StatusReply;
+import io.tessera.protocol.TesseraSerializable;
+import io.tessera.protocol.spec.OptimizerSpec;
+import io.tessera.protocol.tensor.Segment;
+import io.tessera.protocol.tensor.ShardRange;
+import io.tessera.protocol.tensor.TensorPayload;
+import io.tessera.protocol.tensor.WirePrecision;
+import java.util.List;
+
+/**
+ * What workers (and the coordinator) say to a parameter shard, a Cluster Sharding entity on role
+ * {@code ps} that owns one slice of one ensemble member's parameters.
+ */
+public final class ShardProtocol {
+  /** The sharded entity type; entity ids come from {@link #entityId}. */
+  public static final EntityTypeKey<Command> ENTITY_TYPE_KEY =
+      EntityTypeKey.create(Command.class, "ParameterShard");
+
+  private ShardProtocol() {}
+
+  /** The entity id of shard {@code shard} of member {@code member} of job {@code jobId}. */
+  public static String entityId(String jobId, int member, int shard) {
+    // '|' would clash with Akka's persistence-id separator; ':' cannot occur in a job id.
+    return jobId + ":m" + member + ":s" + shard;
+  }
+
+  /** Which job, member and shard an entity id names. */
+  public record ShardAddress(String jobId, int member, int shard) {
+    /**
+     * Reads an id made by {@link #entityId}.
+     *
+     * @throws IllegalArgumentException for anything else
+     */
+    public static ShardAddress parse(String entityId) {
+      String[] parts = entityId.split(":");
+      if (parts.length != 3 || !parts[1].startsWith("m") || !parts[2].startsWith("s")) {
+        throw new IllegalArgumentException("not a parameter-shard entity id: " + entityId);
+      }
+      try {
+        return new ShardAddress(
+            parts[0], Integer.parseInt(parts[1].substring(1)), Integer.parseInt(parts[2].substring(1)));
+      } catch (NumberFormatException e) {
+        throw new IllegalArgumentException("not a parameter-shard entity id: " + entityId, e);
+      }
+    }
+
+    public String entityId() {
+      return ShardProtocol.entityId(jobId, member, shard);
+    }
+  }
+
+  /** Everything a parameter shard accepts. */
+  public sealed interface Command extends TesseraSerializable
+      permits Initialize,
+          Pull,
+          Push,
+          GetStatus,
+          TakeCheckpoint,
+          RewindTo,
+          ConfirmEpoch,
+          Local {}
+
+  /**
+   * A shard's own messages (recovery plans, timers), declared in its behavior. They never cross a
+   * node and are not registered with the serializer.
+   */
+  public non-sealed interface Local extends Command, akka.actor.NoSerializationVerificationNeeded {}
+
+  /**
+   * Gives a fresh shard its rules and initial values (fp32). Idempotent: a shard that already holds
+   * parameters keeps them and answers {@code Initialized(fresh = false)}.
+   */
+  public record Initialize(
+      ShardSetup setup, TensorPayload values, ActorRef<StatusReply<Initialized>> replyTo)
+      implements Command {}
+
+  /**
+   * The slice and rules of one shard.
+   *
+   * @param range where the slice sits in the member's flat parameter vector
+   * @param segments the tensors (or parts) inside the slice, for weight-decay masks and reports
+   * @param globalBatch samples per optimizer step
+   * @param staleness the most versions a push's base may lag behind
+   * @param totalSteps planned optimizer steps, for the learning-rate schedule
+   */
+  public record ShardSetup(
+      String jobId,
+      int member,
+      ShardRange range,
+      List<Segment> segments,
+      OptimizerSpec optimizer,
+      int globalBatch,
+      int staleness,
+      long totalSteps)
+      implements TesseraSerializable {}
+
+  /** Reply to {@link Initialize}: the shard's version, and whether this call set it up. */
+  public record Initialized(long version, boolean fresh) implements TesseraSerializable {}
+
+  /** Asks for the current parameters; replies {@link Pulled}, or an error if not initialised. */
+  public record Pull(WirePrecision precision, ActorRef<StatusReply<Pulled>> replyTo)
+      implements Command {}
+
+  /**
+   * The shard's parameters as of {@code version} (the number of optimizer steps applied) in
+   * recovery epoch {@code epoch}. Slices of one pull belong together only if their epochs agree.
+   */
+  public record Pulled(int shard, long epoch, long version, TensorPayload values)
+      implements TesseraSerializable {}
+
+  /**
+   * Offers the sum of per-sample gradients over {@code samples} samples, computed on parameters of
+   * {@code baseVersion} pulled in recovery epoch {@code epoch}. {@code (workerId, seq)} identifies
+   * the push: a retry with the same pair is applied once. A push from another epoch is stale.
+   * Replies a {@link PushOutcome}, or an error when the gradient is malformed (wrong length,
+   * non-finite values, no samples).
+   */
+  public record Push(
+      String workerId,
+      long seq,
+      long epoch,
+      long baseVersion,
+      int samples,
+      TensorPayload gradientSum,
+      ActorRef<StatusReply<PushOutcome>> replyTo)
+      implements Command {}
+
+  /** How a well-formed push was handled. */
+  public sealed interface PushOutcome extends TesseraSerializable
+      permits Accepted, Duplicate, Stale {}
+
+  /** Counted towards the current step; {@code version} is the shard's version afterwards. */
+  public record Accepted(long version) implements PushOutcome {}
+
+  /** Already applied earlier under the same {@code (workerId, seq)}; nothing changed. */
+  public record Duplicate(long version) implements PushOutcome {}
+
+  /** Refused: the base version lags more than the staleness bound; pull and recompute. */
+  public record Stale(long version) implements PushOutcome {}
+
+  /** Asks for counters; replies {@link ShardStatus}. */
+  public record GetStatus(ActorRef<ShardStatus> replyTo) implements Command {}
+
+  /**
+   * A shard's counters, for tests, the admin API and metrics.
+   *
+   * @param epoch the recovery epoch the shard's parameters belong to
+   * @param checkpointId the checkpoint the shard last took or was restored from (0: its initial
+   *     values, -1: none)
+   */
+  public record ShardStatus(
+      String entityId,
+      boolean initialized,
+      long epoch,
+      long checkpointId,
+      long version,
+      long pushesAccepted,
+      long pushesStale,
+      long pushesDuplicate,
+      long pushesRejected,
+      int pendingSamples)
+      implements TesseraSerializable {}
+
+  /**
+   * Saves a copy of the slice, its optimizer state and version as checkpoint {@code checkpointId}:
+   * a marker event plus a snapshot. Replies {@link CheckpointSaved} once the snapshot is stored,
+   * or an error (not initialised, another epoch, the snapshot store failed).
+   */
+  public record TakeCheckpoint(
+      long checkpointId, long epoch, ActorRef<StatusReply<CheckpointSaved>> replyTo)
+      implements Command {}
+
+  /**
+   * Checkpoint {@code checkpointId} of one shard is stored as the snapshot at {@code sequenceNr}
+   * of the shard's journal.
+   */
+  public record CheckpointSaved(int shard, long checkpointId, long sequenceNr, long version)
+      implements TesseraSerializable {}
+
+  /**
+   * The job was rewound to a checkpoint in recovery epoch {@code epoch}: a shard of an older epoch
+   * stops, and on its next message starts again from the checkpoint the coordinator names.
+   */
+  public record RewindTo(long epoch) implements Command {}
+
+  /**
+   * Asks a shard to confirm it runs in {@code epoch}; a shard of an older epoch restarts first (see
+   * {@link RewindTo}). Replies {@link EpochConfirmed}.
+   */
+  public record ConfirmEpoch(long epoch, ActorRef<StatusReply<EpochConfirmed>> replyTo)
+      implements Command {}
+
+  /** A shard runs in {@code epoch} from checkpoint {@code checkpointId}, at {@code version}. */
+  public record EpochConfirmed(int shard, long epoch, long checkpointId, long version)
+      implements TesseraSerializable {}
+}

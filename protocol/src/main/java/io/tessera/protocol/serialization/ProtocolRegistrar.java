@@ -1,0 +1,106 @@
+package io.tessera.protocol.serialization;
+
+import io.tessera.protocol.coordinator.CoordinatorProtocol;
+import io.tessera.protocol.ps.ShardProtocol;
+import io.tessera.protocol.spec.DatasetSpec;
+import io.tessera.protocol.spec.JobSpec;
+import io.tessera.protocol.spec.LearningRateSchedule;
+import io.tessera.protocol.spec.MemberSpec;
+import io.tessera.protocol.spec.ModelKind;
+import io.tessera.protocol.spec.ModelSpec;
+import io.tessera.protocol.spec.OptimizerKind;
+import io.tessera.protocol.spec.OptimizerSpec;
+import io.tessera.protocol.spec.TrainingMode;
+import io.tessera.protocol.tensor.ParameterLayout;
+import io.tessera.protocol.tensor.Segment;
+import io.tessera.protocol.tensor.ShardRange;
+import io.tessera.protocol.tensor.TensorPayload;
+import io.tessera.protocol.tensor.TensorSpec;
+import io.tessera.protocol.tensor.WirePrecision;
+import io.tessera.protocol.worker.WorkerProtocol;
+
+/**
+ * Wire ids 100-299: the specs, tensors and the three cross-node protocols. Ids are part of the
+ * wire format: never reuse or renumber one, only append.
+ */
+public final class ProtocolRegistrar implements KryoRegistrar {
+  @Override
+  public void register(WireRegistry registry) {
+    // specs: 100-129
+    registry.add(100, JobSpec.class);
+    registry.add(101, DatasetSpec.class);
+    registry.add(102, ModelSpec.class);
+    registry.add(103, OptimizerSpec.class);
+    registry.add(104, MemberSpec.class);
+    registry.add(105, ModelKind.class);
+    registry.add(106, OptimizerKind.class);
+    registry.add(107, LearningRateSchedule.class);
+    registry.add(108, TrainingMode.class);
+    registry.add(109, io.tessera.protocol.spec.CheckpointSpec.class);
+
+    // tensors: 130-149
+    registry.add(130, WirePrecision.class);
+    registry.add(131, TensorPayload.class, new TensorPayloadSerializer(registry.limits().maxTensorValues()));
+    registry.add(132, TensorSpec.class);
+    registry.add(133, ParameterLayout.class);
+    registry.add(134, ShardRange.class);
+    registry.add(135, Segment.class);
+
+    // parameter-shard protocol: 150-179
+    registry.add(150, ShardProtocol.Initialize.class);
+    registry.add(151, ShardProtocol.ShardSetup.class);
+    registry.add(152, ShardProtocol.Initialized.class);
+    registry.add(153, ShardProtocol.Pull.class);
+    registry.add(154, ShardProtocol.Pulled.class);
+    registry.add(155, ShardProtocol.Push.class);
+    registry.add(156, ShardProtocol.Accepted.class);
+    registry.add(157, ShardProtocol.Duplicate.class);
+    registry.add(158, ShardProtocol.Stale.class);
+    registry.add(159, ShardProtocol.GetStatus.class);
+    registry.add(160, ShardProtocol.ShardStatus.class);
+    registry.add(161, ShardProtocol.TakeCheckpoint.class);
+    registry.add(162, ShardProtocol.CheckpointSaved.class);
+    registry.add(163, ShardProtocol.RewindTo.class);
+    registry.add(164, ShardProtocol.ConfirmEpoch.class);
+    registry.add(165, ShardProtocol.EpochConfirmed.class);
+
+    // worker protocol: 180-209
+    registry.add(180, WorkerProtocol.WorkAvailable.class);
+    registry.add(181, WorkerProtocol.InitializeModel.class);
+    registry.add(182, WorkerProtocol.ModelInitialized.class);
+    registry.add(183, WorkerProtocol.DatasetInfo.class);
+    registry.add(184, WorkerProtocol.SetAccumulation.class);
+    registry.add(185, WorkerProtocol.Evaluate.class);
+    registry.add(186, WorkerProtocol.EvaluationReport.class);
+
+    // coordinator protocol: 210-259
+    registry.add(210, CoordinatorProtocol.SubmitJob.class);
+    registry.add(211, CoordinatorProtocol.JobAccepted.class);
+    registry.add(212, CoordinatorProtocol.GetJobStatus.class);
+    registry.add(213, CoordinatorProtocol.ListJobs.class);
+    registry.add(214, CoordinatorProtocol.JobList.class);
+    registry.add(215, CoordinatorProtocol.GetAccumulationHistory.class);
+    registry.add(216, CoordinatorProtocol.RequestLease.class);
+    registry.add(217, CoordinatorProtocol.CompleteSplit.class);
+    registry.add(218, CoordinatorProtocol.ReleaseLease.class);
+    registry.add(219, CoordinatorProtocol.LeaseGranted.class);
+    registry.add(220, CoordinatorProtocol.NoLease.class);
+    registry.add(221, CoordinatorProtocol.Lease.class);
+    registry.add(222, CoordinatorProtocol.Split.class);
+    registry.add(223, CoordinatorProtocol.SplitReport.class);
+    registry.add(224, CoordinatorProtocol.JobState.class);
+    registry.add(225, CoordinatorProtocol.JobStatus.class);
+    registry.add(226, CoordinatorProtocol.MemberResult.class);
+    registry.add(227, CoordinatorProtocol.AccumulationHistory.class);
+    registry.add(228, CoordinatorProtocol.AccumulationPlan.class);
+    registry.add(229, CoordinatorProtocol.WorkerShare.class);
+    registry.add(230, CoordinatorProtocol.ResolveShardRecovery.class);
+    registry.add(231, CoordinatorProtocol.ShardRecoveryPlan.class);
+    registry.add(232, CoordinatorProtocol.ReportCorruptCheckpoint.class);
+    registry.add(233, CoordinatorProtocol.RequestCheckpoint.class);
+    registry.add(234, CoordinatorProtocol.CheckpointRequested.class);
+    registry.add(235, CoordinatorProtocol.GetAuditLog.class);
+    registry.add(236, CoordinatorProtocol.AuditLog.class);
+    registry.add(237, CoordinatorProtocol.AuditRecord.class);
+  }
+}

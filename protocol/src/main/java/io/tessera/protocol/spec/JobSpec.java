@@ -1,0 +1,214 @@
+package io.tessera.protocol.spec;
+
+import static io.tessera.protocol.spec.SpecException.require;
+
+import io.tessera.protocol.TesseraSerializable;
+import io.tessera.protocol.tensor.WirePrecision;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * Everything the cluster needs to run a training job. Built with {@link #builder()} or parsed from
+ * a HOCON file by {@link JobSpecParser}.
+ *
+ * <p>The global batch is the number of samples whose gradients make one optimizer step. Each
+ * worker runs {@code k} micro-batches between pushes (delayed updates); the coordinator chooses
+ * every worker's {@code k} so that the micro-batches of all live workers add up to the global
+ * batch, whatever the number of workers.
+ *
+ * @param name a label for reports
+ * @param globalBatch samples per optimizer step; a multiple of {@code microBatch}
+ * @param microBatch samples per forward/backward pass on a worker
+ * @param epochs passes over the training data
+ * @param splitSize samples per split, the unit of work the coordinator leases to a worker
+ * @param staleness in {@code async} mode, how many versions behind a push's base may be
+ * @param shards parameter shards per member
+ * @param members the models trained; one unless this is an ensemble
+ * @param wirePrecision number format of pulled parameters and pushed gradients
+ * @param seed seeds the order in which training samples are visited
+ * @param checkpoint when the job's shards checkpoint
+ */
+public record JobSpec(
+    String name,
+    DatasetSpec dataset,
+    ModelSpec model,
+    OptimizerSpec optimizer,
+    int globalBatch,
+    int microBatch,
+    int epochs,
+    int splitSize,
+    TrainingMode mode,
+    int staleness,
+    int shards,
+    List<MemberSpec> members,
+    WirePrecision wirePrecision,
+    long seed,
+    CheckpointSpec checkpoint)
+    implements TesseraSerializable {
+
+  public JobSpec {
+    require(name != null && !name.isBlank(), "name", "is required");
+    require(name.length() <= 128, "name", "must be at most 128 characters");
+    require(dataset != null, "dataset", "is required");
+    require(model != null, "model", "is required");
+    require(optimizer != null, "optimizer", "is required");
+    require(mode != null, "mode", "is required");
+    require(wirePrecision != null, "wire-precision", "is required");
+    require(checkpoint != null, "checkpoint", "is required");
+    require(microBatch > 0, "micro-batch", "must be positive, was " + microBatch);
+    require(globalBatch > 0, "global-batch", "must be positive, was " + globalBatch);
+    require(
+        globalBatch % microBatch == 0,
+        "global-batch",
+        "(" + globalBatch + ") must be a multiple of micro-batch (" + microBatch + ")");
+    require(epochs > 0, "epochs", "must be positive, was " + epochs);
+    require(splitSize > 0, "split-size", "must be positive, was " + splitSize);
+    require(
+        splitSize >= microBatch,
+        "split-size",
+        "(" + splitSize + ") must be at least micro-batch (" + microBatch + ")");
+    require(staleness >= 0, "staleness", "must be >= 0, was " + staleness);
+    require(shards > 0 && shards <= 256, "shards", "must be in 1..256, was " + shards);
+    require(members != null && !members.isEmpty(), "members", "must name at least one member");
+    Set<String> names = new HashSet<>();
+    for (MemberSpec member : members) {
+      require(names.add(member.name()), "members", "has the name '" + member.name() + "' twice");
+    }
+    members = List.copyOf(members);
+  }
+
+  /** Micro-batches that make one global batch. */
+  public int microBatchesPerStep() {
+    return globalBatch / microBatch;
+  }
+
+  /** Optimizer steps the job will apply when the training set has {@code trainSize} samples. */
+  public long optimizerSteps(int trainSize) {
+    return (long) epochs * trainSize / globalBatch;
+  }
+
+  /** Splits in one epoch over {@code trainSize} samples; the last one may be short. */
+  public int splitsPerEpoch(int trainSize) {
+    return (trainSize + splitSize - 1) / splitSize;
+  }
+
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  /** Builds a {@link JobSpec}; {@code name} is required, everything else has a default. */
+  public static final class Builder {
+    private String name;
+    private DatasetSpec dataset = DatasetSpec.fashionMnist();
+    private ModelSpec model = ModelSpec.builder().build();
+    private OptimizerSpec optimizer = OptimizerSpec.builder().build();
+    private int globalBatch = 256;
+    private int microBatch = 64;
+    private int epochs = 1;
+    private int splitSize = 1024;
+    private TrainingMode mode = TrainingMode.ASYNC;
+    private int staleness = 4;
+    private int shards = 2;
+    private List<MemberSpec> members = List.of(new MemberSpec("m0", 1L));
+    private WirePrecision wirePrecision = WirePrecision.FP32;
+    private long seed = 42L;
+    private CheckpointSpec checkpoint = CheckpointSpec.defaults();
+
+    private Builder() {}
+
+    public Builder setName(String name) {
+      this.name = name;
+      return this;
+    }
+
+    public Builder optDataset(DatasetSpec dataset) {
+      this.dataset = dataset;
+      return this;
+    }
+
+    public Builder optModel(ModelSpec model) {
+      this.model = model;
+      return this;
+    }
+
+    public Builder optOptimizer(OptimizerSpec optimizer) {
+      this.optimizer = optimizer;
+      return this;
+    }
+
+    public Builder optGlobalBatch(int globalBatch) {
+      this.globalBatch = globalBatch;
+      return this;
+    }
+
+    public Builder optMicroBatch(int microBatch) {
+      this.microBatch = microBatch;
+      return this;
+    }
+
+    public Builder optEpochs(int epochs) {
+      this.epochs = epochs;
+      return this;
+    }
+
+    public Builder optSplitSize(int splitSize) {
+      this.splitSize = splitSize;
+      return this;
+    }
+
+    public Builder optMode(TrainingMode mode) {
+      this.mode = mode;
+      return this;
+    }
+
+    public Builder optStaleness(int staleness) {
+      this.staleness = staleness;
+      return this;
+    }
+
+    public Builder optShards(int shards) {
+      this.shards = shards;
+      return this;
+    }
+
+    public Builder optMembers(List<MemberSpec> members) {
+      this.members = members;
+      return this;
+    }
+
+    public Builder optWirePrecision(WirePrecision wirePrecision) {
+      this.wirePrecision = wirePrecision;
+      return this;
+    }
+
+    public Builder optSeed(long seed) {
+      this.seed = seed;
+      return this;
+    }
+
+    public Builder optCheckpoint(CheckpointSpec checkpoint) {
+      this.checkpoint = checkpoint;
+      return this;
+    }
+
+    public JobSpec build() {
+      return new JobSpec(
+          name,
+          dataset,
+          model,
+          optimizer,
+          globalBatch,
+          microBatch,
+          epochs,
+          splitSize,
+          mode,
+          staleness,
+          shards,
+          members,
+          wirePrecision,
+          seed,
+          checkpoint);
+    }
+  }
+}

@@ -1,0 +1,79 @@
+package io.tessera.protocol.worker;
+
+import akka.actor.typed.ActorRef;
+import akka.actor.typed.receptionist.ServiceKey;
+import akka.pattern.StatusReply;
+import io.tessera.protocol.TesseraSerializable;
+import io.tessera.protocol.spec.JobSpec;
+
+/** What the coordinator says to a worker. Workers register under {@link #SERVICE_KEY}. */
+public final class WorkerProtocol {
+  /** Every worker registers with the Receptionist under this key; its listing is the pool. */
+  public static final ServiceKey<Command> SERVICE_KEY =
+      ServiceKey.create(Command.class, "tessera-worker");
+
+  private WorkerProtocol() {}
+
+  /** Everything a worker accepts from other nodes. */
+  public sealed interface Command extends TesseraSerializable
+      permits WorkAvailable, InitializeModel, SetAccumulation, Evaluate, Local {}
+
+  /**
+   * A worker's own timer and adapter messages, declared in its behavior. They never cross a node,
+   * so none is registered with the serializer: sending one remotely fails loudly, and Akka's
+   * serialize-messages check (used in tests) skips them.
+   */
+  public non-sealed interface Local extends Command, akka.actor.NoSerializationVerificationNeeded {}
+
+  /** A nudge: there may be work; an idle worker asks the coordinator for a lease. */
+  public enum WorkAvailable implements Command {
+    INSTANCE
+  }
+
+  /**
+   * Asks a worker to build member {@code member} of a new job, draw its initial parameters from
+   * the member's seed and hand every shard its slice. Replies {@link ModelInitialized} once all
+   * shards acknowledged, or an error that says what went wrong (no data, model too large, ...).
+   */
+  public record InitializeModel(
+      String jobId, int member, JobSpec spec, ActorRef<StatusReply<ModelInitialized>> replyTo)
+      implements Command {}
+
+  /** Reply to {@link InitializeModel}: the model's size and the data the worker found. */
+  public record ModelInitialized(
+      String jobId, int member, int parameterCount, int tensorCount, DatasetInfo dataset)
+      implements TesseraSerializable {}
+
+  /**
+   * What a worker found in its data directory for a job's dataset spec. All workers of a job must
+   * see the same sizes and fingerprint.
+   *
+   * @param fingerprint a short digest of the labels, enough to tell two data sets apart
+   */
+  public record DatasetInfo(int trainSize, int testSize, String fingerprint)
+      implements TesseraSerializable {}
+
+  /**
+   * The number of micro-batches to accumulate per push from now on, chosen by the coordinator so
+   * that all live workers together make one global batch. Takes effect at the next push window.
+   */
+  public record SetAccumulation(String jobId, int member, long membershipEpoch, int accumulationSteps)
+      implements Command {}
+
+  /**
+   * Asks a worker to pull a member's parameters and measure them on the test set. Replies {@link
+   * EvaluationReport}.
+   */
+  public record Evaluate(
+      String jobId, int member, JobSpec spec, ActorRef<StatusReply<EvaluationReport>> replyTo)
+      implements Command {}
+
+  /** Test-set results of one member. */
+  public record EvaluationReport(
+      String jobId, int member, int samples, int correct, double meanLoss, long parameterVersion)
+      implements TesseraSerializable {
+    public double accuracy() {
+      return samples == 0 ? 0.0 : (double) correct / samples;
+    }
+  }
+}

@@ -1,0 +1,456 @@
+package io.tessera.protocol;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNotSame;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.DynamicTest.dynamicTest;
+
+import akka.actor.testkit.typed.javadsl.ActorTestKit;
+import akka.actor.testkit.typed.javadsl.TestProbe;
+import akka.actor.typed.ActorRef;
+import io.tessera.protocol.coordinator.CoordinatorProtocol;
+import io.tessera.protocol.coordinator.CoordinatorProtocol.JobState;
+import io.tessera.protocol.ps.ShardProtocol;
+import io.tessera.protocol.spec.DatasetSpec;
+import io.tessera.protocol.spec.JobSpec;
+import io.tessera.protocol.spec.LearningRateSchedule;
+import io.tessera.protocol.spec.MemberSpec;
+import io.tessera.protocol.spec.ModelSpec;
+import io.tessera.protocol.spec.OptimizerKind;
+import io.tessera.protocol.spec.OptimizerSpec;
+import io.tessera.protocol.tensor.ParameterLayout;
+import io.tessera.protocol.tensor.Segment;
+import io.tessera.protocol.tensor.ShardRange;
+import io.tessera.protocol.tensor.TensorPayload;
+import io.tessera.protocol.tensor.TensorSpec;
+import io.tessera.protocol.tensor.WirePrecision;
+import io.tessera.protocol.testing.WireRoundTrip;
+import io.tessera.protocol.worker.WorkerProtocol;
+import java.lang.reflect.Modifier;
+import java.lang.reflect.ParameterizedType;
+import java.lang.reflect.RecordComponent;
+import java.lang.reflect.Type;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.function.Consumer;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.DynamicTest;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestFactory;
+
+/**
+ * Every message, spec and tensor type of this module survives Akka serialization with the Kryo
+ * serializer on a cluster-provider system, and reflection makes sure no wire type goes without a
+ * sample here.
+ */
+class ProtocolSerializationTest {
+  private static final String JOB = "job-7f3a";
+
+  private static ActorTestKit testKit;
+  private static final Map<ActorRef<?>, TestProbe<?>> probes = new HashMap<>();
+  private static List<Object> samples;
+
+  @BeforeAll
+  static void start() {
+    testKit = ActorTestKit.create("ProtocolSerializationTest", WireRoundTrip.clusterTestConfig());
+    samples = buildSamples();
+  }
+
+  @AfterAll
+  static void stop() {
+    testKit.shutdownTestKit();
+  }
+
+  @TestFactory
+  Stream<DynamicTest> everySampleSurvivesTheWire() {
+    return samples.stream()
+        .map(
+            sample ->
+                dynamicTest(
+                    sample.getClass().getName() + ": " + sample,
+                    () -> {
+                      Object copy = WireRoundTrip.roundTrip(testKit.system(), sample);
+                      assertEquals(sample, copy);
+                      if (!(sample instanceof Enum<?>)) {
+                        assertNotSame(sample, copy, "a round trip must produce a new object");
+                      }
+                      assertRefsReachTheirProbes(copy);
+                    }));
+  }
+
+  @Test
+  void everyMessageOfTheThreeProtocolsHasASample() {
+    Set<Class<?>> wireTypes = new LinkedHashSet<>();
+    Set<Class<?>> visited = new HashSet<>();
+    for (Class<?> protocol :
+        List.of(ShardProtocol.class, WorkerProtocol.class, CoordinatorProtocol.class)) {
+      collectWireTypes(protocol, visited, wireTypes);
+    }
+    // Proves the walk reaches replies nested behind sealed interfaces, not just commands.
+    assertTrue(wireTypes.contains(ShardProtocol.Stale.class), "walk missed ShardProtocol.Stale");
+    assertTrue(wireTypes.contains(WorkerProtocol.WorkAvailable.class));
+    assertTrue(wireTypes.contains(CoordinatorProtocol.WorkerShare.class));
+
+    assertEquals(
+        Set.of(), missingSamples(wireTypes), "protocol messages without a round-trip sample");
+  }
+
+  @Test
+  void everyWireTypeOfTheModuleHasASample() throws Exception {
+    Path classes =
+        Path.of(
+            TesseraSerializable.class.getProtectionDomain().getCodeSource().getLocation().toURI());
+    assertTrue(Files.isDirectory(classes), "expected the module's classes directory: " + classes);
+    Set<Class<?>> wireTypes = new LinkedHashSet<>();
+    try (Stream<Path> files = Files.walk(classes)) {
+      for (Path file : files.filter(f -> f.toString().endsWith(".class")).toList()) {
+        String relative = classes.relativize(file).toString();
+        String name = relative.substring(0, relative.length() - ".class".length());
+        Class<?> type =
+            Class.forName(
+                name.replace(file.getFileSystem().getSeparator(), "."),
+                false,
+                getClass().getClassLoader());
+        if (isConcreteWireType(type)) {
+          wireTypes.add(type);
+        }
+      }
+    }
+    assertTrue(wireTypes.contains(TensorPayload.class), "scan missed TensorPayload");
+    assertTrue(wireTypes.contains(JobSpec.class), "scan missed JobSpec");
+
+    assertEquals(Set.of(), missingSamples(wireTypes), "wire types without a round-trip sample");
+  }
+
+  @Test
+  void everyConstantOfEveryEnumOnTheWireIsSampled() {
+    Set<Class<?>> enumTypes = new LinkedHashSet<>();
+    for (Object sample : samples) {
+      collectEnumComponentTypes(sample.getClass(), new HashSet<>(), enumTypes);
+    }
+    assertTrue(enumTypes.contains(WirePrecision.class), "component walk missed WirePrecision");
+    assertTrue(enumTypes.contains(JobState.class), "component walk missed JobState");
+
+    Set<Object> seen = new HashSet<>();
+    samples.forEach(sample -> walk(sample, seen::add));
+    List<String> missing = new ArrayList<>();
+    for (Class<?> type : enumTypes) {
+      for (Object constant : type.getEnumConstants()) {
+        if (!seen.contains(constant)) {
+          missing.add(type.getSimpleName() + "." + constant);
+        }
+      }
+    }
+    assertEquals(List.of(), missing, "enum constants that no sample carries over the wire");
+  }
+
+  private static Set<String> missingSamples(Set<Class<?>> wireTypes) {
+    Set<Class<?>> sampled =
+        samples.stream()
+            .map(s -> s instanceof Enum<?> e ? e.getDeclaringClass() : s.getClass())
+            .collect(Collectors.toSet());
+    return wireTypes.stream()
+        .filter(type -> !sampled.contains(type))
+        .map(Class::getName)
+        .collect(Collectors.toCollection(TreeSet::new));
+  }
+
+  private static boolean isConcreteWireType(Class<?> type) {
+    return TesseraSerializable.class.isAssignableFrom(type)
+        && !type.isInterface()
+        && !Modifier.isAbstract(type.getModifiers())
+        && !type.isAnonymousClass();
+  }
+
+  private static void collectWireTypes(Class<?> type, Set<Class<?>> visited, Set<Class<?>> out) {
+    if (!visited.add(type)) {
+      return;
+    }
+    if (isConcreteWireType(type)) {
+      out.add(type);
+    }
+    for (Class<?> nested : type.getDeclaredClasses()) {
+      collectWireTypes(nested, visited, out);
+    }
+    if (type.isSealed()) {
+      for (Class<?> permitted : type.getPermittedSubclasses()) {
+        collectWireTypes(permitted, visited, out);
+      }
+    }
+  }
+
+  /** Enum types reachable through record components and list element types. */
+  private static void collectEnumComponentTypes(Type type, Set<Type> visited, Set<Class<?>> out) {
+    if (!visited.add(type)) {
+      return;
+    }
+    if (type instanceof ParameterizedType parameterized) {
+      for (Type argument : parameterized.getActualTypeArguments()) {
+        collectEnumComponentTypes(argument, visited, out);
+      }
+      collectEnumComponentTypes(parameterized.getRawType(), visited, out);
+    } else if (type instanceof Class<?> cls) {
+      if (cls.isEnum()) {
+        out.add(cls);
+      } else if (cls.isRecord()) {
+        for (RecordComponent component : cls.getRecordComponents()) {
+          collectEnumComponentTypes(component.getGenericType(), visited, out);
+        }
+      }
+    }
+  }
+
+  /** Visits a value and everything reachable from it through record components and lists. */
+  private static void walk(Object value, Consumer<Object> visit) {
+    if (value == null) {
+      return;
+    }
+    visit.accept(value);
+    if (value instanceof Record record) {
+      for (RecordComponent component : record.getClass().getRecordComponents()) {
+        try {
+          walk(component.getAccessor().invoke(record), visit);
+        } catch (ReflectiveOperationException e) {
+          throw new AssertionError("cannot read " + component, e);
+        }
+      }
+    } else if (value instanceof List<?> list) {
+      list.forEach(element -> walk(element, visit));
+    }
+  }
+
+  /** A ref that came off the wire must still deliver to the probe it was made from. */
+  private static void assertRefsReachTheirProbes(Object copy) {
+    List<ActorRef<?>> refs = new ArrayList<>();
+    walk(
+        copy,
+        value -> {
+          if (value instanceof ActorRef<?> ref) {
+            refs.add(ref);
+          }
+        });
+    for (ActorRef<?> ref : refs) {
+      @SuppressWarnings("unchecked")
+      TestProbe<Object> probe = (TestProbe<Object>) probes.get(ref);
+      assertNotNull(probe, "deserialized ref " + ref + " matches no probe");
+      String token = "delivered through the copy of " + ref.path();
+      @SuppressWarnings("unchecked")
+      ActorRef<Object> untyped = (ActorRef<Object>) ref;
+      untyped.tell(token);
+      probe.expectMessage(token);
+    }
+  }
+
+  private static <T> ActorRef<T> ref() {
+    TestProbe<T> probe = testKit.createTestProbe();
+    probes.put(probe.getRef(), probe);
+    return probe.getRef();
+  }
+
+  private static float[] gaussians(Random random, int count, double scale) {
+    float[] values = new float[count];
+    for (int i = 0; i < count; i++) {
+      values[i] = (float) (random.nextGaussian() * scale);
+    }
+    return values;
+  }
+
+  private static List<Object> buildSamples() {
+    Random random = new Random(20240917L);
+
+    // --- specs ---
+    DatasetSpec dataset = new DatasetSpec(DatasetSpec.FASHION_MNIST, 6000, 1000);
+    ModelSpec model =
+        ModelSpec.builder()
+            .optPatchSize(4)
+            .optDim(96)
+            .optDepth(6)
+            .optHeads(6)
+            .optMlpDim(192)
+            .build();
+    OptimizerSpec sgd =
+        OptimizerSpec.builder()
+            .optKind(OptimizerKind.SGD)
+            .optLearningRate(0.05)
+            .optWeightDecay(1e-4)
+            .optMomentum(0.8)
+            .optNesterov(true)
+            .optSchedule(LearningRateSchedule.CONSTANT)
+            .optWarmupSteps(20)
+            .build();
+    OptimizerSpec adamw =
+        OptimizerSpec.builder()
+            .optLearningRate(2e-3)
+            .optWarmupSteps(50)
+            .optMinLearningRate(1e-5)
+            .build();
+    MemberSpec member = new MemberSpec("wide_2", -7L);
+    JobSpec ensemble =
+        JobSpec.builder()
+            .setName("fmnist-vit-ensemble")
+            .optDataset(dataset)
+            .optModel(model)
+            .optOptimizer(sgd)
+            .optGlobalBatch(512)
+            .optMicroBatch(32)
+            .optEpochs(3)
+            .optSplitSize(2048)
+            .optStaleness(2)
+            .optShards(4)
+            .optMembers(List.of(new MemberSpec("m0", 11L), new MemberSpec("m1", 12L), member))
+            .optWirePrecision(WirePrecision.BF16)
+            .optSeed(-123_456_789L)
+            .build();
+    JobSpec single = JobSpec.builder().setName("fmnist-vit").optOptimizer(adamw).build();
+    JobSpec fp16 =
+        JobSpec.builder().setName("fmnist-fp16").optWirePrecision(WirePrecision.FP16).build();
+
+    // --- tensors ---
+    TensorPayload fp32 = TensorPayload.encode(gaussians(random, 37, 0.02), WirePrecision.FP32);
+    TensorPayload bf16 = TensorPayload.encode(gaussians(random, 53, 1.0), WirePrecision.BF16);
+    TensorPayload half = TensorPayload.encode(gaussians(random, 29, 1e-3), WirePrecision.FP16);
+    TensorPayload empty = TensorPayload.encode(new float[0], WirePrecision.FP32);
+    TensorPayload specials =
+        TensorPayload.encode(
+            new float[] {
+              0f, -0f, Float.NaN, Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY, 1e-40f
+            },
+            WirePrecision.FP32);
+    ParameterLayout layout =
+        new ParameterLayout(
+            List.of(
+                new TensorSpec("patch_embed.weight", new int[] {64, 49}, true),
+                new TensorSpec("patch_embed.bias", new int[] {64}, false),
+                new TensorSpec("cls_token", new int[] {1, 1, 64}, false),
+                new TensorSpec("head.weight", new int[] {10, 64}, true)));
+    ShardRange range = layout.shardRanges(2).get(1);
+    List<Segment> segments = layout.segments(range);
+    TensorPayload slice =
+        TensorPayload.encode(gaussians(random, range.size(), 0.02), WirePrecision.FP32);
+
+    // --- parameter-shard protocol ---
+    ShardProtocol.ShardSetup setup =
+        new ShardProtocol.ShardSetup(JOB, 1, range, segments, sgd, 512, 2, 3_000L);
+
+    // --- coordinator protocol ---
+    ActorRef<WorkerProtocol.Command> worker = ref();
+    CoordinatorProtocol.Split split = new CoordinatorProtocol.Split(2, 13, 26_624, 28_672);
+    CoordinatorProtocol.SplitReport report =
+        new CoordinatorProtocol.SplitReport(2048, 1234.5, 16, 1, 9_876_543_210L);
+    CoordinatorProtocol.Lease lease =
+        new CoordinatorProtocol.Lease(77L, JOB, 1, 5L, split, 4, 60_000, ensemble);
+    CoordinatorProtocol.MemberResult result =
+        new CoordinatorProtocol.MemberResult(0, "m0", 10_000, 0.8812);
+    List<CoordinatorProtocol.JobStatus> statuses = new ArrayList<>();
+    for (JobState state : JobState.values()) {
+      boolean failed = state == JobState.FAILED;
+      statuses.add(
+          new CoordinatorProtocol.JobStatus(
+              JOB + "-" + state.ordinal(),
+              "fmnist-vit",
+              state,
+              state.ordinal() * 10_000L,
+              180_000L,
+              state.ordinal() * 5,
+              88,
+              state == JobState.QUEUED ? 0 : 3,
+              state.ordinal(),
+              state == JobState.QUEUED ? Double.NaN : 0.61 - state.ordinal() * 0.05,
+              state == JobState.QUEUED ? 0.0 : 5120.25,
+              state == JobState.COMPLETED
+                  ? List.of(result, new CoordinatorProtocol.MemberResult(1, "m1", 10_000, 0.8790))
+                  : List.of(),
+              failed ? "worker pool empty for 600 s" : state == JobState.RUNNING ? null : "",
+              state.ordinal() % 3,
+              state == JobState.QUEUED ? -1L : state.ordinal()));
+    }
+    CoordinatorProtocol.WorkerShare share = new CoordinatorProtocol.WorkerShare("worker-a/gpu0", 3);
+    CoordinatorProtocol.AccumulationPlan plan =
+        new CoordinatorProtocol.AccumulationPlan(
+            5L, 0, List.of(share, new CoordinatorProtocol.WorkerShare("worker-b/gpu1", 5)));
+    CoordinatorProtocol.AccumulationPlan shrunk =
+        new CoordinatorProtocol.AccumulationPlan(
+            6L, 0, List.of(new CoordinatorProtocol.WorkerShare("worker-b/gpu1", 8)));
+
+    List<Object> all = new ArrayList<>();
+    all.addAll(List.of(dataset, DatasetSpec.fashionMnist(), model, sgd, adamw, member));
+    all.addAll(List.of(ensemble, single, fp16));
+    all.addAll(List.of(fp32, bf16, half, empty, specials, layout, range, segments.get(0)));
+    all.add(new TensorSpec("blocks.0.attn.qkv.weight", new int[] {192, 64}, true));
+
+    all.add(setup);
+    all.add(new ShardProtocol.Initialize(setup, slice, ref()));
+    all.add(new ShardProtocol.Initialized(42L, true));
+    all.add(new ShardProtocol.Initialized(0L, false));
+    for (WirePrecision precision : WirePrecision.values()) {
+      all.add(new ShardProtocol.Pull(precision, ref()));
+    }
+    all.add(new ShardProtocol.Pulled(1, 2L, 42L, bf16));
+    all.add(new ShardProtocol.Push("worker-a/gpu0", 17L, 2L, 40L, 32, half, ref()));
+    all.add(new ShardProtocol.Accepted(43L));
+    all.add(new ShardProtocol.Duplicate(43L));
+    all.add(new ShardProtocol.Stale(12L));
+    all.add(new ShardProtocol.GetStatus(ref()));
+    all.add(
+        new ShardProtocol.ShardStatus(
+            ShardProtocol.entityId(JOB, 1, 1), true, 2L, 7L, 43L, 100L, 3L, 2L, 1L, 96));
+    all.add(new ShardProtocol.TakeCheckpoint(8L, 2L, ref()));
+    all.add(new ShardProtocol.CheckpointSaved(1, 8L, 19L, 44L));
+    all.add(new ShardProtocol.RewindTo(3L));
+    all.add(new ShardProtocol.ConfirmEpoch(3L, ref()));
+    all.add(new ShardProtocol.EpochConfirmed(1, 3L, 7L, 40L));
+
+    WorkerProtocol.DatasetInfo info = new WorkerProtocol.DatasetInfo(60_000, 10_000, "9f2c41d0");
+    all.add(WorkerProtocol.WorkAvailable.INSTANCE);
+    all.add(new WorkerProtocol.InitializeModel(JOB, 2, ensemble, ref()));
+    all.add(new WorkerProtocol.ModelInitialized(JOB, 2, 210_314, 52, info));
+    all.add(info);
+    all.add(new WorkerProtocol.SetAccumulation(JOB, 0, 5L, 3));
+    all.add(new WorkerProtocol.Evaluate(JOB, 1, single, ref()));
+    all.add(new WorkerProtocol.EvaluationReport(JOB, 1, 10_000, 8_765, 0.3712, 930L));
+
+    all.add(new CoordinatorProtocol.ResolveShardRecovery(JOB, 1, 0, ref()));
+    all.add(new CoordinatorProtocol.ShardRecoveryPlan(2L, 7L, 19L));
+    all.add(new CoordinatorProtocol.ShardRecoveryPlan(0L, -1L, 0L));
+    all.add(new CoordinatorProtocol.ReportCorruptCheckpoint(JOB, 1, 0, 7L, "CRC mismatch"));
+    all.add(new CoordinatorProtocol.RequestCheckpoint(JOB, ref()));
+    all.add(new CoordinatorProtocol.CheckpointRequested(JOB, 9L));
+    all.add(new CoordinatorProtocol.GetAuditLog(ref()));
+    CoordinatorProtocol.AuditRecord audit =
+        new CoordinatorProtocol.AuditRecord(3L, 1_763_900_000_000L, "submit", "job-3 (fmnist-vit)");
+    all.add(audit);
+    all.add(new CoordinatorProtocol.AuditLog(List.of(audit)));
+    all.add(new io.tessera.protocol.spec.CheckpointSpec(30_000L, 500L));
+    all.add(new CoordinatorProtocol.SubmitJob(ensemble, ref()));
+    all.add(new CoordinatorProtocol.JobAccepted(JOB));
+    all.add(new CoordinatorProtocol.GetJobStatus(JOB, ref()));
+    all.add(new CoordinatorProtocol.ListJobs(ref()));
+    all.add(new CoordinatorProtocol.JobList(statuses));
+    all.add(new CoordinatorProtocol.JobList(List.of()));
+    all.addAll(statuses);
+    all.add(new CoordinatorProtocol.GetAccumulationHistory(JOB, ref()));
+    all.add(new CoordinatorProtocol.RequestLease(worker, ref()));
+    all.add(new CoordinatorProtocol.CompleteSplit(worker, 77L, report, ref()));
+    all.add(new CoordinatorProtocol.ReleaseLease(worker, 78L, "worker stopping"));
+    all.add(new CoordinatorProtocol.LeaseGranted(lease));
+    all.add(new CoordinatorProtocol.NoLease("no splits left in epoch 2", 500L));
+    all.addAll(List.of(lease, split, report, result, plan, share));
+    all.add(new CoordinatorProtocol.AccumulationHistory(JOB, 512, 32, List.of(plan, shrunk)));
+    all.sort(Comparator.comparing(sample -> sample.getClass().getName()));
+    return all;
+  }
+}

@@ -1,0 +1,349 @@
+package io.tessera.protocol.spec;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.tessera.protocol.tensor.WirePrecision;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+/** Reading job specs from HOCON: every key, the defaults, and refusals that name the field. */
+class JobSpecParserTest {
+  private static final String FULL =
+      """
+      name = "fmnist-vit-ensemble"
+      dataset { name = fashion-mnist, train-limit = 6000, test-limit = 1000 }
+      model {
+        kind = vit-classifier
+        image-size = 28
+        channels = 1
+        patch-size = 4
+        dim = 96
+        depth = 6
+        heads = 6
+        mlp-dim = 192
+        classes = 10
+      }
+      optimizer {
+        kind = sgd
+        learning-rate = 0.05
+        weight-decay = 1e-4
+        beta1 = 0.8
+        beta2 = 0.99
+        epsilon = 1e-6
+        momentum = 0.85
+        nesterov = true
+        schedule = constant
+        warmup-steps = 20
+        min-learning-rate = 0.001
+      }
+      global-batch = 512
+      micro-batch = 32
+      epochs = 3
+      split-size = 2048
+      mode = async
+      staleness = 2
+      shards = 4
+      members = [ { name = small, seed = 11 }, { name = wide_2, seed = -7 } ]
+      wire-precision = bf16
+      seed = 1234567890123
+      """;
+
+  @Test
+  void parsesEveryKeyOfAFullSpec() {
+    JobSpec spec = JobSpecParser.parse(FULL);
+
+    assertEquals("fmnist-vit-ensemble", spec.name());
+    assertEquals(new DatasetSpec("fashion-mnist", 6000, 1000), spec.dataset());
+    assertEquals(
+        new ModelSpec(ModelKind.VIT_CLASSIFIER, 28, 1, 4, 96, 6, 6, 192, 10), spec.model());
+    assertEquals(
+        new OptimizerSpec(
+            OptimizerKind.SGD,
+            0.05,
+            1e-4,
+            0.8,
+            0.99,
+            1e-6,
+            0.85,
+            true,
+            LearningRateSchedule.CONSTANT,
+            20,
+            0.001),
+        spec.optimizer());
+    assertEquals(512, spec.globalBatch());
+    assertEquals(32, spec.microBatch());
+    assertEquals(3, spec.epochs());
+    assertEquals(2048, spec.splitSize());
+    assertEquals(TrainingMode.ASYNC, spec.mode());
+    assertEquals(2, spec.staleness());
+    assertEquals(4, spec.shards());
+    assertEquals(
+        List.of(new MemberSpec("small", 11L), new MemberSpec("wide_2", -7L)), spec.members());
+    assertEquals(WirePrecision.BF16, spec.wirePrecision());
+    assertEquals(1_234_567_890_123L, spec.seed());
+    assertEquals(16, spec.microBatchesPerStep());
+  }
+
+  @Test
+  void aMinimalSpecTakesTheBuildersDefaults() {
+    JobSpec spec = JobSpecParser.parse("name = tiny");
+
+    assertEquals(JobSpec.builder().setName("tiny").build(), spec);
+    assertEquals(DatasetSpec.fashionMnist(), spec.dataset());
+    assertEquals(ModelSpec.builder().build(), spec.model());
+    assertEquals(OptimizerKind.ADAMW, spec.optimizer().kind());
+    assertEquals(LearningRateSchedule.COSINE, spec.optimizer().schedule());
+    assertEquals(256, spec.globalBatch());
+    assertEquals(64, spec.microBatch());
+    assertEquals(List.of(new MemberSpec("m0", 1L)), spec.members());
+    assertEquals(WirePrecision.FP32, spec.wirePrecision());
+  }
+
+  @Test
+  void partialSectionsKeepTheDefaultsOfTheKeysTheyOmit() {
+    JobSpec spec =
+        JobSpecParser.parse(
+            "name = x\n"
+                + "model { depth = 2 }\n"
+                + "optimizer { learning-rate = 3e-4 }\n"
+                + "dataset { train-limit = 500 }");
+
+    assertEquals(ModelSpec.builder().optDepth(2).build(), spec.model());
+    assertEquals(OptimizerSpec.builder().optLearningRate(3e-4).build(), spec.optimizer());
+    assertEquals(new DatasetSpec(DatasetSpec.FASHION_MNIST, 500, 0), spec.dataset());
+  }
+
+  @Test
+  void jsonIsAcceptedToo() {
+    JobSpec spec =
+        JobSpecParser.parse(
+            "{\"name\": \"j\", \"global-batch\": 128, \"members\": [{\"name\": \"a\"}]}");
+
+    assertEquals(128, spec.globalBatch());
+    assertEquals(List.of(new MemberSpec("a", 1L)), spec.members());
+  }
+
+  @Test
+  void enumValuesAreSpelledInKebabCaseAnyCase() {
+    JobSpec spec =
+        JobSpecParser.parse(
+            "name = x\n"
+                + "model.kind = VIT-Classifier\n"
+                + "optimizer { kind = AdamW, schedule = Cosine }\n"
+                + "wire-precision = FP16");
+
+    assertEquals(ModelKind.VIT_CLASSIFIER, spec.model().kind());
+    assertEquals(OptimizerKind.ADAMW, spec.optimizer().kind());
+    assertEquals(WirePrecision.FP16, spec.wirePrecision());
+  }
+
+  // ---------------------------------------------------------------- members
+
+  @Test
+  void ensembleSizeExpandsIntoNumberedMembersWithDistinctSeeds() {
+    JobSpec spec = JobSpecParser.parse("name = x\nensemble-size = 3");
+
+    assertEquals(
+        List.of(new MemberSpec("m0", 1L), new MemberSpec("m1", 2L), new MemberSpec("m2", 3L)),
+        spec.members());
+  }
+
+  @Test
+  void membersWithoutNameOrSeedAreNumbered() {
+    JobSpec spec =
+        JobSpecParser.parse("name = x\nmembers = [ {}, { seed = 99 }, { name = last } ]");
+
+    assertEquals(
+        List.of(new MemberSpec("m0", 1L), new MemberSpec("m1", 99L), new MemberSpec("last", 3L)),
+        spec.members());
+  }
+
+  @Test
+  void membersAndEnsembleSizeTogetherAreRefused() {
+    SpecException error =
+        assertThrows(
+            SpecException.class,
+            () -> JobSpecParser.parse("name = x\nensemble-size = 2\nmembers = [ { name = a } ]"));
+    assertContains(error, "members and ensemble-size cannot both be given");
+  }
+
+  @ParameterizedTest
+  @CsvSource({"0", "65", "-1"})
+  void ensembleSizeOutOfRangeIsRefused(int size) {
+    assertRefused(
+        "name = x\nensemble-size = " + size, "ensemble-size must be in 1..64, was " + size);
+  }
+
+  @Test
+  void invalidMembersAreRefused() {
+    assertRefused("name = x\nmembers = []", "members must name at least one member");
+    assertRefused(
+        "name = x\nmembers = [ { name = a }, { name = a } ]", "members has the name 'a' twice");
+    assertRefused("name = x\nmembers = [ { name = \"no spaces\" } ]", "members[].name");
+  }
+
+  // ---------------------------------------------------------------- unknown keys
+
+  @ParameterizedTest
+  @CsvSource(
+      delimiter = '|',
+      quoteCharacter = '"',
+      value = {
+        "name = x\\nepoch = 3 | epoch",
+        "name = x\\nmodel { depht = 2 } | model.depht",
+        "name = x\\noptimizer { lr = 0.1 } | optimizer.lr",
+        "name = x\\ndataset { limit = 10 } | dataset.limit",
+        "name = x\\nmembers = [ { name = a, sede = 3 } ] | members[0].sede",
+      })
+  void unknownKeysAreRefusedByName(String text, String key) {
+    SpecException error =
+        assertThrows(SpecException.class, () -> JobSpecParser.parse(text.replace("\\n", "\n")));
+    assertContains(error, "unknown key " + key);
+  }
+
+  @Test
+  void severalUnknownKeysAreAllNamed() {
+    SpecException error =
+        assertThrows(SpecException.class, () -> JobSpecParser.parse("name = x\nfoo = 1\nbar = 2"));
+    assertContains(error, "unknown keys bar, foo");
+  }
+
+  // ---------------------------------------------------------------- wrong types
+
+  @ParameterizedTest
+  @CsvSource(
+      delimiter = '|',
+      quoteCharacter = '"',
+      value = {
+        "global-batch = lots | global-batch",
+        "model = 5 | model",
+        "optimizer { nesterov = maybe } | nesterov",
+        "optimizer { learning-rate = fast } | learning-rate",
+        "members = m0 | members",
+        "members = [ m0 ] | members",
+        "seed = [1, 2] | seed",
+        "dataset { train-limit = all } | train-limit",
+      })
+  void valuesOfTheWrongTypeAreRefusedNamingTheKey(String line, String key) {
+    SpecException error =
+        assertThrows(SpecException.class, () -> JobSpecParser.parse("name = x\n" + line));
+    assertContains(error, key);
+  }
+
+  @ParameterizedTest
+  @CsvSource(
+      delimiter = '|',
+      quoteCharacter = '"',
+      value = {
+        "epochs = 1.5 | epochs must be a whole number, was 1.5",
+        "global-batch = \"256.5\" | global-batch must be a whole number, was 256.5",
+        "model { depth = 2.9 } | model.depth must be a whole number, was 2.9",
+        "dataset { test-limit = 0.5 } | dataset.test-limit must be a whole number",
+        "optimizer { warmup-steps = 10.5 } | optimizer.warmup-steps must be a whole number",
+        "ensemble-size = 2.5 | ensemble-size must be a whole number",
+        "seed = 1.25 | seed must be a whole number",
+        "members = [ { seed = 7.5 } ] | members[0].seed must be a whole number",
+      })
+  void fractionsAreRefusedRatherThanTruncated(String line, String message) {
+    assertRefused("name = x\n" + line, message);
+  }
+
+  @Test
+  void wholeNumbersWrittenAsDecimalsOrStringsAreAccepted() {
+    JobSpec spec =
+        JobSpecParser.parse(
+            "name = x\nepochs = 2.0\nglobal-batch = \"128\"\nseed = 9007199254740993");
+
+    assertEquals(2, spec.epochs());
+    assertEquals(128, spec.globalBatch());
+    assertEquals(9_007_199_254_740_993L, spec.seed(), "longs beyond 2^53 must survive exactly");
+  }
+
+  @Test
+  void syntaxErrorsAreRefused() {
+    SpecException error =
+        assertThrows(SpecException.class, () -> JobSpecParser.parse("name = x\nmodel { depth = 2"));
+    assertContains(error, "not valid HOCON");
+  }
+
+  // ---------------------------------------------------------------- invalid values
+
+  @ParameterizedTest
+  @CsvSource(
+      delimiter = '|',
+      quoteCharacter = '"',
+      value = {
+        "global-batch = 100 | global-batch (100) must be a multiple of micro-batch (64)",
+        "micro-batch = 0 | micro-batch must be positive, was 0",
+        "global-batch = -64 | global-batch must be positive, was -64",
+        "epochs = 0 | epochs must be positive, was 0",
+        "split-size = 32 | split-size (32) must be at least micro-batch (64)",
+        "staleness = -1 | staleness must be >= 0, was -1",
+        "shards = 0 | shards must be in 1..256, was 0",
+        "shards = 257 | shards must be in 1..256, was 257",
+        "mode = sync | mode must be one of async, was 'sync'",
+        "wire-precision = fp8 | wire-precision must be one of fp32, bf16, fp16, was 'fp8'",
+        "dataset.name = cifar-10 | dataset.name must be 'fashion-mnist', was 'cifar-10'",
+        "dataset.test-limit = -5 | dataset.test-limit must be >= 0",
+        "model.kind = resnet | model.kind must be one of vit-classifier, was 'resnet'",
+        "model.patch-size = 5 | model.patch-size (5) must divide model.image-size (28)",
+        "model.heads = 5 | model.heads (5) must divide model.dim (64)",
+        "model.classes = 1 | model.classes must be at least 2, was 1",
+        "optimizer.kind = lion | optimizer.kind must be one of adamw, sgd, was 'lion'",
+        "optimizer.learning-rate = 0 | optimizer.learning-rate must be a positive number",
+        "optimizer.beta1 = 1.0 | optimizer.beta1 must be in [0, 1), was 1.0",
+        "optimizer.beta2 = -0.1 | optimizer.beta2 must be in [0, 1)",
+        "optimizer.momentum = 1 | optimizer.momentum must be in [0, 1)",
+        "optimizer.epsilon = 0 | optimizer.epsilon must be positive",
+        "optimizer.weight-decay = -0.01 | optimizer.weight-decay must be >= 0",
+        "optimizer.warmup-steps = -1 | optimizer.warmup-steps must be >= 0",
+        "optimizer { learning-rate = 0.01, min-learning-rate = 0.1 } | optimizer.min-learning-rate"
+            + " must be in [0, learning-rate]",
+        "optimizer.schedule = step | optimizer.schedule must be one of constant, cosine, was"
+            + " 'step'",
+      })
+  void invalidValuesAreRefusedNamingTheField(String line, String message) {
+    assertRefused("name = x\n" + line, message);
+  }
+
+  @Test
+  void aNameIsRequiredAndBounded() {
+    assertRefused("epochs = 2", "name is required");
+    assertRefused("name = \"   \"", "name is required");
+    assertRefused("name = \"" + "n".repeat(129) + "\"", "name must be at most 128 characters");
+    assertEquals("n".repeat(128), JobSpecParser.parse("name = \"" + "n".repeat(128) + "\"").name());
+  }
+
+  @Test
+  void theExampleInTheParsersJavadocIsValid() {
+    JobSpec spec =
+        JobSpecParser.parse(
+            """
+            name = "fmnist-vit"
+            epochs = 3
+            global-batch = 256
+            micro-batch = 64
+            model { patch-size = 7, dim = 64, depth = 4, heads = 4, mlp-dim = 128 }
+            optimizer { kind = adamw, learning-rate = 2e-3, warmup-steps = 50 }
+            members = [ { name = m0, seed = 1 } ]
+            """);
+    assertEquals(50, spec.optimizer().warmupSteps());
+    assertFalse(spec.optimizer().nesterov());
+  }
+
+  private static void assertRefused(String text, String message) {
+    SpecException error = assertThrows(SpecException.class, () -> JobSpecParser.parse(text));
+    assertContains(error, message);
+  }
+
+  private static void assertContains(Throwable error, String text) {
+    assertTrue(
+        String.valueOf(error.getMessage()).contains(text),
+        () -> "expected '" + text + "' in: " + error.getMessage());
+  }
+}

@@ -1,0 +1,143 @@
+package io.tessera.tests;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.tessera.protocol.coordinator.CoordinatorProtocol.JobState;
+import io.tessera.protocol.coordinator.CoordinatorProtocol.JobStatus;
+import java.nio.file.Path;
+import java.time.Duration;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Real processes killed and restarted while a job runs. Each run uses two core nodes (roles
+ * coordinator and ps, so the singleton and the shards have somewhere to move) and one worker,
+ * which makes training deterministic: an undisturbed run with the same seed is the yardstick, and
+ * a disturbed run must finish within 1.5 points of its test accuracy, with every split acked.
+ */
+class FaultToleranceIT {
+  private static final int EPOCHS = 12;
+  private static final long TOTAL = EPOCHS * 3000L;
+  private static final double TOLERANCE = 0.015;
+  private static double undisturbedAccuracy;
+
+  @TempDir Path workDir;
+
+  /** The yardstick: the same job and seed on one worker, nothing disturbed. */
+  @BeforeAll
+  static void undisturbedRun() {
+    try (TestCluster cluster = TestCluster.start("coordinator", "ps")) {
+      cluster.addNode("ps");
+      cluster.addNode("worker");
+      String jobId = cluster.submit(TestJobs.subset(EPOCHS, "3s"));
+      JobStatus done = cluster.awaitFinished(jobId, Duration.ofMinutes(5));
+      assertEquals(JobState.COMPLETED, done.state(), () -> "undisturbed run failed: " + done.failure());
+      undisturbedAccuracy = done.results().get(0).testAccuracy();
+    }
+  }
+
+  @Test
+  void killingAParameterServerProcessLosesNothing() throws Exception {
+    try (ProcessCluster cluster = startCluster("kill-ps")) {
+      String jobId = cluster.submitWithCli(TestJobs.subsetSpecText(EPOCHS, "3s"));
+      awaitProgressAndACheckpoint(cluster, jobId);
+
+      // core-b joined second, so core-a is the oldest node and keeps the coordinator singleton:
+      // this kill takes parameter shards only.
+      long killedAt = System.nanoTime();
+      cluster.kill9("core-b");
+      reportRecovery("kill -9 of a parameter-server process", cluster, jobId, killedAt);
+
+      assertFinishedLikeTheUndisturbedRun(cluster.awaitFinished(jobId, Duration.ofMinutes(5)));
+    }
+  }
+
+  @Test
+  void killingTheCoordinatorsProcessLosesNothing() throws Exception {
+    try (ProcessCluster cluster = startCluster("kill-coordinator")) {
+      String jobId = cluster.submitWithCli(TestJobs.subsetSpecText(EPOCHS, "3s"));
+      awaitProgressAndACheckpoint(cluster, jobId);
+
+      // core-a is the oldest node: it runs the coordinator singleton (and some shards).
+      long killedAt = System.nanoTime();
+      cluster.kill9("core-a");
+      reportRecovery("kill -9 of the coordinator's process", cluster, jobId, killedAt);
+
+      assertFinishedLikeTheUndisturbedRun(cluster.awaitFinished(jobId, Duration.ofMinutes(5)));
+      // The submit was acknowledged before the crash: the new coordinator still has it on record.
+      JsonNode audit = cluster.audit();
+      assertTrue(audit.size() >= 1, "audit log: " + audit);
+      assertEquals("submit", audit.get(0).get("command").asText());
+      assertTrue(audit.get(0).get("detail").asText().startsWith(jobId), "audit log: " + audit);
+    }
+  }
+
+  @Test
+  void stoppingEveryProcessAndStartingThemAgainResumesTheJob() throws Exception {
+    try (ProcessCluster cluster = startCluster("restart-all")) {
+      String jobId = cluster.submitWithCli(TestJobs.subsetSpecText(EPOCHS, "3s"));
+      awaitProgressAndACheckpoint(cluster, jobId);
+
+      cluster.stop("worker");
+      cluster.stop("core-b");
+      cluster.stop("core-a");
+      cluster.restart("core-a");
+      cluster.restart("core-b");
+      cluster.restart("worker");
+      cluster.awaitAdmin(Duration.ofMinutes(2));
+
+      assertFinishedLikeTheUndisturbedRun(cluster.awaitFinished(jobId, Duration.ofMinutes(5)));
+    }
+  }
+
+  private ProcessCluster startCluster(String name) {
+    ProcessCluster cluster = new ProcessCluster(workDir, name);
+    cluster.start("core-a", "coordinator,ps", true);
+    cluster.start("core-b", "coordinator,ps", true);
+    cluster.start("worker", "worker", false);
+    cluster.awaitAdmin(Duration.ofMinutes(2));
+    return cluster;
+  }
+
+  private static void awaitProgressAndACheckpoint(ProcessCluster cluster, String jobId) {
+    cluster.await(Duration.ofMinutes(3), "a third of the samples and a checkpoint", () -> {
+      JsonNode status = cluster.status(jobId);
+      return status != null
+          && status.get("samplesDone").asLong() >= TOTAL / 3
+          && status.get("lastCheckpointId").asLong() >= 1;
+    });
+  }
+
+  /**
+   * Waits until the job has rewound and acknowledges samples again, and prints how long that took
+   * after the kill (an upper bound on the time to the next accepted push: a split is acked after
+   * its four pushes were accepted). docs/BENCHMARKS.md quotes these lines.
+   */
+  private static void reportRecovery(String what, ProcessCluster cluster, String jobId, long killedAt) {
+    long rewound =
+        cluster.await(Duration.ofMinutes(2), "the job to rewind", () -> {
+          JsonNode status = cluster.status(jobId);
+          return status != null && status.get("recoveryEpoch").asLong() >= 1 ? status.get("samplesDone").asLong() : null;
+        });
+    cluster.await(Duration.ofMinutes(2), "training to go on after the rewind", () -> {
+      JsonNode status = cluster.status(jobId);
+      return status != null && status.get("state").asText().equals("RUNNING")
+          && status.get("samplesDone").asLong() > rewound;
+    });
+    System.out.printf(
+        "fault timing: %s -> training again after %.1f s%n", what, (System.nanoTime() - killedAt) / 1e9);
+  }
+
+  private static void assertFinishedLikeTheUndisturbedRun(JsonNode done) {
+    assertEquals("COMPLETED", done.get("state").asText(), () -> "job failed: " + done.get("failure"));
+    assertEquals(done.get("splitsTotal").asInt(), done.get("splitsDone").asInt(), "every split must be acked");
+    assertEquals(TOTAL, done.get("samplesDone").asLong());
+    double accuracy = done.get("results").get(0).get("testAccuracy").asDouble();
+    assertTrue(
+        Math.abs(accuracy - undisturbedAccuracy) <= TOLERANCE,
+        "test accuracy " + accuracy + " is more than 1.5 points from the undisturbed run's " + undisturbedAccuracy);
+  }
+}

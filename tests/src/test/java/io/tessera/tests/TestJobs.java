@@ -1,0 +1,42 @@
+package io.tessera.tests;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import com.typesafe.config.ConfigRenderOptions;
+import com.typesafe.config.ConfigValueFactory;
+import io.tessera.protocol.spec.JobSpec;
+import io.tessera.protocol.spec.JobSpecParser;
+import java.nio.file.Path;
+
+/** Job specs and data the integration suites share. */
+final class TestJobs {
+  private TestJobs() {}
+
+  /** The Fashion-MNIST subset shipped in the repository (3,000 training, 1,000 test images). */
+  static Path subsetDir() {
+    return Path.of(System.getProperty("tessera.test.data-dir", "src/test/resources/fashion-mnist-subset"))
+        .toAbsolutePath();
+  }
+
+  /** deploy/jobs/fashion-mnist-subset.conf, with {@code epochs} setting how long the job runs. */
+  static String subsetSpecText(int epochs) {
+    return subsetSpecText(epochs, "30s");
+  }
+
+  /** The same, checkpointing every {@code checkpointInterval} (HOCON duration, e.g. "3s"). */
+  static String subsetSpecText(int epochs, String checkpointInterval) {
+    Config spec =
+        ConfigFactory.parseResources("jobs/fashion-mnist-subset.conf")
+            .withValue("epochs", ConfigValueFactory.fromAnyRef(epochs))
+            .withValue("checkpoint.interval", ConfigValueFactory.fromAnyRef(checkpointInterval));
+    return spec.root().render(ConfigRenderOptions.concise());
+  }
+
+  static JobSpec subset(int epochs) {
+    return JobSpecParser.parse(subsetSpecText(epochs));
+  }
+
+  static JobSpec subset(int epochs, String checkpointInterval) {
+    return JobSpecParser.parse(subsetSpecText(epochs, checkpointInterval));
+  }
+}

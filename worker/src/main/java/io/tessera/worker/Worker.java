@@ -1,0 +1,516 @@
+package io.tessera.worker;
+
+import ai.djl.Device;
+import ai.djl.ndarray.NDManager;
+import akka.actor.typed.ActorRef;
+import akka.actor.typed.ActorRefResolver;
+import akka.actor.typed.Behavior;
+import akka.actor.typed.PostStop;
+import akka.actor.typed.javadsl.AbstractBehavior;
+import akka.actor.typed.javadsl.ActorContext;
+import akka.actor.typed.javadsl.Behaviors;
+import akka.actor.typed.javadsl.Receive;
+import akka.actor.typed.javadsl.TimerScheduler;
+import akka.actor.typed.receptionist.Receptionist;
+import akka.cluster.sharding.typed.javadsl.ClusterSharding;
+import akka.pattern.StatusReply;
+import io.tessera.protocol.coordinator.CoordinatorProtocol;
+import io.tessera.protocol.coordinator.CoordinatorProtocol.Lease;
+import io.tessera.protocol.coordinator.CoordinatorProtocol.LeaseGranted;
+import io.tessera.protocol.coordinator.CoordinatorProtocol.LeaseReply;
+import io.tessera.protocol.coordinator.CoordinatorProtocol.NoLease;
+import io.tessera.protocol.ps.ShardProtocol.PushOutcome;
+import io.tessera.protocol.ps.ShardProtocol.Stale;
+import io.tessera.protocol.spec.JobSpec;
+import io.tessera.protocol.worker.WorkerProtocol;
+import io.tessera.protocol.worker.WorkerProtocol.Command;
+import io.tessera.protocol.worker.WorkerProtocol.Evaluate;
+import io.tessera.protocol.worker.WorkerProtocol.EvaluationReport;
+import io.tessera.protocol.worker.WorkerProtocol.InitializeModel;
+import io.tessera.protocol.worker.WorkerProtocol.Local;
+import io.tessera.protocol.worker.WorkerProtocol.ModelInitialized;
+import io.tessera.protocol.worker.WorkerProtocol.SetAccumulation;
+import io.tessera.protocol.worker.WorkerProtocol.WorkAvailable;
+import io.tessera.worker.ShardClient.PulledParameters;
+import io.tessera.worker.ShardClient.PushRequest;
+import io.tessera.worker.train.Batch;
+import io.tessera.worker.train.TrainingSession.BatchScore;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Trains on one device: registers with the Receptionist, asks the coordinator for leases, and
+ * trains each leased split in accumulation windows of {@code k} micro-batches: pull the member's
+ * parameters from its shards, run the micro-batches forward and backward while gradients add up,
+ * push the gradient sum once, and ack the split when every push was accepted. It also sets up a
+ * new member's shards and evaluates members on request.
+ *
+ * <p>The actor runs on a dispatcher of its own ({@link WorkerSettings#DISPATCHER}), so the DJL
+ * work in its handlers blocks only this worker. Its DJL arrays are closed when it stops.
+ */
+public final class Worker extends AbstractBehavior<Command> {
+
+  private static final int EVALUATION_BATCH = 256;
+
+  public static Behavior<Command> create(
+      ActorRef<CoordinatorProtocol.Command> coordinator,
+      DataCatalog data,
+      WorkerSettings settings,
+      Device device) {
+    return Behaviors.setup(
+        context ->
+            Behaviors.withTimers(
+                timers -> new Worker(context, timers, coordinator, data, settings, device)));
+  }
+
+  private final TimerScheduler<Command> timers;
+  private final ActorRef<CoordinatorProtocol.Command> coordinator;
+  private final DataCatalog data;
+  private final WorkerSettings settings;
+  private final ClusterSharding sharding;
+  private final NDManager manager;
+  private final String workerId;
+  private final WorkerMetrics metrics = new WorkerMetrics();
+  private final Map<String, MemberContext> members = new HashMap<>();
+  private final Map<String, SetAccumulation> accumulation = new HashMap<>();
+
+  private LeaseRun current;
+  private boolean leaseRequested;
+  private PendingCompletion completion;
+  private long nextSeq = 1;
+
+  private Worker(
+      ActorContext<Command> context,
+      TimerScheduler<Command> timers,
+      ActorRef<CoordinatorProtocol.Command> coordinator,
+      DataCatalog data,
+      WorkerSettings settings,
+      Device device) {
+    super(context);
+    this.timers = timers;
+    this.coordinator = coordinator;
+    this.data = data;
+    this.settings = settings;
+    this.sharding = ClusterSharding.get(context.getSystem());
+    this.manager = NDManager.newBaseManager(device);
+    this.workerId = ActorRefResolver.get(context.getSystem()).toSerializationFormat(context.getSelf());
+    context.getSystem().receptionist().tell(Receptionist.register(WorkerProtocol.SERVICE_KEY, context.getSelf()));
+    context.getLog().info("Worker {} on {} ready", workerId, device);
+    requestLease();
+  }
+
+  // ------------------------------------------------------------------ local messages
+
+  private record LeaseAnswered(LeaseReply reply, Throwable failure) implements Local {}
+
+  private record ParametersPulled(long leaseId, PulledParameters parameters, Throwable failure, long startNanos)
+      implements Local {}
+
+  private record GradientsPushed(long leaseId, List<PushOutcome> outcomes, Throwable failure, long startNanos)
+      implements Local {}
+
+  private record EvaluationPulled(Evaluate request, PulledParameters parameters, Throwable failure)
+      implements Local {}
+
+  /** A split whose pushes were all accepted, until the coordinator answers its completion. */
+  private record PendingCompletion(long leaseId, CoordinatorProtocol.SplitReport report, int attempts) {}
+
+  private enum AskForWork implements Local {
+    INSTANCE
+  }
+
+  private enum RetryWindow implements Local {
+    INSTANCE
+  }
+
+  /** Progress through one leased split. */
+  private static final class LeaseRun {
+    final Lease lease;
+    final MemberContext member;
+    int offset;
+    int samples;
+    double lossSum;
+    int pushes;
+    int stalePushes;
+    long computeNanos;
+    int failures;
+    PulledParameters pulled;
+    PushRequest push;
+    double windowLoss;
+
+    LeaseRun(Lease lease, MemberContext member) {
+      this.lease = lease;
+      this.member = member;
+    }
+  }
+
+  @Override
+  public Receive<Command> createReceive() {
+    return newReceiveBuilder()
+        .onMessage(WorkAvailable.class, this::onWorkAvailable)
+        .onMessage(SetAccumulation.class, this::onSetAccumulation)
+        .onMessage(InitializeModel.class, this::onInitializeModel)
+        .onMessage(Evaluate.class, this::onEvaluate)
+        .onMessage(LeaseAnswered.class, this::onLeaseAnswered)
+        .onMessage(ParametersPulled.class, this::onParametersPulled)
+        .onMessage(GradientsPushed.class, this::onGradientsPushed)
+        .onMessage(EvaluationPulled.class, this::onEvaluationPulled)
+        .onMessage(AskForWork.class, this::onAskForWork)
+        .onMessage(RetryWindow.class, this::onRetryWindow)
+        .onSignal(PostStop.class, this::onPostStop)
+        .build();
+  }
+
+  // ------------------------------------------------------------------ leases
+
+  private Behavior<Command> onWorkAvailable(WorkAvailable nudge) {
+    if (current == null) {
+      requestLease();
+    }
+    return this;
+  }
+
+  private Behavior<Command> onAskForWork(AskForWork tick) {
+    if (current == null) {
+      requestLease();
+    }
+    return this;
+  }
+
+  private void requestLease() {
+    if (leaseRequested) {
+      return;
+    }
+    leaseRequested = true;
+    getContext().ask(
+        LeaseReply.class,
+        coordinator,
+        settings.coordinatorTimeout(),
+        replyTo -> new CoordinatorProtocol.RequestLease(getContext().getSelf(), replyTo),
+        LeaseAnswered::new);
+  }
+
+  private Behavior<Command> onLeaseAnswered(LeaseAnswered answer) {
+    leaseRequested = false;
+    if (completion != null) {
+      if (answer.failure() != null && completion.attempts() < settings.maxWindowRetries()) {
+        // The ack may be lost (say, the coordinator is moving); the work is done, so say it again
+        // rather than have the split trained twice.
+        getContext().getLog().warn(
+            "Coordinator did not answer the completion of lease {}: {}",
+            completion.leaseId(), answer.failure().getMessage());
+        completion = new PendingCompletion(completion.leaseId(), completion.report(), completion.attempts() + 1);
+        sendCompletion();
+        return this;
+      }
+      completion = null;
+    }
+    if (answer.failure() != null) {
+      getContext().getLog().debug("No answer from the coordinator: {}", answer.failure().getMessage());
+      timers.startSingleTimer(AskForWork.INSTANCE, settings.retryBackoff());
+    } else if (answer.reply() instanceof NoLease none) {
+      getContext().getLog().debug("No lease: {}", none.reason());
+      timers.startSingleTimer(AskForWork.INSTANCE, Duration.ofMillis(none.retryAfterMillis()));
+    } else if (answer.reply() instanceof LeaseGranted granted) {
+      startLease(granted.lease());
+    }
+    return this;
+  }
+
+  private void startLease(Lease lease) {
+    timers.cancel(AskForWork.INSTANCE);
+    MemberContext member;
+    try {
+      member = member(lease.jobId(), lease.member(), lease.spec());
+      if (member.train.size() != lease.trainSize()) {
+        throw new IllegalStateException(
+            "this node has " + member.train.size() + " training samples, the job expects "
+                + lease.trainSize() + " (data directory " + data.directory() + ")");
+      }
+    } catch (RuntimeException e) {
+      giveBack(lease, "cannot train here: " + e.getMessage());
+      return;
+    }
+    noteAccumulation(
+        new SetAccumulation(lease.jobId(), lease.member(), lease.membershipEpoch(), lease.accumulationSteps()));
+    current = new LeaseRun(lease, member);
+    pullWindow();
+  }
+
+  private void giveBack(Lease lease, String reason) {
+    getContext().getLog().warn("Giving back lease {}: {}", lease.leaseId(), reason);
+    coordinator.tell(new CoordinatorProtocol.ReleaseLease(getContext().getSelf(), lease.leaseId(), reason));
+    current = null;
+    timers.startSingleTimer(AskForWork.INSTANCE, settings.retryBackoff());
+  }
+
+  private Behavior<Command> onSetAccumulation(SetAccumulation update) {
+    noteAccumulation(update);
+    return this;
+  }
+
+  private void noteAccumulation(SetAccumulation update) {
+    String key = update.jobId() + ":" + update.member();
+    SetAccumulation known = accumulation.get(key);
+    if (known == null || update.membershipEpoch() >= known.membershipEpoch()) {
+      accumulation.put(key, update);
+    }
+  }
+
+  private int accumulationSteps(Lease lease) {
+    SetAccumulation known = accumulation.get(lease.jobId() + ":" + lease.member());
+    int k = known == null ? lease.accumulationSteps() : known.accumulationSteps();
+    return Math.max(1, k);
+  }
+
+  // ------------------------------------------------------------------ one accumulation window
+
+  private void pullWindow() {
+    LeaseRun run = current;
+    long start = System.nanoTime();
+    long leaseId = run.lease.leaseId();
+    getContext().pipeToSelf(
+        run.member.shards.pull(run.lease.spec().wirePrecision()),
+        (pulled, failure) -> new ParametersPulled(leaseId, pulled, failure, start));
+  }
+
+  private Behavior<Command> onParametersPulled(ParametersPulled message) {
+    if (current == null || current.lease.leaseId() != message.leaseId()) {
+      return this;
+    }
+    if (message.failure() != null) {
+      return windowFailed("pull", message.failure());
+    }
+    metrics.pullLatency.record(System.nanoTime() - message.startNanos());
+    metrics.pullBytes.increment(message.parameters().bytes());
+    LeaseRun run = current;
+    run.pulled = message.parameters();
+    JobSpec spec = run.lease.spec();
+    int from = run.lease.split().from() + run.offset;
+    int to = Math.min(from + spec.microBatch() * accumulationSteps(run.lease), run.lease.split().to());
+
+    long computeStart = System.nanoTime();
+    run.member.session.load(run.pulled.values());
+    int[] order = run.member.order(run.lease.split().epoch());
+    double loss = 0;
+    for (int micro = from; micro < to; micro += spec.microBatch()) {
+      Batch batch = run.member.assembler.assemble(run.member.train, order, micro, Math.min(micro + spec.microBatch(), to));
+      loss += run.member.session.accumulate(batch);
+    }
+    float[] gradientSum = new float[run.member.session.parameterCount()];
+    run.member.session.drainGradients(gradientSum);
+    long computed = System.nanoTime() - computeStart;
+    run.computeNanos += computed;
+    metrics.windowCompute.record(computed);
+
+    run.windowLoss = loss;
+    run.push =
+        run.member.shards.encodePush(workerId, nextSeq++, run.pulled, to - from, gradientSum, spec.wirePrecision());
+    pushWindow();
+    return this;
+  }
+
+  private void pushWindow() {
+    long start = System.nanoTime();
+    long leaseId = current.lease.leaseId();
+    getContext().pipeToSelf(
+        current.member.shards.push(current.push),
+        (outcomes, failure) -> new GradientsPushed(leaseId, outcomes, failure, start));
+  }
+
+  private Behavior<Command> onGradientsPushed(GradientsPushed message) {
+    if (current == null || current.lease.leaseId() != message.leaseId()) {
+      return this;
+    }
+    if (message.failure() != null) {
+      return windowFailed("push", message.failure());
+    }
+    LeaseRun run = current;
+    metrics.pushLatency.record(System.nanoTime() - message.startNanos());
+    metrics.pushBytes.increment(run.push.bytes());
+    run.failures = 0;
+    if (message.outcomes().stream().anyMatch(o -> o instanceof Stale)) {
+      // Too far behind: fetch fresh parameters and compute this window again. Shards that did
+      // accept it keep it; duplicates are bounded by one window.
+      run.stalePushes++;
+      metrics.stalePushes.increment();
+      run.push = null;
+      pullWindow();
+      return this;
+    }
+    int windowSamples = run.push.samples();
+    run.offset += windowSamples;
+    run.samples += windowSamples;
+    run.lossSum += run.windowLoss;
+    run.pushes++;
+    run.push = null;
+    metrics.samples.increment(windowSamples);
+    if (run.lease.split().from() + run.offset < run.lease.split().to()) {
+      pullWindow();
+    } else {
+      completeSplit(run);
+    }
+    return this;
+  }
+
+  private void completeSplit(LeaseRun run) {
+    current = null;
+    CoordinatorProtocol.SplitReport report =
+        new CoordinatorProtocol.SplitReport(run.samples, run.lossSum, run.pushes, run.stalePushes, run.computeNanos);
+    completion = new PendingCompletion(run.lease.leaseId(), report, 0);
+    sendCompletion();
+  }
+
+  private void sendCompletion() {
+    leaseRequested = true;
+    PendingCompletion pending = completion;
+    getContext().ask(
+        LeaseReply.class,
+        coordinator,
+        settings.coordinatorTimeout(),
+        replyTo ->
+            new CoordinatorProtocol.CompleteSplit(getContext().getSelf(), pending.leaseId(), pending.report(), replyTo),
+        LeaseAnswered::new);
+  }
+
+  private Behavior<Command> windowFailed(String what, Throwable failure) {
+    LeaseRun run = current;
+    run.failures++;
+    if (refused(failure)) {
+      // A shard refused the gradient itself (say, non-finite values): sending it again cannot
+      // help, so the retry computes the window afresh.
+      run.push = null;
+    }
+    getContext().getLog().warn(
+        "Lease {}: {} failed ({} of {}): {}",
+        run.lease.leaseId(), what, run.failures, settings.maxWindowRetries(), failure.getMessage());
+    if (run.failures > settings.maxWindowRetries()) {
+      giveBack(run.lease, what + " failed " + run.failures + " times: " + failure.getMessage());
+    } else {
+      timers.startSingleTimer(RetryWindow.INSTANCE, settings.retryBackoff().multipliedBy(run.failures));
+    }
+    return this;
+  }
+
+  private static boolean refused(Throwable failure) {
+    for (Throwable cause = failure; cause != null; cause = cause.getCause()) {
+      if (cause instanceof StatusReply.ErrorMessage) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  private Behavior<Command> onRetryWindow(RetryWindow retry) {
+    if (current == null) {
+      return this;
+    }
+    if (current.push != null) {
+      pushWindow(); // same sequence number: shards that already applied it answer Duplicate
+    } else {
+      pullWindow();
+    }
+    return this;
+  }
+
+  // ------------------------------------------------------------------ set-up and evaluation
+
+  private Behavior<Command> onInitializeModel(InitializeModel request) {
+    try {
+      MemberContext member = member(request.jobId(), request.member(), request.spec());
+      JobSpec spec = request.spec();
+      float[] values = member.model.initialValues(spec.members().get(request.member()).seed());
+      long totalSteps = spec.optimizerSteps(member.train.size());
+      ModelInitialized initialized =
+          new ModelInitialized(
+              request.jobId(),
+              request.member(),
+              values.length,
+              member.model.layout().tensors().size(),
+              data.describe(spec.dataset()));
+      getContext().getLog().info(
+          "Setting up {} member {}: {} parameters in {} shards", request.jobId(), request.member(), values.length, spec.shards());
+      member.shards
+          .initialize(spec, member.model.layout(), totalSteps, values)
+          .whenComplete(
+              (done, failure) ->
+                  request.replyTo().tell(
+                      failure == null
+                          ? StatusReply.success(initialized)
+                          : StatusReply.error("shards did not take their initial values: " + failure.getMessage())));
+    } catch (RuntimeException e) {
+      getContext().getLog().warn("Cannot set up {} member {}: {}", request.jobId(), request.member(), e.getMessage());
+      request.replyTo().tell(StatusReply.error(e.getMessage()));
+    }
+    return this;
+  }
+
+  private Behavior<Command> onEvaluate(Evaluate request) {
+    try {
+      MemberContext member = member(request.jobId(), request.member(), request.spec());
+      getContext().pipeToSelf(
+          member.shards.pull(io.tessera.protocol.tensor.WirePrecision.FP32),
+          (pulled, failure) -> new EvaluationPulled(request, pulled, failure));
+    } catch (RuntimeException e) {
+      request.replyTo().tell(StatusReply.error(e.getMessage()));
+    }
+    return this;
+  }
+
+  private Behavior<Command> onEvaluationPulled(EvaluationPulled message) {
+    Evaluate request = message.request();
+    if (message.failure() != null) {
+      request.replyTo().tell(StatusReply.error("could not pull parameters: " + message.failure().getMessage()));
+      return this;
+    }
+    MemberContext member = member(request.jobId(), request.member(), request.spec());
+    member.session.load(message.parameters().values());
+    int correct = 0;
+    double loss = 0;
+    for (int from = 0; from < member.test.size(); from += EVALUATION_BATCH) {
+      BatchScore score =
+          member.session.score(member.assembler.assembleRange(member.test, from, Math.min(from + EVALUATION_BATCH, member.test.size())));
+      correct += score.correct();
+      loss += score.summedLoss();
+    }
+    int samples = member.test.size();
+    long version = java.util.Arrays.stream(message.parameters().versions()).min().orElse(0);
+    request.replyTo().tell(
+        StatusReply.success(
+            new EvaluationReport(request.jobId(), request.member(), samples, correct, samples == 0 ? 0 : loss / samples, version)));
+    return this;
+  }
+
+  // ------------------------------------------------------------------ members
+
+  /** The context of a member, built on first use; contexts of other jobs are closed then. */
+  private MemberContext member(String jobId, int member, JobSpec spec) {
+    String key = jobId + ":" + member;
+    MemberContext existing = members.get(key);
+    if (existing != null) {
+      return existing;
+    }
+    members.entrySet().removeIf(
+        entry -> {
+          boolean inUse = current != null && current.member == entry.getValue();
+          if (!entry.getValue().jobId.equals(jobId) && !inUse) {
+            entry.getValue().close();
+            return true;
+          }
+          return false;
+        });
+    MemberContext created =
+        new MemberContext(jobId, member, spec, data, manager, sharding, settings.shardTimeout());
+    members.put(key, created);
+    return created;
+  }
+
+  private Behavior<Command> onPostStop(PostStop signal) {
+    members.values().forEach(MemberContext::close);
+    members.clear();
+    manager.close();
+    return this;
+  }
+}

@@ -1,0 +1,591 @@
+package io.tessera.worker;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.djl.Device;
+import ai.djl.ndarray.NDManager;
+import akka.actor.testkit.typed.javadsl.ActorTestKit;
+import akka.actor.testkit.typed.javadsl.TestProbe;
+import akka.actor.typed.ActorRef;
+import akka.actor.typed.ActorRefResolver;
+import akka.actor.typed.DispatcherSelector;
+import akka.cluster.MemberStatus;
+import akka.cluster.sharding.typed.javadsl.ClusterSharding;
+import akka.cluster.sharding.typed.javadsl.Entity;
+import akka.cluster.typed.Cluster;
+import akka.cluster.typed.Join;
+import akka.pattern.StatusReply;
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import io.tessera.protocol.coordinator.CoordinatorProtocol;
+import io.tessera.protocol.coordinator.CoordinatorProtocol.CompleteSplit;
+import io.tessera.protocol.coordinator.CoordinatorProtocol.Lease;
+import io.tessera.protocol.coordinator.CoordinatorProtocol.LeaseGranted;
+import io.tessera.protocol.coordinator.CoordinatorProtocol.NoLease;
+import io.tessera.protocol.coordinator.CoordinatorProtocol.ReleaseLease;
+import io.tessera.protocol.coordinator.CoordinatorProtocol.RequestLease;
+import io.tessera.protocol.coordinator.CoordinatorProtocol.Split;
+import io.tessera.protocol.coordinator.CoordinatorProtocol.SplitReport;
+import io.tessera.protocol.ps.ShardProtocol;
+import io.tessera.protocol.spec.JobSpec;
+import io.tessera.protocol.spec.MemberSpec;
+import io.tessera.protocol.tensor.ParameterLayout;
+import io.tessera.protocol.tensor.ShardRange;
+import io.tessera.protocol.testing.WireRoundTrip;
+import io.tessera.protocol.worker.WorkerProtocol;
+import io.tessera.protocol.worker.WorkerProtocol.DatasetInfo;
+import io.tessera.protocol.worker.WorkerProtocol.Evaluate;
+import io.tessera.protocol.worker.WorkerProtocol.EvaluationReport;
+import io.tessera.protocol.worker.WorkerProtocol.InitializeModel;
+import io.tessera.protocol.worker.WorkerProtocol.ModelInitialized;
+import io.tessera.protocol.worker.WorkerProtocol.SetAccumulation;
+import io.tessera.protocol.worker.WorkerProtocol.WorkAvailable;
+import io.tessera.worker.TestingShard.InitializeRecord;
+import io.tessera.worker.TestingShard.PullRecord;
+import io.tessera.worker.TestingShard.PushFault;
+import io.tessera.worker.TestingShard.PushRecord;
+import io.tessera.worker.data.FashionMnist;
+import io.tessera.worker.model.TrainableModel;
+import io.tessera.worker.testing.TestFixtures;
+import io.tessera.worker.train.BatchAssembler;
+import io.tessera.worker.train.SampleOrder;
+import io.tessera.worker.train.TrainingSession;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The worker actor end to end on a one-node cluster: the coordinator is a probe, the parameter
+ * shards are {@link TestingShard}s behind real Cluster Sharding, the data the shipped subset.
+ */
+class WorkerTest {
+
+  private static final Duration WAIT = Duration.ofSeconds(20);
+  private static final long MEMBER_SEED = 7;
+  private static final WorkerSettings SETTINGS =
+      new WorkerSettings(1, TestFixtures.SUBSET, Duration.ofSeconds(10), Duration.ofSeconds(10), 3, Duration.ofMillis(300));
+
+  private static final TestingShard.Scripts SCRIPTS = new TestingShard.Scripts();
+  private static final AtomicInteger JOBS = new AtomicInteger();
+
+  private static ActorTestKit testKit;
+  private static NDManager manager;
+  private static FashionMnist data;
+
+  private final List<ActorRef<WorkerProtocol.Command>> workers = new ArrayList<>();
+
+  @BeforeAll
+  static void startCluster() {
+    Config config =
+        ConfigFactory.parseString("akka.cluster.roles = [worker, ps]")
+            .withFallback(WireRoundTrip.clusterTestConfig());
+    testKit = ActorTestKit.create("WorkerTest", config);
+    Cluster cluster = Cluster.get(testKit.system());
+    cluster.manager().tell(Join.create(cluster.selfMember().address()));
+    testKit.createTestProbe().awaitAssert(
+        WAIT,
+        () -> {
+          assertEquals(MemberStatus.up(), cluster.selfMember().status());
+          return null;
+        });
+    ClusterSharding.get(testKit.system())
+        .init(
+            Entity.of(
+                    ShardProtocol.ENTITY_TYPE_KEY,
+                    context -> TestingShard.create(context.getEntityId(), SCRIPTS))
+                .withRole("ps")
+                .withMessageExtractor(new OneEntityPerShard<>()));
+    manager = NDManager.newBaseManager();
+    data = FashionMnist.load(TestFixtures.SUBSET);
+  }
+
+  @AfterAll
+  static void stopCluster() {
+    testKit.shutdownTestKit();
+    manager.close();
+  }
+
+  @AfterEach
+  void stopWorkers() {
+    workers.forEach(testKit::stop);
+    workers.clear();
+  }
+
+  // ------------------------------------------------------------------ fixtures
+
+  private static String newJobId() {
+    return "job-" + JOBS.incrementAndGet();
+  }
+
+  private static JobSpec spec(int shards) {
+    return JobSpec.builder()
+        .setName("worker-test")
+        .optModel(TestFixtures.tinyVit())
+        .optGlobalBatch(16)
+        .optMicroBatch(8)
+        .optSplitSize(32)
+        .optShards(shards)
+        .optStaleness(2)
+        .optMembers(List.of(new MemberSpec("m0", MEMBER_SEED)))
+        .optSeed(42)
+        .build();
+  }
+
+  private ActorRef<WorkerProtocol.Command> spawnWorker(
+      TestProbe<CoordinatorProtocol.Command> coordinator, WorkerSettings settings) {
+    ActorRef<WorkerProtocol.Command> worker =
+        testKit.spawn(
+            Worker.create(coordinator.ref(), new DataCatalog(TestFixtures.SUBSET), settings, Device.cpu()),
+            DispatcherSelector.fromConfig(WorkerSettings.DISPATCHER));
+    workers.add(worker);
+    return worker;
+  }
+
+  private static ModelInitialized initialize(ActorRef<WorkerProtocol.Command> worker, String jobId, JobSpec spec) {
+    TestProbe<StatusReply<ModelInitialized>> reply = testKit.createTestProbe();
+    worker.tell(new InitializeModel(jobId, 0, spec, reply.ref()));
+    StatusReply<ModelInitialized> answer = reply.receiveMessage(WAIT);
+    assertTrue(answer.isSuccess(), () -> "initialisation failed: " + answer);
+    return answer.getValue();
+  }
+
+  private static Lease lease(long id, String jobId, JobSpec spec, int from, int to, int k, long epoch) {
+    return new Lease(
+        id, jobId, 0, epoch, new Split(0, 0, from, to), k, TestFixtures.SUBSET_TRAIN_SIZE, spec);
+  }
+
+  /** A worker with its shards set up, whose first lease request is {@code request}. */
+  private record Started(
+      ActorRef<WorkerProtocol.Command> worker,
+      TestProbe<CoordinatorProtocol.Command> coordinator,
+      RequestLease request,
+      String jobId,
+      JobSpec spec,
+      TestingShard.Script script) {}
+
+  private Started start(JobSpec spec, WorkerSettings settings) {
+    TestProbe<CoordinatorProtocol.Command> coordinator = testKit.createTestProbe();
+    ActorRef<WorkerProtocol.Command> worker = spawnWorker(coordinator, settings);
+    RequestLease request = coordinator.expectMessageClass(RequestLease.class, WAIT);
+    String jobId = newJobId();
+    initialize(worker, jobId, spec);
+    return new Started(worker, coordinator, request, jobId, spec, SCRIPTS.forJob(jobId));
+  }
+
+  private static String workerId(ActorRef<WorkerProtocol.Command> worker) {
+    return ActorRefResolver.get(testKit.system()).toSerializationFormat(worker);
+  }
+
+  private static CompleteSplit expectCompleted(Started started, long leaseId) {
+    CompleteSplit done = started.coordinator().expectMessageClass(CompleteSplit.class, WAIT);
+    assertEquals(leaseId, done.leaseId());
+    assertEquals(started.worker(), done.worker());
+    done.replyTo().tell(new NoLease("that was all", 600_000));
+    return done;
+  }
+
+  private static List<Integer> samples(List<PushRecord> pushes) {
+    return pushes.stream().map(PushRecord::samples).toList();
+  }
+
+  private static List<Long> seqs(List<PushRecord> pushes) {
+    return pushes.stream().map(PushRecord::seq).toList();
+  }
+
+  private static List<String> outcomes(List<PushRecord> pushes) {
+    return pushes.stream().map(PushRecord::outcome).toList();
+  }
+
+  private static List<Long> pushEpochs(List<PushRecord> pushes) {
+    return pushes.stream().map(PushRecord::epoch).toList();
+  }
+
+  private static List<Long> pullEpochs(List<PullRecord> pulls) {
+    return pulls.stream().map(PullRecord::epoch).toList();
+  }
+
+  /** The full gradient of push {@code n} (0-based), put together from every shard's slice. */
+  private static float[] pushedGradient(TestingShard.Script script, ParameterLayout layout, int shards, int n) {
+    float[] gradient = new float[layout.totalSize()];
+    for (ShardRange range : layout.shardRanges(shards)) {
+      float[] slice = script.pushes(range.index()).get(n).gradientSum();
+      System.arraycopy(slice, 0, gradient, range.from(), range.size());
+    }
+    return gradient;
+  }
+
+  /** What one window computes locally: the gradient sum and summed loss of samples [from, to). */
+  private record Window(float[] gradientSum, double loss) {}
+
+  private static Window computeWindow(JobSpec spec, float[] parameters, int from, int to) {
+    TrainableModel model = TrainableModel.of(spec.model());
+    BatchAssembler assembler = new BatchAssembler(spec.model());
+    int[] order = SampleOrder.forEpoch(spec.seed(), 0, TestFixtures.SUBSET_TRAIN_SIZE);
+    try (TrainingSession session = new TrainingSession(model, manager)) {
+      session.load(parameters);
+      double loss = 0;
+      for (int micro = from; micro < to; micro += spec.microBatch()) {
+        loss += session.accumulate(assembler.assemble(data.train(), order, micro, Math.min(micro + spec.microBatch(), to)));
+      }
+      float[] gradient = new float[parameters.length];
+      session.drainGradients(gradient);
+      return new Window(gradient, loss);
+    }
+  }
+
+  // ------------------------------------------------------------------ scenarios
+
+  @Test
+  void asksForALeaseOnStartAndAgainAfterNoLease() {
+    TestProbe<CoordinatorProtocol.Command> coordinator = testKit.createTestProbe();
+    ActorRef<WorkerProtocol.Command> worker = spawnWorker(coordinator, SETTINGS);
+
+    RequestLease first = coordinator.expectMessageClass(RequestLease.class, WAIT);
+    assertEquals(worker, first.worker());
+    first.replyTo().tell(new NoLease("no job yet", 100));
+
+    RequestLease second = coordinator.expectMessageClass(RequestLease.class, WAIT);
+    assertEquals(worker, second.worker());
+    second.replyTo().tell(new NoLease("still none", 600_000));
+    coordinator.expectNoMessage(Duration.ofMillis(300));
+  }
+
+  @Test
+  void initializeModelHandsEveryShardItsSliceOfTheInitialValues() {
+    JobSpec spec = spec(3);
+    String jobId = newJobId();
+    TestProbe<CoordinatorProtocol.Command> coordinator = testKit.createTestProbe();
+    ActorRef<WorkerProtocol.Command> worker = spawnWorker(coordinator, SETTINGS);
+    TrainableModel model = TrainableModel.of(spec.model());
+    ParameterLayout layout = model.layout();
+    float[] initial = model.initialValues(MEMBER_SEED);
+
+    ModelInitialized initialized = initialize(worker, jobId, spec);
+
+    assertEquals(jobId, initialized.jobId());
+    assertEquals(0, initialized.member());
+    assertEquals(layout.totalSize(), initialized.parameterCount());
+    assertEquals(layout.tensors().size(), initialized.tensorCount());
+    assertEquals(
+        new DatasetInfo(TestFixtures.SUBSET_TRAIN_SIZE, TestFixtures.SUBSET_TEST_SIZE, data.fingerprint()),
+        initialized.dataset());
+    List<InitializeRecord> received = new ArrayList<>(SCRIPTS.forJob(jobId).initializes());
+    received.sort((a, b) -> Integer.compare(a.shard(), b.shard()));
+    assertEquals(List.of(0, 1, 2), received.stream().map(InitializeRecord::shard).toList());
+    int next = 0;
+    for (InitializeRecord record : received) {
+      ShardRange range = record.setup().range();
+      assertEquals(record.shard(), range.index());
+      assertEquals(next, range.from(), "slices tile the layout without gaps or overlaps");
+      next = range.to();
+      assertArrayEquals(Arrays.copyOfRange(initial, range.from(), range.to()), record.values());
+      assertEquals(layout.segments(range), record.setup().segments());
+      assertEquals(jobId, record.setup().jobId());
+      assertEquals(spec.globalBatch(), record.setup().globalBatch());
+      assertEquals(spec.staleness(), record.setup().staleness());
+      assertEquals(spec.optimizerSteps(TestFixtures.SUBSET_TRAIN_SIZE), record.setup().totalSteps());
+      assertTrue(record.fresh());
+    }
+    assertEquals(layout.totalSize(), next);
+  }
+
+  @Test
+  void trainsALeasedSplitInWindowsAndCompletesIt() {
+    Started started = start(spec(2), SETTINGS);
+    TestingShard.Script script = started.script();
+    Lease lease = lease(11, started.jobId(), started.spec(), 0, 32, 2, 1);
+
+    started.request().replyTo().tell(new LeaseGranted(lease));
+    CompleteSplit done = expectCompleted(started, 11);
+
+    for (int shard = 0; shard < 2; shard++) {
+      List<PushRecord> pushes = script.pushes(shard);
+      List<PullRecord> pulls = script.pulls(shard);
+      assertEquals(List.of(16, 16), samples(pushes), "shard " + shard);
+      assertEquals(List.of("accepted", "accepted"), outcomes(pushes));
+      assertTrue(pushes.get(0).seq() < pushes.get(1).seq(), "seqs increase: " + seqs(pushes));
+      assertEquals(2, pulls.size(), "one pull per window");
+      for (int w = 0; w < 2; w++) {
+        assertEquals(pulls.get(w).version(), pushes.get(w).baseVersion(), "push based on the pulled version");
+        assertEquals(workerId(started.worker()), pushes.get(w).workerId());
+      }
+      assertEquals(List.of(0L, 1L), pulls.stream().map(PullRecord::version).toList());
+    }
+    assertEquals(seqs(script.pushes(0)), seqs(script.pushes(1)), "one seq per window on all shards");
+    SplitReport report = done.report();
+    assertEquals(32, report.samples());
+    assertEquals(2, report.pushes());
+    assertEquals(0, report.stalePushes());
+    assertTrue(report.computeNanos() > 0);
+
+    // The pushes are the gradient sums of the split's samples in the epoch's order, computed on
+    // the parameters pulled for each window.
+    TrainableModel model = TrainableModel.of(started.spec().model());
+    float[] parameters = model.initialValues(MEMBER_SEED);
+    Window first = computeWindow(started.spec(), parameters, 0, 16);
+    float[] firstPushed = pushedGradient(script, model.layout(), 2, 0);
+    assertTrue(
+        TestFixtures.relativeDistance(first.gradientSum(), firstPushed) < 1e-5,
+        "first window's gradient: " + TestFixtures.relativeDistance(first.gradientSum(), firstPushed));
+    for (int i = 0; i < parameters.length; i++) {
+      parameters[i] -= TestingShard.LEARNING_RATE * firstPushed[i] / 16;
+    }
+    Window second = computeWindow(started.spec(), parameters, 16, 32);
+    float[] secondPushed = pushedGradient(script, model.layout(), 2, 1);
+    assertTrue(
+        TestFixtures.relativeDistance(second.gradientSum(), secondPushed) < 1e-5,
+        "second window's gradient: " + TestFixtures.relativeDistance(second.gradientSum(), secondPushed));
+    assertEquals(first.loss() + second.loss(), report.lossSum(), 1e-4 * report.lossSum());
+  }
+
+  @Test
+  void aStalePushIsRecomputedOnFreshParametersUnderANewSeq() {
+    Started started = start(spec(2), SETTINGS);
+    TestingShard.Script script = started.script().failNextPush(1, PushFault.STALE);
+
+    started.request().replyTo().tell(new LeaseGranted(lease(21, started.jobId(), started.spec(), 0, 32, 2, 1)));
+    CompleteSplit done = expectCompleted(started, 21);
+
+    List<PushRecord> first = script.pushes(0);
+    List<PushRecord> second = script.pushes(1);
+    assertEquals(List.of("accepted", "accepted", "accepted"), outcomes(first));
+    assertEquals(List.of("stale", "accepted", "accepted"), outcomes(second));
+    assertEquals(seqs(first), seqs(second));
+    assertTrue(
+        first.get(0).seq() < first.get(1).seq() && first.get(1).seq() < first.get(2).seq(),
+        "the recomputed window has a new seq: " + seqs(first));
+    assertEquals(List.of(16, 16, 16), samples(first));
+    assertEquals(3, script.pulls(0).size(), "an extra pull after the stale answer");
+    assertEquals(3, script.pulls(1).size());
+    assertEquals(1L, first.get(1).baseVersion(), "the retry is based on the fresh pull");
+    assertEquals(0L, second.get(1).baseVersion());
+    assertEquals(32, done.report().samples());
+    assertEquals(2, done.report().pushes());
+    assertEquals(1, done.report().stalePushes());
+  }
+
+  @Test
+  void anUnansweredPushIsRetriedWithTheSameSeq() {
+    WorkerSettings quickTimeout =
+        new WorkerSettings(1, TestFixtures.SUBSET, Duration.ofMillis(1500), Duration.ofSeconds(10), 3, Duration.ofMillis(300));
+    Started started = start(spec(2), quickTimeout);
+    TestingShard.Script script = started.script().failNextPush(0, PushFault.DROP);
+
+    started.request().replyTo().tell(new LeaseGranted(lease(31, started.jobId(), started.spec(), 0, 16, 2, 1)));
+    CompleteSplit done = expectCompleted(started, 31);
+
+    List<PushRecord> dropping = script.pushes(0);
+    List<PushRecord> answering = script.pushes(1);
+    assertEquals(List.of("dropped", "accepted"), outcomes(dropping));
+    assertEquals(List.of("accepted", "duplicate"), outcomes(answering));
+    long seq = dropping.get(0).seq();
+    assertEquals(List.of(seq, seq), seqs(dropping), "the retry reuses the seq");
+    assertEquals(List.of(seq, seq), seqs(answering));
+    assertArrayEquals(dropping.get(0).gradientSum(), dropping.get(1).gradientSum(), "the same gradient again");
+    assertEquals(1, script.pulls(0).size(), "nothing is recomputed");
+    assertEquals(16, done.report().samples());
+    assertEquals(1, done.report().pushes());
+  }
+
+  @Test
+  void refusedPushesAreRecomputedAndTheLeaseGivenBackAfterTooManyFailures() {
+    WorkerSettings oneRetry =
+        new WorkerSettings(1, TestFixtures.SUBSET, Duration.ofSeconds(10), Duration.ofSeconds(10), 1, Duration.ofMillis(300));
+    Started started = start(spec(2), oneRetry);
+    TestingShard.Script script =
+        started.script().failNextPush(0, PushFault.ERROR).failNextPush(0, PushFault.ERROR);
+
+    started.request().replyTo().tell(new LeaseGranted(lease(41, started.jobId(), started.spec(), 0, 32, 2, 1)));
+    ReleaseLease released = started.coordinator().expectMessageClass(ReleaseLease.class, WAIT);
+
+    assertEquals(41, released.leaseId());
+    assertEquals(started.worker(), released.worker());
+    assertTrue(released.reason().contains("push failed 2 times"), released.reason());
+    assertTrue(released.reason().contains("refuses this gradient"), released.reason());
+    List<PushRecord> refusing = script.pushes(0);
+    assertEquals(List.of("error", "error"), outcomes(refusing));
+    assertNotEquals(refusing.get(0).seq(), refusing.get(1).seq(), "a refused gradient is recomputed, new seq");
+    assertEquals(2, script.pulls(0).size(), "the recomputation pulls again");
+    assertEquals(List.of("accepted", "accepted"), outcomes(script.pushes(1)));
+    // Having given the lease back, the worker asks for new work.
+    RequestLease again = started.coordinator().expectMessageClass(RequestLease.class, WAIT);
+    again.replyTo().tell(new NoLease("none", 600_000));
+  }
+
+  @Test
+  void evaluateScoresTheTestSetWithThePulledParameters() {
+    Started started = start(spec(2), SETTINGS);
+    TestProbe<StatusReply<EvaluationReport>> reply = testKit.createTestProbe();
+
+    started.worker().tell(new Evaluate(started.jobId(), 0, started.spec(), reply.ref()));
+    StatusReply<EvaluationReport> answer = reply.receiveMessage(WAIT);
+
+    assertTrue(answer.isSuccess(), () -> answer.toString());
+    EvaluationReport report = answer.getValue();
+    assertEquals(started.jobId(), report.jobId());
+    assertEquals(TestFixtures.SUBSET_TEST_SIZE, report.samples());
+    assertTrue(report.accuracy() >= 0 && report.accuracy() <= 1, "accuracy " + report.accuracy());
+    assertEquals(0, report.parameterVersion());
+    // The same parameters scored here give the same count.
+    TrainableModel model = TrainableModel.of(started.spec().model());
+    try (TrainingSession session = new TrainingSession(model, manager)) {
+      session.load(model.initialValues(MEMBER_SEED));
+      TrainingSession.BatchScore score =
+          session.score(new BatchAssembler(started.spec().model()).assembleRange(data.test(), 0, data.test().size()));
+      assertEquals(score.correct(), report.correct());
+      assertEquals(score.summedLoss() / score.samples(), report.meanLoss(), 1e-4);
+    }
+  }
+
+  @Test
+  void setAccumulationOfANewerEpochChangesTheNextWindow() {
+    Started started = start(spec(2), SETTINGS);
+    TestingShard.Script script = started.script().holdPull(0, 2);
+    String jobId = started.jobId();
+
+    started.request().replyTo().tell(new LeaseGranted(lease(51, jobId, started.spec(), 0, 48, 1, 1)));
+    testKit.createTestProbe().awaitAssert(WAIT, () -> {
+      assertEquals(1, script.heldPulls(), "the second window waits for its parameters");
+      return null;
+    });
+    started.worker().tell(new SetAccumulation(jobId, 0, 2, 3));
+    started.worker().tell(new SetAccumulation(jobId, 0, 0, 5)); // older epoch: ignored
+    script.releaseHeldPulls();
+    CompleteSplit done = expectCompleted(started, 51);
+
+    assertEquals(List.of(8, 24, 16), samples(script.pushes(0)), "k = 1, then 3 (cut at the split's end)");
+    assertEquals(List.of(8, 24, 16), samples(script.pushes(1)));
+    assertEquals(48, done.report().samples());
+    assertEquals(3, done.report().pushes());
+  }
+
+  // ------------------------------------------------------------------ recovery epochs
+
+  @Test
+  void pushesCarryTheEpochOfThePullTheyAreBasedOn() {
+    Started started = start(spec(2), SETTINGS);
+    TestingShard.Script script = started.script();
+    for (int shard = 0; shard < 2; shard++) {
+      script.moveToEpochAtPull(shard, 1, 3).moveToEpochAtPull(shard, 2, 4);
+    }
+
+    started.request().replyTo().tell(new LeaseGranted(lease(61, started.jobId(), started.spec(), 0, 32, 2, 1)));
+    CompleteSplit done = expectCompleted(started, 61);
+
+    for (int shard = 0; shard < 2; shard++) {
+      assertEquals(List.of(3L, 4L), pullEpochs(script.pulls(shard)), "shard " + shard);
+      assertEquals(List.of(3L, 4L), pushEpochs(script.pushes(shard)), "each push carries its own pull's epoch");
+      assertEquals(List.of("accepted", "accepted"), outcomes(script.pushes(shard)));
+    }
+    assertEquals(32, done.report().samples());
+    assertEquals(2, done.report().pushes());
+    assertEquals(0, done.report().stalePushes());
+  }
+
+  @Test
+  void aPullFromShardsOfDifferentEpochsIsRetriedAfterTheBackoffUntilTheyAgree() {
+    Started started = start(spec(2), SETTINGS);
+    // Mid-rewind: shard 1 has restarted in epoch 2 when the first pull arrives, shard 0 only by
+    // the second.
+    TestingShard.Script script = started.script().moveToEpochAtPull(1, 1, 2).moveToEpochAtPull(0, 2, 2);
+
+    started.request().replyTo().tell(new LeaseGranted(lease(71, started.jobId(), started.spec(), 0, 32, 2, 1)));
+    CompleteSplit done = expectCompleted(started, 71);
+
+    assertEquals(List.of(0L, 2L, 2L), pullEpochs(script.pulls(0)));
+    assertEquals(List.of(2L, 2L, 2L), pullEpochs(script.pulls(1)));
+    for (int shard = 0; shard < 2; shard++) {
+      List<PullRecord> pulls = script.pulls(shard);
+      long gap = pulls.get(1).arrivedNanos() - pulls.get(0).arrivedNanos();
+      assertTrue(
+          gap >= SETTINGS.retryBackoff().toNanos(),
+          "the retry waits for the backoff, shard " + shard + " was asked again after " + gap / 1_000_000 + " ms");
+      List<PushRecord> pushes = script.pushes(shard);
+      assertEquals(List.of("accepted", "accepted"), outcomes(pushes), "no push for the mixed pull");
+      assertEquals(List.of(2L, 2L), pushEpochs(pushes));
+      assertEquals(List.of(16, 16), samples(pushes));
+      assertEquals(0L, pushes.get(0).baseVersion());
+    }
+    assertEquals(seqs(script.pushes(0)), seqs(script.pushes(1)));
+    assertEquals(32, done.report().samples());
+    assertEquals(2, done.report().pushes());
+    assertEquals(0, done.report().stalePushes());
+  }
+
+  @Test
+  void aPushStaleBecauseTheShardsMovedToANewEpochIsRecomputedInThatEpoch() {
+    Started started = start(spec(2), SETTINGS);
+    // Both shards are rewound between the first pull and its push.
+    TestingShard.Script script = started.script().moveToEpochAtPush(0, 1, 1).moveToEpochAtPush(1, 1, 1);
+
+    started.request().replyTo().tell(new LeaseGranted(lease(81, started.jobId(), started.spec(), 0, 32, 2, 1)));
+    CompleteSplit done = expectCompleted(started, 81);
+
+    for (int shard = 0; shard < 2; shard++) {
+      List<PushRecord> pushes = script.pushes(shard);
+      assertEquals(List.of("stale", "accepted", "accepted"), outcomes(pushes), "shard " + shard);
+      assertEquals(List.of(0L, 1L, 1L), pushEpochs(pushes));
+      assertEquals(List.of(0L, 1L, 1L), pullEpochs(script.pulls(shard)), "a fresh pull after the stale answer");
+      assertEquals(List.of(16, 16, 16), samples(pushes));
+    }
+    List<Long> seqs = seqs(script.pushes(0));
+    assertEquals(seqs, seqs(script.pushes(1)));
+    assertTrue(seqs.get(0) < seqs.get(1) && seqs.get(1) < seqs.get(2), "the recomputed window has a new seq: " + seqs);
+    // The rewind kept the parameters, so the recomputed window is the same samples' gradient.
+    ParameterLayout layout = TrainableModel.of(started.spec().model()).layout();
+    float[] stale = pushedGradient(script, layout, 2, 0);
+    float[] recomputed = pushedGradient(script, layout, 2, 1);
+    assertTrue(
+        TestFixtures.relativeDistance(stale, recomputed) < 1e-5,
+        "the same window again: " + TestFixtures.relativeDistance(stale, recomputed));
+    assertEquals(32, done.report().samples());
+    assertEquals(2, done.report().pushes());
+    assertEquals(1, done.report().stalePushes());
+  }
+
+  // ------------------------------------------------------------------ completion
+
+  @Test
+  void anUnansweredCompleteSplitIsSentAgainBeforeTheWorkerAsksForNewWork() {
+    // The shards are set up by a worker with the usual settings, so that the short coordinator
+    // timeout below is spent on the completion, not on a lease request waiting for the set-up.
+    Started setUp = start(spec(2), SETTINGS);
+    setUp.request().replyTo().tell(new NoLease("not this one", 600_000));
+    Duration coordinatorTimeout = Duration.ofSeconds(1);
+    WorkerSettings shortCoordinatorTimeout =
+        new WorkerSettings(1, TestFixtures.SUBSET, Duration.ofSeconds(10), coordinatorTimeout, 3, Duration.ofMillis(300));
+    TestProbe<CoordinatorProtocol.Command> coordinator = testKit.createTestProbe();
+    ActorRef<WorkerProtocol.Command> worker = spawnWorker(coordinator, shortCoordinatorTimeout);
+    RequestLease request = coordinator.expectMessageClass(RequestLease.class, WAIT);
+
+    request.replyTo().tell(new LeaseGranted(lease(91, setUp.jobId(), setUp.spec(), 0, 16, 2, 1)));
+    CompleteSplit first = coordinator.expectMessageClass(CompleteSplit.class, WAIT);
+    // Left unanswered. Nor does a nudge make the worker ask for other work while it waits.
+    worker.tell(WorkAvailable.INSTANCE);
+    coordinator.expectNoMessage(coordinatorTimeout.dividedBy(2));
+    CompleteSplit again = coordinator.expectMessageClass(CompleteSplit.class, WAIT);
+
+    assertEquals(91, first.leaseId());
+    assertEquals(worker, first.worker());
+    assertEquals(16, first.report().samples());
+    assertEquals(first.leaseId(), again.leaseId(), "the same lease");
+    assertEquals(first.report(), again.report(), "the same report");
+    assertEquals(worker, again.worker());
+    again.replyTo().tell(new NoLease("that was all", 50));
+    RequestLease next = coordinator.expectMessageClass(RequestLease.class, WAIT);
+    assertEquals(worker, next.worker());
+    next.replyTo().tell(new NoLease("none", 600_000));
+    TestingShard.Script script = setUp.script();
+    assertEquals(List.of("accepted"), outcomes(script.pushes(0)), "the split was trained once");
+    assertEquals(List.of("accepted"), outcomes(script.pushes(1)));
+  }
+}
