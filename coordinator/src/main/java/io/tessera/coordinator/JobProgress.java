@@ -2,7 +2,9 @@ package io.tessera.coordinator;
 
 /**
  * Training throughput of the active job: acknowledged samples per second between the two most
- * recent progress ticks. Runtime only; it starts over after a restart.
+ * recent progress ticks. Runtime only; it starts over after a restart, and over a tick in which
+ * the job rewound to a checkpoint (fewer samples done than before) it reads 0, not a negative
+ * rate.
  */
 final class JobProgress {
   private String jobId;
@@ -16,7 +18,7 @@ final class JobProgress {
       jobId = job;
       rate = 0;
     } else if (nanos > lastNanos) {
-      rate = (samplesDone - lastSamples) * 1e9 / (nanos - lastNanos);
+      rate = Math.max(0, samplesDone - lastSamples) * 1e9 / (nanos - lastNanos);
     }
     lastSamples = samplesDone;
     lastNanos = nanos;

@@ -12,8 +12,10 @@ import java.sql.DriverManager;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
 
 /**
  * The one switch between the journals: {@code tessera.persistence.database = h2} (an embedded file
@@ -76,19 +78,24 @@ final class Persistence {
 
   /**
    * Creates the journal and snapshot tables if they are missing, over plain JDBC, before the actor
-   * system starts (so the coordinator never recovers against a missing table). Several nodes may
-   * start at once, so a failed attempt (a concurrent creator) is retried before giving up.
+   * system starts (so the coordinator never recovers against a missing table). Only nodes that
+   * persist something (roles {@code coordinator} and {@code ps}) touch the database: a worker-only
+   * node never opens it. Several nodes may start at once and H2 lets one process open its file at
+   * a time (the others then reach it through that process), so a failed attempt is retried with a
+   * growing pause for up to {@code tessera.persistence.create-tables-timeout}.
    */
   static void createTables(Config configured) {
     Config p = configured.getConfig("tessera.persistence");
     String database = p.getString("database").toLowerCase(Locale.ROOT);
-    if (database.equals("memory")) {
+    List<String> roles = configured.getStringList("akka.cluster.roles");
+    if (database.equals("memory") || !(roles.contains("coordinator") || roles.contains("ps"))) {
       return;
     }
     Config db = configured.getConfig("akka-persistence-jdbc.shared-databases.tessera.db");
     String[] statements = script(database).replaceAll("(?m)^--.*$", "").split(";");
-    SQLException last = null;
-    for (int attempt = 1; attempt <= 3; attempt++) {
+    long deadline = System.nanoTime() + p.getDuration("create-tables-timeout").toNanos();
+    long pauseMillis = 200;
+    while (true) {
       try (Connection connection =
               DriverManager.getConnection(db.getString("url"), db.getString("user"), db.getString("password"));
           Statement statement = connection.createStatement()) {
@@ -99,12 +106,25 @@ final class Persistence {
         }
         return;
       } catch (SQLException e) {
-        last = e;
+        if (System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(pauseMillis) > deadline) {
+          throw new IllegalStateException(
+              "cannot create the journal tables in " + database + " at " + db.getString("url") + ": "
+                  + e.getMessage(),
+              e);
+        }
+        pauseBeforeRetry(pauseMillis);
+        pauseMillis = Math.min(2_000, pauseMillis * 2);
       }
     }
-    throw new IllegalStateException(
-        "cannot create the journal tables in " + database + " at " + db.getString("url") + ": " + last.getMessage(),
-        last);
+  }
+
+  private static void pauseBeforeRetry(long millis) {
+    try {
+      TimeUnit.MILLISECONDS.sleep(millis);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted while waiting for the database", e);
+    }
   }
 
   private static String script(String database) {

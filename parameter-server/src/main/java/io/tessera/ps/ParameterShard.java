@@ -43,6 +43,7 @@ public final class ParameterShard {
                     context -> create(context.getEntityId(), context.getShard(), coordinator, settings))
                 .withRole("ps")
                 .withMessageExtractor(new OneEntityPerShard<>())
+                .withAllocationStrategy(new StayPutAllocation())
                 // Parameters change in memory between checkpoints: never passivate them for idling.
                 .withSettings(ClusterShardingSettings.create(system).withNoPassivationStrategy()));
   }
