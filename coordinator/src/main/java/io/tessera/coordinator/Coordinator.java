@@ -36,14 +36,27 @@ import io.tessera.coordinator.CoordinatorEvent.MemberEvaluated;
 import io.tessera.coordinator.CoordinatorEvent.MemberInitialized;
 import io.tessera.coordinator.CoordinatorEvent.SplitCompleted;
 import io.tessera.coordinator.CoordinatorEvent.SplitLeased;
+import io.tessera.coordinator.CoordinatorEvent.GlobalBatchChanged;
+import io.tessera.coordinator.CoordinatorEvent.WorkerDraining;
 import io.tessera.coordinator.CoordinatorEvent.WorkerJoined;
 import io.tessera.coordinator.CoordinatorEvent.WorkerLeft;
 import io.tessera.coordinator.CoordinatorState.Assignment;
+import io.tessera.coordinator.ledger.SplitLedger;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.AuditLog;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.AuditRecord;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.CheckpointRequested;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.Command;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.CompleteSplit;
+import io.tessera.protocol.coordinator.CoordinatorProtocol.DrainCompleted;
+import io.tessera.protocol.coordinator.CoordinatorProtocol.DrainStarted;
+import io.tessera.protocol.coordinator.CoordinatorProtocol.DrainWorkers;
+import io.tessera.protocol.coordinator.CoordinatorProtocol.GetTrainingCurve;
+import io.tessera.protocol.coordinator.CoordinatorProtocol.GlobalBatchSet;
+import io.tessera.protocol.coordinator.CoordinatorProtocol.ListWorkers;
+import io.tessera.protocol.coordinator.CoordinatorProtocol.SetGlobalBatch;
+import io.tessera.protocol.coordinator.CoordinatorProtocol.TrainingCurve;
+import io.tessera.protocol.coordinator.CoordinatorProtocol.WorkerInfo;
+import io.tessera.protocol.coordinator.CoordinatorProtocol.WorkerList;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.GetAccumulationHistory;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.GetAuditLog;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.GetJobStatus;
@@ -62,6 +75,9 @@ import io.tessera.protocol.coordinator.CoordinatorProtocol.RequestLease;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.ResolveShardRecovery;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.ShardRecoveryPlan;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.SubmitJob;
+import io.tessera.protocol.coordinator.CoordinatorProtocol.AccumulationPlan;
+import io.tessera.protocol.coordinator.CoordinatorProtocol.WorkerShare;
+import io.tessera.protocol.spec.TrainingMode;
 import io.tessera.protocol.worker.WorkerProtocol;
 import io.tessera.protocol.worker.WorkerProtocol.EvaluationReport;
 import io.tessera.protocol.worker.WorkerProtocol.ModelInitialized;
@@ -121,6 +137,12 @@ public final class Coordinator
   // Jobs whose final checkpoint failed: the next attempt waits for the checkpoint check, so that a
   // shard that fails at once is not asked again and again as fast as the journal can write.
   private final Set<String> finalCheckpointRetries = new HashSet<>();
+  // Sync jobs due a checkpoint: no new step starts until every member's step in progress is done,
+  // and then the checkpoint is taken between two steps.
+  private final Set<String> checkpointsWanted = new HashSet<>();
+  // SSP rosters sent to each member's shards: "job:member" -> the plan's membership epoch.
+  private final Map<String, Long> rostersSent = new HashMap<>();
+  private final WorkerDrains drains = new WorkerDrains();
   private boolean reconcileScheduled;
 
   private Coordinator(
@@ -198,6 +220,11 @@ public final class Coordinator
         .onCommand(ReportCorruptCheckpoint.class, this::onReportCorruptCheckpoint)
         .onCommand(RequestCheckpoint.class, this::onRequestCheckpoint)
         .onCommand(GetAuditLog.class, this::onGetAuditLog)
+        .onCommand(DrainWorkers.class, this::onDrainWorkers)
+        .onCommand(DrainCompleted.class, this::onDrainCompleted)
+        .onCommand(SetGlobalBatch.class, this::onSetGlobalBatch)
+        .onCommand(ListWorkers.class, this::onListWorkers)
+        .onCommand(GetTrainingCurve.class, this::onGetTrainingCurve)
         .onCommand(FleetReport.CheckpointSaved.class, this::onCheckpointSaved)
         .onCommand(FleetReport.CheckpointFailed.class, this::onCheckpointFailed)
         .onCommand(FleetReport.EpochReached.class, this::onEpochReached)
@@ -300,7 +327,7 @@ public final class Coordinator
   private ReplyEffect<CoordinatorEvent, CoordinatorState> onRequestLease(
       CoordinatorState state, RequestLease command) {
     String workerId = workerId(command.worker());
-    Object decision = LeaseDesk.nextLease(state, workerId, consecutiveFailures.getOrDefault(workerId, 0));
+    Object decision = decide(state, workerId, consecutiveFailures.getOrDefault(workerId, 0));
     if (decision instanceof SplitLeased leased) {
       return Effect()
           .persist(leased)
@@ -310,12 +337,51 @@ public final class Coordinator
     return Effect().reply(command.replyTo(), (NoLease) decision);
   }
 
+  /** The next lease for a worker, holding new sync steps back while a checkpoint is wanted. */
+  private Object decide(CoordinatorState state, String workerId, int failures) {
+    Optional<CoordinatorState.Assignment> assignment = state.assignment(workerId);
+    if (assignment.isPresent()
+        && assignment.get().job().isSync()
+        && checkpointsWanted.contains(assignment.get().job().jobId())
+        && !assignment.get().job().member(assignment.get().member()).stepStarted()) {
+      // Steps in progress may finish; a member at its boundary waits for the others.
+      return new NoLease("a checkpoint is due between two steps", LeaseDesk.BARRIER_RETRY_MILLIS);
+    }
+    return LeaseDesk.nextLease(state, workerId, failures);
+  }
+
+  /** Whether no member of a sync job is in the middle of a step: a checkpoint may be taken. */
+  private static boolean atStepBoundary(JobRun job) {
+    return job.members().stream().filter(MemberRun::isTraining).noneMatch(MemberRun::stepStarted);
+  }
+
+  /**
+   * The start of a wanted checkpoint of the active sync job, if it is at a step boundary now (and
+   * then no longer wanted: it is being taken).
+   */
+  private Optional<CheckpointStarted> syncCheckpointAtBoundary(CoordinatorState state) {
+    Optional<JobRun> job = state.activeJob().filter(j -> j.isSync() && j.state() == JobState.RUNNING);
+    if (job.isEmpty() || !checkpointsWanted.contains(job.get().jobId()) || job.get().pendingCheckpoint() != null
+        || !atStepBoundary(job.get())) {
+      return Optional.empty();
+    }
+    checkpointsWanted.remove(job.get().jobId());
+    return Optional.of(new CheckpointStarted(job.get().jobId(), job.get().nextCheckpointId(), System.currentTimeMillis()));
+  }
+
+  /** Asks every shard of the job to save a checkpoint whose start is journaled. */
+  private void sendCheckpoint(CoordinatorState state, CheckpointStarted started) {
+    checkpointsInFlight.put(started.jobId(), started.checkpointId());
+    state.job(started.jobId())
+        .ifPresent(job -> fleet(job).tell(new ShardFleet.Checkpoint(started.checkpointId(), job.recoveryEpoch())));
+  }
+
   private ReplyEffect<CoordinatorEvent, CoordinatorState> onCompleteSplit(
       CoordinatorState state, CompleteSplit command) {
     String workerId = workerId(command.worker());
     consecutiveFailures.remove(workerId);
     List<CoordinatorEvent> events = new ArrayList<>();
-    Optional<SplitCompleted> completed = LeaseDesk.completion(state, command.leaseId(), command.report());
+    Optional<SplitCompleted> completed = LeaseDesk.completion(state, command.leaseId(), workerId, command.report());
     CoordinatorState after = state;
     if (completed.isPresent()) {
       events.add(completed.get());
@@ -326,7 +392,12 @@ public final class Coordinator
       metrics.lateAcks.increment();
       context.getLog().info("Late completion of lease {} from {}", command.leaseId(), workerId);
     }
-    Object decision = LeaseDesk.nextLease(after, workerId, 0);
+    Optional<CheckpointStarted> checkpoint = syncCheckpointAtBoundary(after);
+    if (checkpoint.isPresent()) {
+      events.add(checkpoint.get());
+      after = after.apply(checkpoint.get());
+    }
+    Object decision = decide(after, workerId, 0);
     if (decision instanceof SplitLeased leased) {
       events.add(leased);
     }
@@ -340,6 +411,7 @@ public final class Coordinator
               if (decision instanceof SplitLeased) {
                 metrics.leasesGranted.increment();
               }
+              checkpoint.ifPresent(c -> sendCheckpoint(s, c));
               scheduleReconcile();
             })
         .thenReply(
@@ -350,13 +422,24 @@ public final class Coordinator
   private ReplyEffect<CoordinatorEvent, CoordinatorState> onReleaseLease(
       CoordinatorState state, ReleaseLease command) {
     String workerId = workerId(command.worker());
-    int failures = consecutiveFailures.merge(workerId, 1, Integer::sum);
-    context.getLog().warn(
-        "Worker {} gave back lease {} ({} in a row): {}", workerId, command.leaseId(), failures, command.reason());
+    if (command.failed()) {
+      int failures = consecutiveFailures.merge(workerId, 1, Integer::sum);
+      context.getLog().warn(
+          "Worker {} gave back lease {} ({} in a row): {}", workerId, command.leaseId(), failures, command.reason());
+    } else {
+      context.getLog().debug("Worker {} gave back lease {}: {}", workerId, command.leaseId(), command.reason());
+    }
     return LeaseDesk.release(state, command.leaseId(), command.reason())
         .map(
             released ->
-                Effect().persist(released).thenRun(s -> metrics.leasesReleased.increment()).thenNoReply())
+                Effect()
+                    .persist(released)
+                    .thenRun(
+                        s -> {
+                          metrics.leasesReleased.increment();
+                          scheduleReconcile();
+                        })
+                    .thenNoReply())
         .orElseGet(() -> Effect().noReply());
   }
 
@@ -369,10 +452,11 @@ public final class Coordinator
     List<CoordinatorEvent> events = new ArrayList<>();
     for (String known : state.workerIds()) {
       if (!listed.containsKey(known)) {
-        events.add(new WorkerLeft(known));
+        events.add(new WorkerLeft(known, false));
       }
     }
     Set<String> knownIds = new HashSet<>(state.workerIds());
+    knownIds.addAll(state.retired()); // drained: a listing that still names one lags behind
     listed.entrySet().stream()
         .filter(e -> !knownIds.contains(e.getKey()))
         .sorted(Map.Entry.comparingByKey())
@@ -389,6 +473,127 @@ public final class Coordinator
               scheduleReconcile();
             })
         .thenNoReply();
+  }
+
+  // ------------------------------------------------------------------ operators: workers and batch
+
+  private ReplyEffect<CoordinatorEvent, CoordinatorState> onDrainWorkers(
+      CoordinatorState state, DrainWorkers command) {
+    List<WorkerEntry> targets = WorkerDrains.targets(state, command.target());
+    if (targets.isEmpty()) {
+      return Effect()
+          .reply(
+              command.replyTo(),
+              StatusReply.error(
+                  "no live worker is '" + command.target() + "' or runs on that node; workers: " + state.workerIds()));
+    }
+    List<CoordinatorEvent> events = new ArrayList<>();
+    events.add(audit(state, "drain", command.target() + " (" + targets.size() + " worker(s))"));
+    targets.stream().filter(w -> !w.draining()).forEach(w -> events.add(new WorkerDraining(w.workerId())));
+    List<String> ids = targets.stream().map(WorkerEntry::workerId).toList();
+    return Effect()
+        .persist(events)
+        .thenRun(
+            s -> {
+              drains.started(command.target(), ids, System.nanoTime());
+              targets.forEach(w -> w.ref().tell(WorkerProtocol.Drain.INSTANCE));
+              context.getLog().info("Draining {}: {}", command.target(), ids);
+              scheduleReconcile();
+            })
+        .thenReply(command.replyTo(), s -> StatusReply.success(new DrainStarted(ids)));
+  }
+
+  private ReplyEffect<CoordinatorEvent, CoordinatorState> onDrainCompleted(
+      CoordinatorState state, DrainCompleted command) {
+    String workerId = workerId(command.worker());
+    if (state.worker(workerId).isEmpty()) {
+      return Effect().noReply();
+    }
+    return Effect()
+        .persist(new WorkerLeft(workerId, true))
+        .thenRun(
+            s -> {
+              long millis = drains.completed(workerId, System.nanoTime());
+              context.getLog().info("Worker {} drained and left{}", workerId, millis >= 0 ? " " + millis + " ms after the request" : "");
+              metrics.liveWorkers.update(s.workers().size());
+              drains.nodesDrained(s).forEach(this::leaveCluster);
+              scheduleReconcile();
+            })
+        .thenNoReply();
+  }
+
+  /** A node whose every worker drained leaves the cluster, unless it has other roles to play. */
+  private void leaveCluster(String address) {
+    Cluster cluster = Cluster.get(context.getSystem());
+    for (akka.cluster.Member member : cluster.state().getMembers()) {
+      if (member.address().toString().equals(address)) {
+        if (member.hasRole("ps") || member.hasRole("coordinator")) {
+          context.getLog().info("Node {} has no workers left; it stays for its other roles {}", address, member.getRoles());
+        } else {
+          context.getLog().info("Node {} has no workers left; asking it to leave the cluster", address);
+          cluster.manager().tell(akka.cluster.typed.Leave.create(member.address()));
+        }
+      }
+    }
+  }
+
+  private ReplyEffect<CoordinatorEvent, CoordinatorState> onSetGlobalBatch(
+      CoordinatorState state, SetGlobalBatch command) {
+    Optional<JobRun> found = state.job(command.jobId());
+    String problem = null;
+    if (found.isEmpty()) {
+      problem = "no job " + command.jobId();
+    } else if (found.get().state() != JobState.RUNNING) {
+      problem = "job " + command.jobId() + " is " + found.get().state() + "; the global batch changes while it runs";
+    } else if (command.globalBatch() <= 0 || command.globalBatch() % found.get().spec().microBatch() != 0) {
+      problem = "the global batch must be a positive multiple of the micro-batch (" + found.get().spec().microBatch()
+          + "), was " + command.globalBatch();
+    } else if (command.globalBatch() > 64 * found.get().spec().globalBatch()) {
+      problem = "the global batch may grow at most 64-fold over the spec's " + found.get().spec().globalBatch();
+    }
+    if (problem != null) {
+      return Effect().reply(command.replyTo(), StatusReply.error(problem));
+    }
+    JobRun job = found.get();
+    double scale = job.spec().learningRateScaling().factor(job.spec().globalBatch(), command.globalBatch());
+    context.getLog().info(
+        "{}: global batch {} -> {} (learning rate x{})", job.jobId(), job.globalBatch(), command.globalBatch(),
+        String.format("%.4f", scale));
+    return Effect()
+        .persist(
+            List.of(
+                audit(state, "set-global-batch", job.jobId() + " " + job.globalBatch() + " -> " + command.globalBatch()),
+                new GlobalBatchChanged(job.jobId(), command.globalBatch(), scale)))
+        .thenRun(s -> scheduleReconcile())
+        .thenReply(command.replyTo(), s -> StatusReply.success(new GlobalBatchSet(job.jobId(), command.globalBatch(), scale)));
+  }
+
+  private ReplyEffect<CoordinatorEvent, CoordinatorState> onListWorkers(
+      CoordinatorState state, ListWorkers command) {
+    List<WorkerInfo> workers = new ArrayList<>();
+    for (WorkerEntry worker : state.workers()) {
+      Optional<Assignment> a = state.assignment(worker.workerId());
+      int held = state.activeJob().map(j -> leasesHeld(j, worker.workerId())).orElse(0);
+      String status = worker.draining() ? "draining" : held > 0 ? "training" : "idle";
+      workers.add(
+          new WorkerInfo(
+              worker.workerId(), status, a.map(Assignment::member).orElse(-1),
+              a.map(Assignment::accumulationSteps).orElse(0), held, -1));
+    }
+    workers.addAll(drains.recentlyDrained());
+    return Effect().reply(command.replyTo(), new WorkerList(workers));
+  }
+
+  private ReplyEffect<CoordinatorEvent, CoordinatorState> onGetTrainingCurve(
+      CoordinatorState state, GetTrainingCurve command) {
+    Optional<JobRun> job = state.job(command.jobId());
+    if (job.isEmpty() || command.member() < 0 || command.member() >= job.get().members().size()) {
+      return Effect().reply(command.replyTo(), StatusReply.error("no member " + command.member() + " of job " + command.jobId()));
+    }
+    List<Double> losses =
+        job.get().member(command.member()).stepLosses().stream().map(MemberRun.StepLoss::loss).toList();
+    return Effect()
+        .reply(command.replyTo(), StatusReply.success(new TrainingCurve(command.jobId(), command.member(), losses)));
   }
 
   // ------------------------------------------------------------------ reconciliation
@@ -539,6 +744,23 @@ public final class Coordinator
         worker.ref().tell(WorkerProtocol.WorkAvailable.INSTANCE);
       }
     }
+    if (job.spec().mode() == TrainingMode.SSP) {
+      sendRosters(job);
+    }
+  }
+
+  /** Tells each member's shards which workers train it now, when that changed (SSP). */
+  private void sendRosters(JobRun job) {
+    for (MemberRun member : job.members()) {
+      AccumulationPlan plan = member.currentPlan();
+      String key = job.jobId() + ":" + member.member();
+      if (plan != null && !Long.valueOf(plan.membershipEpoch()).equals(rostersSent.get(key))) {
+        rostersSent.put(key, plan.membershipEpoch());
+        List<String> workers =
+            plan.shares().stream().filter(sh -> sh.accumulationSteps() > 0).map(WorkerShare::workerId).toList();
+        fleet(job).tell(new ShardFleet.Roster(member.member(), plan.membershipEpoch(), workers));
+      }
+    }
   }
 
   private static int leasesHeld(JobRun job, String workerId) {
@@ -635,11 +857,27 @@ public final class Coordinator
       return Effect().noReply();
     }
     JobRun job = active.get();
+    if (!checkpointDue(job)) {
+      return Effect().noReply();
+    }
+    if (!job.isSync()) {
+      return startCheckpoint(state, job, null);
+    }
+    // Sync: between two steps only, so every shard saves the same version with nothing pending.
+    checkpointsWanted.add(job.jobId());
+    Optional<CheckpointStarted> started = syncCheckpointAtBoundary(state);
+    if (started.isEmpty()) {
+      return Effect().noReply();
+    }
+    return Effect().persist(started.get()).thenRun(s -> sendCheckpoint(s, started.get())).thenNoReply();
+  }
+
+  private static boolean checkpointDue(JobRun job) {
     long interval = job.spec().checkpoint().intervalMillis();
     long everyPushes = job.spec().checkpoint().everyPushes();
     boolean timeIsUp = interval > 0 && System.currentTimeMillis() - job.lastCheckpointAtMillis() >= interval;
     boolean pushesAreUp = everyPushes > 0 && job.pushesSinceCheckpoint() >= everyPushes;
-    return timeIsUp || pushesAreUp ? startCheckpoint(state, job, null) : Effect().noReply();
+    return timeIsUp || pushesAreUp;
   }
 
   /** Asks for the final checkpoint again, a check interval after the last attempt started. */
@@ -668,6 +906,14 @@ public final class Coordinator
           .persist(audit(state, "checkpoint", command.jobId() + " (joined checkpoint " + id + " in progress)"))
           .thenReply(command.replyTo(), s -> StatusReply.success(new CheckpointRequested(command.jobId(), id)));
     }
+    if (job.get().isSync() && !atStepBoundary(job.get())) {
+      // Taken once the steps in progress are done; new steps wait for it.
+      long id = job.get().nextCheckpointId();
+      checkpointsWanted.add(command.jobId());
+      return Effect()
+          .persist(audit(state, "checkpoint", command.jobId() + " (checkpoint " + id + " at the next step boundary)"))
+          .thenReply(command.replyTo(), s -> StatusReply.success(new CheckpointRequested(command.jobId(), id)));
+    }
     return startCheckpoint(state, job.get(), command);
   }
 
@@ -683,11 +929,7 @@ public final class Coordinator
     var effect =
         Effect()
             .persist(events)
-            .thenRun(
-                s -> {
-                  checkpointsInFlight.put(job.jobId(), id);
-                  fleet(job).tell(new ShardFleet.Checkpoint(id, job.recoveryEpoch()));
-                });
+            .thenRun(s -> sendCheckpoint(s, new CheckpointStarted(job.jobId(), id, 0)));
     return requested == null
         ? effect.thenNoReply()
         : effect.thenReply(requested.replyTo(), s -> StatusReply.success(new CheckpointRequested(job.jobId(), id)));
@@ -814,6 +1056,7 @@ public final class Coordinator
     rewindsInFlight.remove(report.jobId());
     context.getLog().info("{}: every shard runs in epoch {}; training goes on", report.jobId(), report.epoch());
     accumulationSent.clear(); // leases were voided: tell every worker its share again
+    rostersSent.keySet().removeIf(key -> key.startsWith(report.jobId() + ":")); // restarted shards know none
     return Effect()
         .persist(new JobRecovered(report.jobId(), report.epoch()))
         .thenRun(s -> scheduleReconcile())

@@ -26,20 +26,48 @@ public sealed interface CoordinatorEvent extends TesseraSerializable {
   record WorkerJoined(String workerId, ActorRef<WorkerProtocol.Command> worker)
       implements CoordinatorEvent {}
 
-  /** A worker left the listing (stopped, drained, or its node was downed). */
-  record WorkerLeft(String workerId) implements CoordinatorEvent {}
+  /**
+   * A worker left the listing (stopped, or its node was downed), or finished draining ({@code
+   * drained}); a drained worker is not taken back if a late listing still names it.
+   */
+  record WorkerLeft(String workerId, boolean drained) implements CoordinatorEvent {}
 
-  /** Split {@code split} of a member was leased to a worker. */
-  record SplitLeased(String jobId, int member, int split, long leaseId, String workerId)
+  /** An operator asked a worker to leave; it gets no new work and finishes what it holds. */
+  record WorkerDraining(String workerId) implements CoordinatorEvent {}
+
+  /** Splits {@code [split, split + count)} of a member were leased to a worker. */
+  record SplitLeased(String jobId, int member, int split, int count, long leaseId, String workerId)
       implements CoordinatorEvent {}
 
-  /** The worker holding a lease reported every push of its split accepted. */
+  /**
+   * The worker holding a lease reported its pushes accepted: the first {@code count} splits of
+   * the lease are acked (all of them, unless it drained mid-lease) and the rest goes back to the
+   * pool.
+   *
+   * @param computeNanos the worker's compute time for those samples (its speed, for planning)
+   */
   record SplitCompleted(
-      String jobId, int member, int split, long leaseId, int samples, double lossSum, int pushes)
+      String jobId,
+      int member,
+      int split,
+      int count,
+      long leaseId,
+      String workerId,
+      int samples,
+      double lossSum,
+      int pushes,
+      long computeNanos)
       implements CoordinatorEvent {}
 
-  /** A lease was given back unfinished; the split is pending again. */
+  /** A lease was given back unfinished; its splits are pending again. */
   record LeaseReleased(String jobId, int member, int split, long leaseId, String reason)
+      implements CoordinatorEvent {}
+
+  /**
+   * An operator changed a running job's global batch; plans follow, and the learning rate is
+   * scaled by {@code learningRateScale} from now on.
+   */
+  record GlobalBatchChanged(String jobId, int globalBatch, double learningRateScale)
       implements CoordinatorEvent {}
 
   /** A member's final parameters were measured on the test set. */

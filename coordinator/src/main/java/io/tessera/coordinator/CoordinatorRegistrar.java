@@ -39,6 +39,8 @@ public final class CoordinatorRegistrar implements KryoRegistrar {
     registry.add(514, CoordinatorEvent.JobRewound.class);
     registry.add(515, CoordinatorEvent.JobRecovered.class);
     registry.add(516, CoordinatorEvent.OperatorCommandRecorded.class);
+    registry.add(517, CoordinatorEvent.WorkerDraining.class);
+    registry.add(518, CoordinatorEvent.GlobalBatchChanged.class);
 
     // snapshot state
     registry.add(550, CoordinatorState.class);
@@ -50,5 +52,7 @@ public final class CoordinatorRegistrar implements KryoRegistrar {
     registry.add(556, CheckpointRecord.class);
     registry.add(557, CheckpointRecord.ShardPosition.class);
     registry.add(558, CheckpointRecord.Pending.class);
+    registry.add(559, MemberRun.StepLoss.class);
+    registry.add(560, SplitLedger.Run.class);
   }
 }

@@ -15,6 +15,8 @@ import io.tessera.coordinator.CoordinatorEvent.MemberEvaluated;
 import io.tessera.coordinator.CoordinatorEvent.MemberInitialized;
 import io.tessera.coordinator.CoordinatorEvent.SplitCompleted;
 import io.tessera.coordinator.CoordinatorEvent.SplitLeased;
+import io.tessera.coordinator.CoordinatorEvent.GlobalBatchChanged;
+import io.tessera.coordinator.CoordinatorEvent.WorkerDraining;
 import io.tessera.coordinator.CoordinatorEvent.WorkerJoined;
 import io.tessera.coordinator.CoordinatorEvent.WorkerLeft;
 import io.tessera.protocol.TesseraSerializable;
@@ -40,6 +42,8 @@ import java.util.function.UnaryOperator;
  * @param workers live workers, ordered by id
  * @param jobs every job, in submission order
  * @param audit the newest acknowledged operator commands (the journal holds them all)
+ * @param retired the newest drained workers: a late Receptionist listing that still names one
+ *     does not bring it back
  */
 public record CoordinatorState(
     long nextJobNumber,
@@ -47,20 +51,29 @@ public record CoordinatorState(
     long membershipEpoch,
     List<WorkerEntry> workers,
     List<JobRun> jobs,
-    List<AuditRecord> audit)
+    List<AuditRecord> audit,
+    List<String> retired)
     implements TesseraSerializable {
 
   /** Audit records kept in the state for the admin API. */
   static final int AUDIT_KEPT = 1000;
 
+  /** Drained worker ids remembered; ids are unique per incarnation, so old ones never return. */
+  static final int RETIRED_KEPT = 1000;
+
   public CoordinatorState {
     workers = List.copyOf(workers);
     jobs = List.copyOf(jobs);
     audit = List.copyOf(audit);
+    retired = List.copyOf(retired);
   }
 
   public static CoordinatorState empty() {
-    return new CoordinatorState(1, 1, 0, List.of(), List.of(), List.of());
+    return new CoordinatorState(1, 1, 0, List.of(), List.of(), List.of(), List.of());
+  }
+
+  private CoordinatorState with(long epoch, List<WorkerEntry> nextWorkers, List<JobRun> nextJobs) {
+    return new CoordinatorState(nextJobNumber, nextLeaseId, epoch, nextWorkers, nextJobs, audit, retired);
   }
 
   long nextAuditSequence() {
@@ -112,13 +125,18 @@ public record CoordinatorState(
   /** A worker's place in the running job. */
   record Assignment(JobRun job, int member, int accumulationSteps) {}
 
+  /** Workers that may be given work: live and not draining, in id order. */
+  List<WorkerEntry> schedulable() {
+    return workers.stream().filter(w -> !w.draining()).toList();
+  }
+
   // ---------------------------------------------------------------- transitions
 
   CoordinatorState apply(CoordinatorEvent event) {
     if (event instanceof JobSubmitted e) {
       List<JobRun> next = new ArrayList<>(jobs);
       next.add(JobRun.queued(e.jobId(), e.spec(), e.submittedAtMillis()));
-      return new CoordinatorState(nextJobNumber + 1, nextLeaseId, membershipEpoch, workers, next, audit);
+      return new CoordinatorState(nextJobNumber + 1, nextLeaseId, membershipEpoch, workers, next, audit, retired);
     } else if (event instanceof JobInitializationStarted e) {
       return withJob(e.jobId(), j -> j.withState(JobState.INITIALIZING));
     } else if (event instanceof MemberInitialized e) {
@@ -130,8 +148,10 @@ public record CoordinatorState(
       next.removeIf(w -> w.workerId().equals(e.workerId()));
       next.add(new WorkerEntry(e.workerId(), e.worker()));
       next.sort(Comparator.comparing(WorkerEntry::workerId));
-      return new CoordinatorState(nextJobNumber, nextLeaseId, membershipEpoch + 1, next, jobs, audit)
-          .replanned();
+      return with(membershipEpoch + 1, next, jobs).replanned();
+    } else if (event instanceof WorkerDraining e) {
+      List<WorkerEntry> next = workers.stream().map(w -> w.workerId().equals(e.workerId()) ? w.asDraining() : w).toList();
+      return with(membershipEpoch + 1, next, jobs).replanned();
     } else if (event instanceof WorkerLeft e) {
       List<WorkerEntry> next = new ArrayList<>(workers);
       next.removeIf(w -> w.workerId().equals(e.workerId()));
@@ -139,19 +159,38 @@ public record CoordinatorState(
       for (JobRun job : jobs) {
         released.add(job.isActive() ? releaseLeasesOf(job, e.workerId()) : job);
       }
-      return new CoordinatorState(nextJobNumber, nextLeaseId, membershipEpoch + 1, next, released, audit)
+      List<String> nextRetired = retired;
+      if (e.drained()) {
+        List<String> more = new ArrayList<>(retired);
+        more.add(e.workerId());
+        while (more.size() > RETIRED_KEPT) {
+          more.remove(0);
+        }
+        nextRetired = more;
+      }
+      return new CoordinatorState(nextJobNumber, nextLeaseId, membershipEpoch + 1, next, released, audit, nextRetired)
           .replanned();
     } else if (event instanceof SplitLeased e) {
-      return new CoordinatorState(nextJobNumber, e.leaseId() + 1, membershipEpoch, workers, jobs, audit)
+      return new CoordinatorState(nextJobNumber, e.leaseId() + 1, membershipEpoch, workers, jobs, audit, retired)
           .withJob(
               e.jobId(),
-              j -> j.withMember(e.member(), m -> m.withLedger(m.ledger().lease(e.split(), e.leaseId(), e.workerId()))));
+              j -> j.withMember(
+                  e.member(), m -> m.withLedger(m.ledger().lease(e.split(), e.count(), e.leaseId(), e.workerId()))));
     } else if (event instanceof SplitCompleted e) {
-      return withJob(
-              e.jobId(), j -> j.withSplitCompleted(e.member(), e.split(), e.samples(), e.lossSum(), e.pushes()))
+      List<WorkerEntry> measured =
+          workers.stream()
+              .map(w -> w.workerId().equals(e.workerId()) ? w.withSpeedSample(e.samples(), e.computeNanos()) : w)
+              .toList();
+      return with(membershipEpoch, measured, jobs)
+          .withJob(
+              e.jobId(),
+              j -> j.withSplitCompleted(e.member(), e.leaseId(), e.count(), e.samples(), e.lossSum(), e.pushes()))
           .replanned();
     } else if (event instanceof LeaseReleased e) {
-      return withJob(e.jobId(), j -> j.withMember(e.member(), m -> m.withLedger(m.ledger().release(e.split()))));
+      return withJob(
+          e.jobId(), j -> j.withMember(e.member(), m -> m.withLedger(m.ledger().release(e.leaseId()))));
+    } else if (event instanceof GlobalBatchChanged e) {
+      return withJob(e.jobId(), j -> j.withGlobalBatch(e.globalBatch(), e.learningRateScale())).replanned();
     } else if (event instanceof MemberEvaluated e) {
       return withJob(
           e.jobId(),
@@ -179,7 +218,7 @@ public record CoordinatorState(
       while (next.size() > AUDIT_KEPT) {
         next.remove(0);
       }
-      return new CoordinatorState(nextJobNumber, nextLeaseId, membershipEpoch, workers, jobs, next);
+      return new CoordinatorState(nextJobNumber, nextLeaseId, membershipEpoch, workers, jobs, next, retired);
     }
     throw new IllegalArgumentException("unknown coordinator event " + event.getClass().getName());
   }
@@ -198,7 +237,7 @@ public record CoordinatorState(
     if (!found) {
       throw new IllegalStateException("event for unknown job " + jobId);
     }
-    return new CoordinatorState(nextJobNumber, nextLeaseId, membershipEpoch, workers, next, audit);
+    return with(membershipEpoch, workers, next);
   }
 
   private static JobRun releaseLeasesOf(JobRun job, String workerId) {
@@ -212,8 +251,11 @@ public record CoordinatorState(
   }
 
   /**
-   * Re-divides the workers among the running job's training members and records a new plan for
-   * every member whose shares changed. Deterministic, so replaying events yields the same plans.
+   * Re-divides the schedulable workers among the running job's training members (by the members'
+   * weights) and records a new plan for every member whose workers, membership epoch or global
+   * batch changed. A plan in force is kept otherwise, so measured speeds (which, in {@code sync}
+   * mode, size the shares) do not re-plan on every ack. Deterministic, so replaying events yields
+   * the same plans.
    */
   private CoordinatorState replanned() {
     Optional<JobRun> running = activeJob().filter(j -> j.state() == JobState.RUNNING);
@@ -223,18 +265,34 @@ public record CoordinatorState(
     JobRun job = running.get();
     List<Integer> training =
         job.members().stream().filter(MemberRun::isTraining).map(MemberRun::member).toList();
-    Map<Integer, List<String>> division = AccumulationPlanner.divide(workerIds(), training);
+    List<Double> weights = training.stream().map(m -> job.spec().members().get(m).weight()).toList();
+    List<WorkerEntry> pool = schedulable();
+    Map<Integer, List<String>> division =
+        AccumulationPlanner.divide(pool.stream().map(WorkerEntry::workerId).toList(), training, weights);
     JobRun next = job;
     for (Map.Entry<Integer, List<String>> entry : division.entrySet()) {
-      List<WorkerShare> shares =
-          AccumulationPlanner.shares(job.spec().microBatchesPerStep(), entry.getValue());
       AccumulationPlan current = job.member(entry.getKey()).currentPlan();
-      if (current == null || current.membershipEpoch() != membershipEpoch || !current.shares().equals(shares)) {
-        AccumulationPlan plan = new AccumulationPlan(membershipEpoch, entry.getKey(), shares);
-        next = next.withMember(entry.getKey(), m -> m.withPlan(plan));
+      boolean sameWorkers =
+          current != null
+              && current.globalBatch() == job.globalBatch()
+              && current.shares().stream().map(WorkerShare::workerId).toList().equals(entry.getValue());
+      if (sameWorkers && current.membershipEpoch() == membershipEpoch) {
+        continue;
       }
+      List<WorkerShare> shares = sameWorkers ? current.shares() : shares(job, entry.getValue());
+      AccumulationPlan plan = new AccumulationPlan(membershipEpoch, entry.getKey(), job.globalBatch(), shares);
+      next = next.withMember(entry.getKey(), m -> m.withPlan(plan));
     }
     final JobRun replanned = next;
     return withJob(job.jobId(), j -> replanned);
+  }
+
+  /** Shares of a step for {@code workerIds}: by measured speed in {@code sync} mode, else even. */
+  private List<WorkerShare> shares(JobRun job, List<String> workerIds) {
+    List<Double> speeds =
+        workerIds.stream()
+            .map(id -> job.isSync() ? worker(id).map(WorkerEntry::samplesPerSecond).orElse(0.0) : 0.0)
+            .toList();
+    return AccumulationPlanner.shares(job.splitsPerStep(), workerIds, speeds);
   }
 }

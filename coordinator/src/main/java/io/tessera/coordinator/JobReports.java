@@ -37,6 +37,6 @@ final class JobReports {
     List<AccumulationPlan> plans = new ArrayList<>();
     job.members().forEach(m -> plans.addAll(m.plans()));
     plans.sort(Comparator.comparingLong(AccumulationPlan::membershipEpoch));
-    return new AccumulationHistory(job.jobId(), job.spec().globalBatch(), job.spec().microBatch(), plans);
+    return new AccumulationHistory(job.jobId(), job.globalBatch(), job.spec().microBatch(), plans);
   }
 }

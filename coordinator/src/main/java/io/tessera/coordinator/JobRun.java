@@ -8,6 +8,7 @@ import io.tessera.protocol.TesseraSerializable;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.JobState;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.MemberResult;
 import io.tessera.protocol.spec.JobSpec;
+import io.tessera.protocol.spec.TrainingMode;
 import io.tessera.protocol.worker.WorkerProtocol.DatasetInfo;
 import java.util.ArrayList;
 import java.util.List;
@@ -26,6 +27,8 @@ import java.util.function.UnaryOperator;
  * @param pendingCheckpoint the checkpoint being taken, or null
  * @param pushesSinceCheckpoint accepted pushes since the last checkpoint started
  * @param lastCheckpointAtMillis when the last checkpoint started (or the job started running)
+ * @param globalBatch samples per optimizer step now: the spec's, unless an operator changed it
+ * @param learningRateScale factor on the scheduled learning rate that came with that change
  */
 public record JobRun(
     String jobId,
@@ -42,7 +45,9 @@ public record JobRun(
     List<CheckpointRecord> checkpoints,
     Pending pendingCheckpoint,
     long pushesSinceCheckpoint,
-    long lastCheckpointAtMillis)
+    long lastCheckpointAtMillis,
+    int globalBatch,
+    double learningRateScale)
     implements TesseraSerializable {
 
   private static final double LOSS_SMOOTHING = 0.3;
@@ -59,7 +64,7 @@ public record JobRun(
     }
     return new JobRun(
         jobId, spec, JobState.QUEUED, submittedAtMillis, null, 0, members, Double.NaN, null, 0, 1, List.of(),
-        null, 0, submittedAtMillis);
+        null, 0, submittedAtMillis, spec.globalBatch(), 1.0);
   }
 
   MemberRun member(int index) {
@@ -101,7 +106,25 @@ public record JobRun(
       long nextCheckpointAt) {
     return new JobRun(
         jobId, spec, nextState, submittedAtMillis, dataset, parameterCount, nextMembers, nextLoss, nextFailure,
-        nextEpoch, nextCheckpointNumber, nextCheckpoints, nextPending, nextPushes, nextCheckpointAt);
+        nextEpoch, nextCheckpointNumber, nextCheckpoints, nextPending, nextPushes, nextCheckpointAt, globalBatch,
+        learningRateScale);
+  }
+
+  boolean isSync() {
+    return spec.mode() == TrainingMode.SYNC;
+  }
+
+  /** Micro-batches (ledger splits) that make one global batch now. */
+  int splitsPerStep() {
+    return globalBatch / spec.microBatch();
+  }
+
+  /** The job with another global batch and learning-rate factor; plans follow in the state. */
+  JobRun withGlobalBatch(int nextGlobalBatch, double nextScale) {
+    return new JobRun(
+        jobId, spec, state, submittedAtMillis, dataset, parameterCount, members, recentLoss, failure,
+        recoveryEpoch, nextCheckpointId, checkpoints, pendingCheckpoint, pushesSinceCheckpoint,
+        lastCheckpointAtMillis, nextGlobalBatch, nextScale);
   }
 
   JobRun withState(JobState next) {
@@ -131,7 +154,7 @@ public record JobRun(
         new JobRun(
                 jobId, spec, state, submittedAtMillis, found, parameters, members, recentLoss, failure,
                 recoveryEpoch, nextCheckpointId, checkpoints, pendingCheckpoint, pushesSinceCheckpoint,
-                lastCheckpointAtMillis)
+                lastCheckpointAtMillis, globalBatch, learningRateScale)
             .withMember(index, MemberRun::withInitialized);
     if (!next.members.stream().allMatch(MemberRun::initialized)) {
       return next;
@@ -140,8 +163,9 @@ public record JobRun(
     List<Cut> cuts = new ArrayList<>();
     List<ShardPosition> positions = new ArrayList<>();
     for (MemberRun member : next.members) {
-      SplitLedger ledger = SplitLedger.create(found.trainSize(), spec.splitSize(), spec.epochs());
-      running.add(member.withLedger(ledger));
+      SplitLedger ledger = SplitLedger.create(found.trainSize(), spec.microBatch(), spec.epochs());
+      MemberRun withLedger = member.withLedger(ledger);
+      running.add(isSync() ? withLedger.withRoundOpened(splitsPerStep()) : withLedger);
       cuts.add(ledger.cut());
       for (int shard = 0; shard < spec.shards(); shard++) {
         positions.add(new ShardPosition(member.member(), shard, 1, 0));
@@ -149,15 +173,23 @@ public record JobRun(
     }
     return new JobRun(
         jobId, spec, JobState.RUNNING, submittedAtMillis, found, parameters, running, recentLoss, failure,
-        recoveryEpoch, nextCheckpointId, List.of(new CheckpointRecord(0, cuts, positions)), null, 0, atMillis);
+        recoveryEpoch, nextCheckpointId, List.of(new CheckpointRecord(0, cuts, positions)), null, 0, atMillis,
+        globalBatch, learningRateScale);
   }
 
-  /** Acks a split; when every member's ledger is complete the job moves on to evaluation. */
-  JobRun withSplitCompleted(int index, int split, int samples, double lossSum, int pushes) {
-    JobRun next = withMember(index, m -> m.withLedger(m.ledger().ack(split)));
+  /**
+   * Acks the first {@code count} splits of a lease (the rest goes back to the pool); when every
+   * member's ledger is complete the job moves on to evaluation.
+   */
+  JobRun withSplitCompleted(int index, long leaseId, int count, int samples, double lossSum, int pushes) {
+    int perStep = splitsPerStep();
+    JobRun next =
+        withMember(index, m -> m.withLedger(m.ledger().ack(leaseId, count)).withContribution(lossSum, samples, perStep));
     double splitLoss = samples > 0 ? lossSum / samples : Double.NaN;
     double loss =
-        Double.isNaN(recentLoss) ? splitLoss : (1 - LOSS_SMOOTHING) * recentLoss + LOSS_SMOOTHING * splitLoss;
+        Double.isNaN(splitLoss)
+            ? recentLoss
+            : Double.isNaN(recentLoss) ? splitLoss : (1 - LOSS_SMOOTHING) * recentLoss + LOSS_SMOOTHING * splitLoss;
     JobState nextState = next.allSplitsAcked() && state == JobState.RUNNING ? JobState.EVALUATING : state;
     return next.with(nextState, next.members, loss, failure, recoveryEpoch, nextCheckpointId, checkpoints,
         pendingCheckpoint, pushesSinceCheckpoint + pushes, lastCheckpointAtMillis);
@@ -216,7 +248,8 @@ public record JobRun(
     List<MemberRun> next = new ArrayList<>();
     for (int i = 0; i < members.size(); i++) {
       Cut cut = target.cuts().get(i);
-      next.add(members.get(i).withLedger(members.get(i).ledger().rewoundTo(cut)));
+      MemberRun rewound = members.get(i).withLedger(members.get(i).ledger().rewoundTo(cut));
+      next.add(isSync() ? rewound.withRoundRewound(splitsPerStep()) : rewound);
     }
     return with(JobState.RECOVERING, next, recentLoss, failure, epoch, nextCheckpointId, checkpoints, null, 0,
         lastCheckpointAtMillis);

@@ -4,35 +4,51 @@ import io.tessera.coordinator.CoordinatorEvent.LeaseReleased;
 import io.tessera.coordinator.CoordinatorEvent.SplitCompleted;
 import io.tessera.coordinator.CoordinatorEvent.SplitLeased;
 import io.tessera.coordinator.CoordinatorState.Assignment;
+import io.tessera.coordinator.ledger.SplitLedger;
+import io.tessera.coordinator.ledger.SplitLedger.Run;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.Lease;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.LeaseGranted;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.LeaseReply;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.NoLease;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.SplitReport;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.WorkerShare;
+import io.tessera.protocol.ps.ShardProtocol.StepRule;
 import java.util.Optional;
-import java.util.OptionalInt;
 
 /**
- * The coordinator's lease decisions, as pure functions of its state: which split a worker gets
+ * The coordinator's lease decisions, as pure functions of its state: which splits a worker gets
  * next (or why none), and which event a completion or a give-back makes.
+ *
+ * <p>In {@code async} and {@code ssp} mode a lease is a run of up to {@code split-size} samples
+ * from the lowest pending split. In {@code sync} mode it is the worker's share ({@code k}
+ * micro-batches) of the step in progress, and the next step's work goes out only when every
+ * contribution to this one is acked: that is the barrier. A share given back (its worker left)
+ * goes to the next worker that asks, unchanged, so the step still gets exactly its samples.
  */
 final class LeaseDesk {
   static final int MAX_CONSECUTIVE_WORKER_FAILURES = 3;
 
+  /** How soon a worker waiting at the sync barrier asks again if no nudge comes first. */
+  static final long BARRIER_RETRY_MILLIS = 500;
+
   private LeaseDesk() {}
 
   /**
-   * The lease event for {@code workerId}'s next split, or the {@link NoLease} that says why not.
+   * The lease event for {@code workerId}'s next run of splits, or the {@link NoLease} that says
+   * why not.
    *
-   * @param consecutiveFailures splits this worker gave back in a row
+   * @param consecutiveFailures leases this worker gave back in a row
    */
   static Object nextLease(CoordinatorState state, String workerId, int consecutiveFailures) {
-    if (state.worker(workerId).isEmpty()) {
+    Optional<WorkerEntry> worker = state.worker(workerId);
+    if (worker.isEmpty()) {
       return new NoLease("worker is not in the Receptionist listing yet", 500);
     }
+    if (worker.get().draining()) {
+      return new NoLease("worker is draining", 60_000);
+    }
     if (consecutiveFailures >= MAX_CONSECUTIVE_WORKER_FAILURES) {
-      return new NoLease("worker failed " + MAX_CONSECUTIVE_WORKER_FAILURES + " splits in a row", 30_000);
+      return new NoLease("worker failed " + MAX_CONSECUTIVE_WORKER_FAILURES + " leases in a row", 30_000);
     }
     Optional<Assignment> assignment = state.assignment(workerId);
     if (assignment.isEmpty()) {
@@ -43,51 +59,88 @@ final class LeaseDesk {
     if (a.accumulationSteps() == 0) {
       return new NoLease("more workers than micro-batches per step; this one waits", 5_000);
     }
-    OptionalInt split = a.job().member(a.member()).ledger().nextPending();
-    if (split.isEmpty()) {
-      return new NoLease("every split of member " + a.member() + " is leased or done", 1_000);
+    JobRun job = a.job();
+    MemberRun member = job.member(a.member());
+    SplitLedger ledger = member.ledger();
+    Optional<Run> run;
+    if (job.isSync()) {
+      Run round = member.round();
+      if (round == null) {
+        return new NoLease("every step of member " + a.member() + " is taken", 1_000);
+      }
+      if (!member.stepStarted() && job.pendingCheckpoint() != null) {
+        return new NoLease("a checkpoint is being taken between two steps", BARRIER_RETRY_MILLIS);
+      }
+      run = ledger.nextRun(a.accumulationSteps(), round.first(), round.end());
+      if (run.isEmpty()) {
+        return new NoLease("waiting at the barrier for the other contributions to this step", BARRIER_RETRY_MILLIS);
+      }
+    } else {
+      int perLease = Math.max(1, (job.spec().splitSize() + job.spec().microBatch() - 1) / job.spec().microBatch());
+      run = ledger.nextRun(perLease, 0, ledger.totalSplits());
+      if (run.isEmpty()) {
+        return new NoLease("every split of member " + a.member() + " is leased or done", 1_000);
+      }
     }
-    return new SplitLeased(a.job().jobId(), a.member(), split.getAsInt(), state.nextLeaseId(), workerId);
+    return new SplitLeased(
+        job.jobId(), a.member(), run.get().first(), run.get().count(), state.nextLeaseId(), workerId);
   }
 
   /** The lease a {@link SplitLeased} event stands for, as the worker receives it. */
   static LeaseReply grant(CoordinatorState state, SplitLeased leased) {
     JobRun job = state.job(leased.jobId()).orElseThrow();
     MemberRun member = job.member(leased.member());
-    int k =
-        member.currentPlan().shares().stream()
-            .filter(share -> share.workerId().equals(leased.workerId()))
-            .mapToInt(WorkerShare::accumulationSteps)
-            .findFirst()
-            .orElse(1);
+    SplitLedger ledger = member.ledger();
+    Run run = new Run(leased.split(), leased.count());
+    int k;
+    StepRule rule;
+    if (job.isSync()) {
+      // One contribution, pushed at once, to a step of exactly the round's samples.
+      k = leased.count();
+      Run round = member.round();
+      int stepSamples = ledger.positions(round).size();
+      rule = new StepRule(stepSamples, job.learningRateScale(), leased.split());
+    } else {
+      k =
+          member.currentPlan().shares().stream()
+              .filter(share -> share.workerId().equals(leased.workerId()))
+              .mapToInt(WorkerShare::accumulationSteps)
+              .findFirst()
+              .orElse(1);
+      rule = new StepRule(job.globalBatch(), job.learningRateScale(), -1);
+    }
     return new LeaseGranted(
         new Lease(
             leased.leaseId(),
             job.jobId(),
             leased.member(),
             state.membershipEpoch(),
-            member.ledger().split(leased.split()),
+            ledger.positions(run),
             k,
             job.dataset().trainSize(),
-            job.spec()));
+            job.spec(),
+            rule));
   }
 
   /**
-   * The ack of a live lease of the active job, or empty when the lease was voided (re-leased, or
-   * rewound away): its gradients were accepted, but its split was or will be trained again.
+   * The ack of a live lease of the active job (of the splits its reported samples cover), or empty
+   * when the lease was voided (re-leased, or rewound away): its gradients were accepted, but its
+   * splits were or will be trained again.
    */
-  static Optional<SplitCompleted> completion(CoordinatorState state, long leaseId, SplitReport report) {
+  static Optional<SplitCompleted> completion(
+      CoordinatorState state, long leaseId, String workerId, SplitReport report) {
     return state.activeJob()
         .flatMap(
             job -> {
               for (MemberRun member : job.members()) {
                 if (member.ledger() != null) {
-                  OptionalInt split = member.ledger().splitOfLease(leaseId);
-                  if (split.isPresent()) {
+                  Optional<Run> run = member.ledger().runOfLease(leaseId);
+                  if (run.isPresent()) {
+                    int covered = member.ledger().splitsCovered(leaseId, report.samples());
                     return Optional.of(
                         new SplitCompleted(
-                            job.jobId(), member.member(), split.getAsInt(), leaseId, report.samples(),
-                            report.lossSum(), report.pushes()));
+                            job.jobId(), member.member(), run.get().first(), covered, leaseId, workerId,
+                            report.samples(), report.lossSum(), report.pushes(), report.computeNanos()));
                   }
                 }
               }
@@ -102,10 +155,10 @@ final class LeaseDesk {
             job -> {
               for (MemberRun member : job.members()) {
                 if (member.ledger() != null) {
-                  OptionalInt split = member.ledger().splitOfLease(leaseId);
-                  if (split.isPresent()) {
+                  Optional<Run> run = member.ledger().runOfLease(leaseId);
+                  if (run.isPresent()) {
                     return Optional.of(
-                        new LeaseReleased(job.jobId(), member.member(), split.getAsInt(), leaseId, reason));
+                        new LeaseReleased(job.jobId(), member.member(), run.get().first(), leaseId, reason));
                   }
                 }
               }

@@ -36,6 +36,9 @@ public final class ShardFleet extends AbstractBehavior<ShardFleet.Command> {
   /** Has every shard save checkpoint {@code checkpointId} of {@code epoch}. */
   public record Checkpoint(long checkpointId, long epoch) implements Command {}
 
+  /** Tells every shard of {@code member} which workers train it (see {@link ShardProtocol.UpdateRoster}). */
+  public record Roster(int member, long membershipEpoch, List<String> workers) implements Command {}
+
   /** Has every shard restart in {@code epoch} from the checkpoint the coordinator names. */
   public record Rewind(long epoch) implements Command {}
 
@@ -103,6 +106,7 @@ public final class ShardFleet extends AbstractBehavior<ShardFleet.Command> {
         .onMessage(RetryRewind.class, this::onRetryRewind)
         .onMessage(Confirmed.class, this::onConfirmed)
         .onMessage(Wake.class, this::onWake)
+        .onMessage(Roster.class, this::onRoster)
         .build();
   }
 
@@ -143,6 +147,13 @@ public final class ShardFleet extends AbstractBehavior<ShardFleet.Command> {
       positions.sort((a, b) -> a.member() != b.member() ? Integer.compare(a.member(), b.member()) : Integer.compare(a.shard(), b.shard()));
       coordinator.tell(new FleetReport.CheckpointSaved(jobId, checkpointId, positions));
       checkpointId = -1;
+    }
+    return this;
+  }
+
+  private Behavior<Command> onRoster(Roster roster) {
+    for (int shard = 0; shard < shards; shard++) {
+      shard(roster.member(), shard).tell(new ShardProtocol.UpdateRoster(roster.membershipEpoch(), roster.workers()));
     }
     return this;
   }

@@ -15,7 +15,10 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Set;
 
-/** {@code bin/tessera submit | status | jobs}: talks to a running cluster's admin front. */
+/**
+ * {@code bin/tessera submit | status | jobs | checkpoint | audit | workers | drain | set-batch}:
+ * talks to a running cluster's admin front.
+ */
 final class AdminClient {
   private static final JsonMapper JSON = new JsonMapper();
   private static final Duration TIMEOUT = Duration.ofSeconds(30);
@@ -41,6 +44,9 @@ final class AdminClient {
         case "status" -> client.status(single(line, "status JOB"), line.flag("json"), line.flag("watch"));
         case "checkpoint" -> client.checkpoint(single(line, "checkpoint JOB"), line.flag("json"));
         case "audit" -> client.audit(line.flag("json"));
+        case "workers" -> client.workers(line.flag("json"));
+        case "drain" -> client.drain(single(line, "drain WORKER-ID|HOST:PORT"), line.flag("json"));
+        case "set-batch" -> client.setBatch(line, line.flag("json"));
         default -> client.jobs(line.flag("json"));
       };
     } catch (ConnectException e) {
@@ -155,6 +161,69 @@ final class AdminClient {
             record.get("detail").asText());
       }
     }
+    return 0;
+  }
+
+  private int workers(boolean raw) throws IOException, InterruptedException {
+    HttpResponse<String> response = send(HttpRequest.newBuilder(base.resolve("api/workers")).GET());
+    JsonNode body = JSON.readTree(response.body());
+    if (response.statusCode() != 200) {
+      return failed(response, body);
+    }
+    if (raw) {
+      System.out.println(response.body());
+      return 0;
+    }
+    for (JsonNode worker : body) {
+      String state = worker.get("state").asText();
+      String detail =
+          state.equals("drained")
+              ? "left " + worker.get("drainMillis").asLong() + " ms after the drain request"
+              : "member " + worker.get("member").asInt() + ", k=" + worker.get("accumulationSteps").asInt() + ", "
+                  + worker.get("leasesHeld").asInt() + " lease(s)";
+      System.out.printf("%-9s %s  %s%n", state, worker.get("workerId").asText(), detail);
+    }
+    return 0;
+  }
+
+  private int drain(String target, boolean raw) throws IOException, InterruptedException {
+    String request = JSON.writeValueAsString(java.util.Map.of("target", target));
+    HttpResponse<String> response =
+        send(HttpRequest.newBuilder(base.resolve("api/drain")).POST(HttpRequest.BodyPublishers.ofString(request)));
+    JsonNode body = JSON.readTree(response.body());
+    if (response.statusCode() != 202) {
+      return failed(response, body);
+    }
+    if (raw) {
+      System.out.println(response.body());
+    } else {
+      for (JsonNode id : body.get("workerIds")) {
+        System.out.println("draining " + id.asText());
+      }
+    }
+    return 0;
+  }
+
+  private int setBatch(CommandLine line, boolean raw) throws IOException, InterruptedException {
+    if (line.positional().size() != 2 || !line.positional().get(1).matches("\\d+")) {
+      throw new CommandLine.UsageException("usage: bin/tessera set-batch JOB GLOBAL-BATCH");
+    }
+    String jobId = line.positional().get(0);
+    String request = "{\"globalBatch\": " + line.positional().get(1) + "}";
+    HttpResponse<String> response =
+        send(
+            HttpRequest.newBuilder(base.resolve("api/jobs/" + jobId + "/global-batch"))
+                .POST(HttpRequest.BodyPublishers.ofString(request)));
+    JsonNode body = JSON.readTree(response.body());
+    if (response.statusCode() != 200) {
+      return failed(response, body);
+    }
+    System.out.println(
+        raw
+            ? response.body()
+            : String.format(
+                "%s: global batch %d, learning rate x%.4f", jobId, body.get("globalBatch").asInt(),
+                body.get("learningRateScale").asDouble()));
     return 0;
   }
 

@@ -12,6 +12,7 @@ import io.tessera.protocol.coordinator.CoordinatorProtocol;
 import io.tessera.protocol.ps.ShardProtocol;
 import io.tessera.protocol.spec.OptimizerKind;
 import io.tessera.protocol.spec.OptimizerSpec;
+import io.tessera.protocol.spec.TrainingMode;
 import io.tessera.protocol.tensor.Segment;
 import io.tessera.protocol.tensor.ShardRange;
 import io.tessera.protocol.tensor.TensorPayload;
@@ -118,7 +119,7 @@ final class CheckpointBench {
     ShardProtocol.ShardSetup setup =
         new ShardProtocol.ShardSetup(
             "bench", 0, new ShardRange(index, 0, size), List.of(new Segment("w" + index, 0, 0, size, false)),
-            sgd, 64, 4, 1000);
+            sgd, 64, 4, 1000, TrainingMode.ASYNC, false);
     AskPattern.<ShardProtocol.Command, ShardProtocol.Initialized>askWithStatus(
             shard,
             replyTo -> new ShardProtocol.Initialize(setup, TensorPayload.encode(values, WirePrecision.FP32), replyTo),

@@ -28,6 +28,8 @@ public final class Main {
             --workers N      workers on this node (one per GPU, else one)
             --admin-port P   admin front port on coordinator nodes (7355)
             --metrics-port P Prometheus port (9095)
+            --simulated      no GPU probe and no DJL until a real model comes (for workers
+                             of synthetic jobs)
             --config FILE    extra HOCON configuration
 
         submit SPEC          submit a job spec file to a running cluster; prints its id
@@ -35,6 +37,11 @@ public final class Main {
         jobs                 list all jobs
         checkpoint JOB       have a running job take a checkpoint now; prints its id
         audit                list the operator commands the coordinator acknowledged
+        workers              list the workers: state, member, k, leases; recently drained ones
+        drain TARGET         have a worker (its id) or every worker of a node (HOST:PORT) finish
+                             its window, ack its work and leave; a worker-only node then leaves
+        set-batch JOB N      change a running job's global batch; the learning rate follows the
+                             job's learning-rate-scaling
             --admin URL      admin front (http://127.0.0.1:7355, env TESSERA_ADMIN_URL)
             --token T        bearer token (env TESSERA_ADMIN_TOKEN, else --token-file)
             --token-file F   file holding the token (data/admin.token)
@@ -69,7 +76,8 @@ public final class Main {
       return switch (args.get(0)) {
         case "demo" -> DemoCommand.run(rest);
         case "node" -> NodeCommand.run(rest);
-        case "submit", "status", "jobs", "checkpoint", "audit" -> AdminClient.run(args.get(0), rest);
+        case "submit", "status", "jobs", "checkpoint", "audit", "workers", "drain", "set-batch" ->
+            AdminClient.run(args.get(0), rest);
         case "data" -> DataCommand.run(rest);
         case "reference" -> ReferenceCommand.run(rest);
         case "bench" -> BenchCommand.run(rest);

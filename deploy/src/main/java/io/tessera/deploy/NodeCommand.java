@@ -10,7 +10,7 @@ final class NodeCommand {
   private NodeCommand() {}
 
   static int run(List<String> args) {
-    CommandLine line = CommandLine.parse(args, NodeOptions.VALUED, Set.of());
+    CommandLine line = CommandLine.parse(args, NodeOptions.VALUED, NodeOptions.FLAGS);
     if (line.option("roles").isEmpty()) {
       throw new CommandLine.UsageException("node needs --roles, e.g. --roles coordinator,ps,worker");
     }

@@ -78,7 +78,7 @@ public final class NodeGuardian {
       ActorContext<Command> context, Config config, ActorRef<CoordinatorProtocol.Command> coordinator) {
     WorkerSettings settings = WorkerSettings.fromConfig(config);
     DataCatalog data = new DataCatalog(settings.dataDir());
-    int gpus = Engine.getInstance().getGpuCount();
+    int gpus = settings.useGpus() ? Engine.getInstance().getGpuCount() : 0;
     int count = settings.count() > 0 ? settings.count() : Math.max(1, gpus);
     for (int i = 0; i < count; i++) {
       Device device = gpus > 0 ? Device.gpu(i % gpus) : Device.cpu();

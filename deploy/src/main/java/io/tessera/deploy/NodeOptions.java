@@ -16,6 +16,8 @@ final class NodeOptions {
   static final Set<String> VALUED =
       Set.of(
           "roles", "host", "port", "seed-nodes", "data-dir", "workers", "admin-port", "metrics-port", "config");
+  /** Flags without a value: {@code --simulated} workers use no GPU and load no DJL until needed. */
+  static final Set<String> FLAGS = Set.of("simulated");
   static final Set<String> KNOWN_ROLES = Set.of("coordinator", "ps", "worker");
 
   private NodeOptions() {}
@@ -29,6 +31,9 @@ final class NodeOptions {
     line.option("seed-nodes").ifPresent(seeds -> overrides.put("akka.cluster.seed-nodes", seedNodes(seeds)));
     line.option("data-dir").ifPresent(dir -> overrides.put("tessera.worker.data-dir", dir));
     line.option("workers").ifPresent(n -> overrides.put("tessera.worker.count", line.intOption("workers", 0)));
+    if (line.flag("simulated")) {
+      overrides.put("tessera.worker.use-gpus", false);
+    }
     line.option("admin-port").ifPresent(p -> overrides.put("tessera.admin.port", line.intOption("admin-port", 0)));
     line.option("metrics-port")
         .ifPresent(p -> overrides.put("kamon.prometheus.embedded-server.port", line.intOption("metrics-port", 0)));

@@ -34,11 +34,16 @@ import io.tessera.protocol.ps.ShardProtocol.Push;
 import io.tessera.protocol.ps.ShardProtocol.RewindTo;
 import io.tessera.protocol.ps.ShardProtocol.ShardAddress;
 import io.tessera.protocol.ps.ShardProtocol.TakeCheckpoint;
+import io.tessera.protocol.ps.ShardProtocol.UpdateRoster;
+import io.tessera.protocol.spec.TrainingMode;
 import io.tessera.protocol.tensor.TensorPayload;
 import io.tessera.ps.ShardEvent.CheckpointTaken;
 import io.tessera.ps.ShardEvent.ShardInitialized;
 import io.tessera.ps.ShardState.Live;
+import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.Iterator;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -71,6 +76,8 @@ final class PersistentShard extends EventSourcedBehavior<Command, ShardEvent, Sh
   private final ActorRef<CoordinatorProtocol.Command> coordinator;
   private final ShardSettings settings;
   private final Map<Long, PendingCheckpoint> checkpointsInFlight = new HashMap<>();
+  /** SSP mode: pulls of workers too far ahead of the slowest, answered once it catches up. */
+  private final List<Pull> heldPulls = new ArrayList<>();
   private final long epoch;
   private boolean recovering = true;
   /** The journal's end at recovery: a snapshot there is Akka's own, taken after recovery. */
@@ -251,6 +258,7 @@ final class PersistentShard extends EventSourcedBehavior<Command, ShardEvent, Sh
         .onCommand(TakeCheckpoint.class, this::onTakeCheckpoint)
         .onCommand(RewindTo.class, this::onRewindTo)
         .onCommand(ConfirmEpoch.class, this::onConfirmEpoch)
+        .onCommand(UpdateRoster.class, this::onUpdateRoster)
         .onCommand(OldSnapshotsDeleted.class, (state, deleted) -> Effect().unstashAll())
         .build();
   }
@@ -282,14 +290,51 @@ final class PersistentShard extends EventSourcedBehavior<Command, ShardEvent, Sh
     if (refusal != null) {
       return Effect().reply(command.replyTo(), StatusReply.error(refusal));
     }
+    if (tooFarAhead(state, command)) {
+      heldPulls.add(command);
+      return Effect().none();
+    }
+    answerPull(state, command);
+    return Effect().none();
+  }
+
+  /** In {@code ssp} mode: whether the pulling worker is more than the bound ahead of the slowest. */
+  private static boolean tooFarAhead(ShardState state, Pull pull) {
     Live live = state.live();
+    if (state.setup().mode() != TrainingMode.SSP || pull.workerId().isEmpty() || !live.roster.contains(pull.workerId())) {
+      return false;
+    }
+    long lead = live.clocks.getOrDefault(pull.workerId(), 0L) - live.slowestClock();
+    return lead > state.setup().staleness();
+  }
+
+  private void answerPull(ShardState state, Pull command) {
+    Live live = state.live();
+    if (state.setup().mode() == TrainingMode.SSP && live.roster.contains(command.workerId())) {
+      live.maxClockLead =
+          Math.max(live.maxClockLead, live.clocks.getOrDefault(command.workerId(), 0L) - live.slowestClock());
+    }
     // A fresh payload per pull: in one JVM the reply is handed over by reference, not copied.
     TensorPayload values = TensorPayload.encode(live.parameters, command.precision());
     metrics.pullBytes.increment(values.bytes().length);
-    return Effect()
-        .reply(
-            command.replyTo(),
-            StatusReply.success(new ShardProtocol.Pulled(address.shard(), epoch, live.version, values)));
+    command.replyTo().tell(StatusReply.success(new ShardProtocol.Pulled(address.shard(), epoch, live.version, values)));
+  }
+
+  /** Fails every held pull: the shard is stopping (to rewind), and its successor starts afresh. */
+  private void failHeldPulls(String reason) {
+    heldPulls.forEach(pull -> pull.replyTo().tell(StatusReply.error(reason)));
+    heldPulls.clear();
+  }
+
+  /** Answers the held pulls that are within the bound now. */
+  private void releaseHeldPulls(ShardState state) {
+    for (Iterator<Pull> held = heldPulls.iterator(); held.hasNext(); ) {
+      Pull pull = held.next();
+      if (!tooFarAhead(state, pull)) {
+        held.remove();
+        answerPull(state, pull);
+      }
+    }
   }
 
   private Effect<ShardEvent, ShardState> onPush(ShardState state, Push push) {
@@ -299,7 +344,17 @@ final class PersistentShard extends EventSourcedBehavior<Command, ShardEvent, Sh
     }
     StatusReply<ShardProtocol.PushOutcome> outcome =
         PushRules.apply(entityId, state.setup(), state.live(), push, epoch, settings, metrics, context.getLog());
+    if (!heldPulls.isEmpty()) {
+      releaseHeldPulls(state);
+    }
     return Effect().reply(push.replyTo(), outcome);
+  }
+
+  private Effect<ShardEvent, ShardState> onUpdateRoster(ShardState state, UpdateRoster update) {
+    if (state.initialized() && unusable == null && state.live().applyRoster(update.membershipEpoch(), update.workers())) {
+      releaseHeldPulls(state);
+    }
+    return Effect().none();
   }
 
   private Effect<ShardEvent, ShardState> onGetStatus(ShardState state, GetStatus command) {
@@ -317,7 +372,10 @@ final class PersistentShard extends EventSourcedBehavior<Command, ShardEvent, Sh
                 live == null ? 0 : live.stale,
                 live == null ? 0 : live.duplicates,
                 live == null ? 0 : live.rejected,
-                live == null ? 0 : live.pendingSamples));
+                live == null ? 0 : live.pendingSamples,
+                live == null ? 0 : live.maxClockLead,
+                live == null ? 0 : live.fencedMessages,
+                live == null ? List.of() : List.copyOf(live.pushers)));
   }
 
   private Effect<ShardEvent, ShardState> onTakeCheckpoint(ShardState state, TakeCheckpoint command) {
@@ -341,6 +399,7 @@ final class PersistentShard extends EventSourcedBehavior<Command, ShardEvent, Sh
   private Effect<ShardEvent, ShardState> onRewindTo(ShardState state, RewindTo command) {
     if (command.epoch() > epoch) {
       context.getLog().info("Shard {} rewinds from epoch {} to {}", entityId, epoch, command.epoch());
+      failHeldPulls("shard " + entityId + " is rewinding to recovery epoch " + command.epoch());
       shardRegion.tell(new ClusterSharding.Passivate<>(context.getSelf()));
     }
     return Effect().none();
@@ -353,6 +412,7 @@ final class PersistentShard extends EventSourcedBehavior<Command, ShardEvent, Sh
       ClusterSharding.get(context.getSystem())
           .entityRefFor(ShardProtocol.ENTITY_TYPE_KEY, entityId)
           .tell(command);
+      failHeldPulls("shard " + entityId + " is rewinding to recovery epoch " + command.epoch());
       shardRegion.tell(new ClusterSharding.Passivate<>(context.getSelf()));
       return Effect().none();
     }

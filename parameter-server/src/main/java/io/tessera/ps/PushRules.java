@@ -5,6 +5,8 @@ import io.tessera.protocol.ps.ShardProtocol;
 import io.tessera.protocol.ps.ShardProtocol.Push;
 import io.tessera.protocol.ps.ShardProtocol.PushOutcome;
 import io.tessera.protocol.ps.ShardProtocol.ShardSetup;
+import io.tessera.protocol.ps.ShardProtocol.StepRule;
+import io.tessera.protocol.spec.TrainingMode;
 import io.tessera.protocol.tensor.TensorPayload;
 import io.tessera.ps.ShardState.Live;
 import java.util.Arrays;
@@ -12,9 +14,20 @@ import org.slf4j.Logger;
 
 /**
  * How a shard judges and applies a push: refuse what is malformed, answer a repeated {@code
- * (workerId, seq)} as a duplicate, refuse a push from another epoch or too many versions back as
- * stale, else add the gradient sum to the pending step and apply one optimizer step once a global
- * batch of samples has arrived.
+ * (workerId, seq)} as a duplicate, refuse a push from another recovery epoch as stale, then per
+ * mode:
+ *
+ * <ul>
+ *   <li>{@code async}: refuse a push based more than {@code staleness} versions back as stale
+ *       (optionally damp the others by their lag);
+ *   <li>{@code ssp}: accept any push of this epoch (the bound is kept at pull time) and advance the
+ *       worker's clock;
+ *   <li>{@code sync}: accept only pushes based on the current version, and each part of a step
+ *       once, whoever sends it (a backup's copy, or a re-leased contribution, is a duplicate).
+ * </ul>
+ *
+ * The accepted gradient sum is added to the pending step, and one optimizer step is applied once
+ * the push's {@link StepRule} says the step has all its samples.
  */
 final class PushRules {
   private PushRules() {}
@@ -58,25 +71,42 @@ final class PushRules {
       metrics.duplicate.increment();
       return StatusReply.success(new ShardProtocol.Duplicate(live.version));
     }
+    long lag = live.version - push.baseVersion();
     // Another epoch, or a base from the future (the shard was rewound after the worker pulled):
     // the gradient belongs to parameters that no longer exist.
-    if (push.epoch() != epoch
-        || live.version - push.baseVersion() > setup.staleness()
-        || push.baseVersion() > live.version) {
+    boolean stale =
+        push.epoch() != epoch
+            || lag < 0
+            || switch (setup.mode()) {
+              case ASYNC -> lag > setup.staleness();
+              case SSP -> false;
+              case SYNC -> lag != 0;
+            };
+    if (stale) {
       live.stale++;
       metrics.stale.increment();
       return StatusReply.success(new ShardProtocol.Stale(live.version));
     }
+    StepRule rule = push.rule();
+    if (setup.mode() == TrainingMode.SYNC && rule.part() >= 0 && !live.pendingParts.add(rule.part())) {
+      live.lastSeqByWorker.put(push.workerId(), push.seq());
+      live.duplicates++;
+      metrics.duplicate.increment();
+      return StatusReply.success(new ShardProtocol.Duplicate(live.version));
+    }
+    float weight = setup.stalenessDamping() ? 1.0f / (1 + lag) : 1.0f;
     for (int i = 0; i < live.decoded.length; i++) {
-      live.pendingGradient[i] += live.decoded[i];
+      live.pendingGradient[i] += weight * live.decoded[i];
     }
     live.pendingSamples += push.samples();
     live.lastSeqByWorker.put(push.workerId(), push.seq());
+    live.clocks.merge(push.workerId(), 1L, Long::sum);
+    live.pushers.add(push.workerId());
     live.accepted++;
     metrics.accepted.increment();
     metrics.pushBytes.increment(push.gradientSum().bytes().length);
-    if (live.pendingSamples >= setup.globalBatch()) {
-      step(setup, live, metrics);
+    if (live.pendingSamples >= rule.stepSamples()) {
+      step(setup, live, rule, metrics);
     }
     return StatusReply.success(new ShardProtocol.Accepted(live.version));
   }
@@ -107,16 +137,29 @@ final class PushRules {
     return null;
   }
 
-  private static void step(ShardSetup setup, Live live, ShardMetrics metrics) {
+  /**
+   * The schedule's position: steps of the planned global batch applied so far. With the batch as
+   * planned this is the version; after an operator changed the batch it still measures progress
+   * through the data, so the schedule ends where the job does.
+   */
+  static long scheduleStep(ShardSetup setup, long samplesApplied) {
+    return samplesApplied / setup.globalBatch();
+  }
+
+  private static void step(ShardSetup setup, Live live, StepRule rule, ShardMetrics metrics) {
     long start = System.nanoTime();
     float scale = 1.0f / live.pendingSamples;
     for (int i = 0; i < live.pendingGradient.length; i++) {
       live.pendingGradient[i] *= scale;
     }
-    double learningRate = setup.optimizer().learningRateAt(live.version, setup.totalSteps());
+    double learningRate =
+        setup.optimizer().learningRateAt(scheduleStep(setup, live.samplesApplied), setup.totalSteps())
+            * rule.learningRateScale();
     live.optimizer.step(live.parameters, live.pendingGradient, learningRate);
     Arrays.fill(live.pendingGradient, 0f);
+    live.samplesApplied += live.pendingSamples;
     live.pendingSamples = 0;
+    live.pendingParts.clear();
     live.version++;
     metrics.steps.increment();
     metrics.stepTime.record(System.nanoTime() - start);

@@ -3,6 +3,7 @@ package io.tessera.ps;
 import io.tessera.ps.optimizer.OptimizerState;
 import java.util.Arrays;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * A frozen copy of a shard's numbers as of one checkpoint: what a snapshot stores. Nothing changes
@@ -11,6 +12,8 @@ import java.util.Map;
  *
  * @param pendingGradient gradient sums accepted since the last optimizer step
  * @param lastSeqByWorker the newest push sequence number applied per worker (for de-duplication)
+ * @param samplesApplied samples in every optimizer step applied so far (the schedule's progress)
+ * @param pendingParts in {@code sync} mode, the contributions in {@code pendingGradient}
  */
 record ShardImage(
     long checkpointId,
@@ -19,10 +22,13 @@ record ShardImage(
     float[] pendingGradient,
     int pendingSamples,
     OptimizerState optimizer,
-    Map<String, Long> lastSeqByWorker) {
+    Map<String, Long> lastSeqByWorker,
+    long samplesApplied,
+    Set<Long> pendingParts) {
 
   ShardImage {
     lastSeqByWorker = Map.copyOf(lastSeqByWorker);
+    pendingParts = Set.copyOf(pendingParts);
   }
 
   @Override
@@ -31,6 +37,8 @@ record ShardImage(
         && checkpointId == that.checkpointId
         && version == that.version
         && pendingSamples == that.pendingSamples
+        && samplesApplied == that.samplesApplied
+        && pendingParts.equals(that.pendingParts)
         && Arrays.equals(parameters, that.parameters)
         && Arrays.equals(pendingGradient, that.pendingGradient)
         && optimizer.equals(that.optimizer)

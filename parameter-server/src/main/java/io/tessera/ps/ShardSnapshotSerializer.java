@@ -14,7 +14,9 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.Map;
+import java.util.Set;
 import java.util.zip.CRC32;
 
 /**
@@ -26,16 +28,18 @@ import java.util.zip.CRC32;
  * body (version 1): setup (serializer id, manifest, bytes) | checkpoint id | version | pending
  *   samples | optimizer kind, steps, first moment, second moment | parameters | pending gradient |
  *   last sequence number per worker
+ * body (version 2): as version 1, then samples applied (long) | pending sync parts (count, longs)
  * </pre>
  *
  * <p>A snapshot that fails any check is not an exception here: it reads as {@link
  * ShardState#corrupt}, so the shard can say which checkpoint is bad and the coordinator can fall
  * back to the one before, instead of recovery failing blindly. Versions before the current one
- * stay readable; there is only version 1 so far.
+ * stay readable: a version-1 snapshot reads with {@code version x global batch} samples applied
+ * and no pending parts.
  */
 public final class ShardSnapshotSerializer extends JSerializer {
   public static final int IDENTIFIER = 714_208;
-  static final byte FORMAT_VERSION = 1;
+  static final byte FORMAT_VERSION = 2;
   private static final byte[] MAGIC = {'T', 'S', 'H', 'D'};
   private static final int HEADER = MAGIC.length + 1 + Integer.BYTES;
   private static final OptimizerKind[] KINDS = OptimizerKind.values();
@@ -93,7 +97,8 @@ public final class ShardSnapshotSerializer extends JSerializer {
             + Long.BYTES * 2L + Integer.BYTES
             + 1 + Long.BYTES + floatsLength(optimizer.first()) + floatsLength(optimizer.second())
             + floatsLength(image.parameters()) + floatsLength(image.pendingGradient())
-            + Integer.BYTES + workerBytes;
+            + Integer.BYTES + workerBytes
+            + Long.BYTES + Integer.BYTES + (long) Long.BYTES * image.pendingParts().size();
     if (HEADER + bodyLength + Integer.BYTES > Integer.MAX_VALUE) {
       throw new IllegalArgumentException("shard snapshot of " + bodyLength + " bytes is too large for one array");
     }
@@ -110,6 +115,10 @@ public final class ShardSnapshotSerializer extends JSerializer {
     out.putInt(workers.length);
     for (int w = 0; w < workers.length; w++) {
       out.putInt(workers[w].length).put(workers[w]).putLong(seqs[w]);
+    }
+    out.putLong(image.samplesApplied()).putInt(image.pendingParts().size());
+    for (long part : image.pendingParts()) {
+      out.putLong(part);
     }
     CRC32 crc = new CRC32();
     crc.update(out.array(), bodyStart, out.position() - bodyStart);
@@ -137,8 +146,9 @@ public final class ShardSnapshotSerializer extends JSerializer {
       return ShardState.corrupt("snapshot does not start with the shard snapshot magic word");
     }
     byte version = in.get();
-    if (version != FORMAT_VERSION) {
-      return ShardState.corrupt("snapshot format version " + version + " is not one this node reads (1)");
+    if (version < 1 || version > FORMAT_VERSION) {
+      return ShardState.corrupt(
+          "snapshot format version " + version + " is not one this node reads (1.." + FORMAT_VERSION + ")");
     }
     int bodyLength = in.getInt();
     if (bodyLength < 0 || (long) HEADER + bodyLength + Integer.BYTES != bytes.length) {
@@ -185,6 +195,18 @@ public final class ShardSnapshotSerializer extends JSerializer {
     for (int w = 0; w < workers; w++) {
       lastSeq.put(new String(take(in, in.getInt()), StandardCharsets.UTF_8), in.getLong());
     }
+    long samplesApplied = shardVersion * setup.globalBatch();
+    Set<Long> parts = new HashSet<>();
+    if (version >= 2) {
+      samplesApplied = in.getLong();
+      int count = in.getInt();
+      if (count < 0 || (long) count * Long.BYTES > in.remaining()) {
+        return ShardState.corrupt("snapshot lists " + count + " pending parts");
+      }
+      for (int p = 0; p < count; p++) {
+        parts.add(in.getLong());
+      }
+    }
     if (parameters.length != setup.range().size()) {
       return ShardState.corrupt(
           "snapshot holds " + parameters.length + " values for a shard of " + setup.range().size());
@@ -202,7 +224,9 @@ public final class ShardSnapshotSerializer extends JSerializer {
             pending,
             pendingSamples,
             new OptimizerState(KINDS[kind], steps, first, second),
-            lastSeq);
+            lastSeq,
+            samplesApplied,
+            parts);
     return ShardState.restored(setup, image);
   }
 

@@ -3,8 +3,12 @@ package io.tessera.ps;
 import io.tessera.protocol.ps.ShardProtocol.ShardSetup;
 import io.tessera.protocol.tensor.TensorPayload;
 import io.tessera.ps.optimizer.Optimizer;
+import java.util.Collection;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
 
 /**
  * A parameter shard's state as its event-sourced behavior sees it.
@@ -56,7 +60,9 @@ record ShardState(ShardSetup setup, Live live, ShardImage image, String corrupti
             new float[newSetup.range().size()],
             0,
             Optimizer.create(newSetup.optimizer(), newSetup.range().size(), newSetup.segments()).snapshot(),
-            Map.of());
+            Map.of(),
+            0,
+            Set.of());
     return restored(newSetup, initial);
   }
 
@@ -65,45 +71,50 @@ record ShardState(ShardSetup setup, Live live, ShardImage image, String corrupti
     return new ShardState(setup, live, live.image(checkpointId), null);
   }
 
-  /** The numbers pushes and optimizer steps change in place. Owned by the shard's actor. */
+  /**
+   * The numbers pushes and optimizer steps change in place, and the bookkeeping of the modes
+   * ({@code ssp} clocks, {@code sync} parts). Owned by the shard's actor.
+   */
   static final class Live {
     final float[] parameters;
     final float[] pendingGradient;
     final float[] decoded;
     final Optimizer optimizer;
     final Map<String, Long> lastSeqByWorker;
+    /** Sync mode: the contributions summed into the pending gradient. */
+    final Set<Long> pendingParts;
+    /** Every worker whose push was accepted since the shard started (for reports). */
+    final Set<String> pushers = new TreeSet<>();
+    /** SSP mode: accepted windows per worker of the roster; runtime only. */
+    final Map<String, Long> clocks = new HashMap<>();
+    /** The workers the coordinator last said train this member, and under which epoch. */
+    Set<String> roster = Set.of();
+    long rosterEpoch = -1;
+    long maxClockLead;
+    long fencedMessages;
     int pendingSamples;
+    long samplesApplied;
     long version;
     long accepted;
     long stale;
     long duplicates;
     long rejected;
 
-    private Live(
-        float[] parameters,
-        float[] pendingGradient,
-        Optimizer optimizer,
-        Map<String, Long> lastSeqByWorker,
-        int pendingSamples,
-        long version) {
-      this.parameters = parameters;
-      this.pendingGradient = pendingGradient;
+    private Live(ShardImage image, Optimizer optimizer) {
+      this.parameters = image.parameters().clone();
+      this.pendingGradient = image.pendingGradient().clone();
       this.decoded = new float[parameters.length];
       this.optimizer = optimizer;
-      this.lastSeqByWorker = lastSeqByWorker;
-      this.pendingSamples = pendingSamples;
-      this.version = version;
+      this.lastSeqByWorker = new HashMap<>(image.lastSeqByWorker());
+      this.pendingParts = new HashSet<>(image.pendingParts());
+      this.pendingSamples = image.pendingSamples();
+      this.samplesApplied = image.samplesApplied();
+      this.version = image.version();
     }
 
     /** Live numbers that start as copies of {@code image}, which stays untouched. */
     static Live from(ShardSetup setup, ShardImage image) {
-      return new Live(
-          image.parameters().clone(),
-          image.pendingGradient().clone(),
-          Optimizer.restore(setup.optimizer(), setup.segments(), image.optimizer()),
-          new HashMap<>(image.lastSeqByWorker()),
-          image.pendingSamples(),
-          image.version());
+      return new Live(image, Optimizer.restore(setup.optimizer(), setup.segments(), image.optimizer()));
     }
 
     ShardImage image(long checkpointId) {
@@ -114,7 +125,49 @@ record ShardState(ShardSetup setup, Live live, ShardImage image, String corrupti
           pendingGradient.clone(),
           pendingSamples,
           optimizer.snapshot(),
-          lastSeqByWorker);
+          lastSeqByWorker,
+          samplesApplied,
+          pendingParts);
+    }
+
+    /** The slowest clock of the roster (0 for an empty roster). */
+    long slowestClock() {
+      long slowest = Long.MAX_VALUE;
+      for (String worker : roster) {
+        slowest = Math.min(slowest, clocks.getOrDefault(worker, 0L));
+      }
+      return slowest == Long.MAX_VALUE ? 0 : slowest;
+    }
+
+    /**
+     * Applies a roster from the coordinator, unless it is older than the one in force: workers
+     * that enter start level with the slowest of those already there, so none of them holds the
+     * others back, and workers that left no longer count.
+     *
+     * @return whether the roster was applied
+     */
+    boolean applyRoster(long membershipEpoch, Collection<String> workers) {
+      if (membershipEpoch < rosterEpoch) {
+        fencedMessages++;
+        return false;
+      }
+      Set<String> next = Set.copyOf(workers);
+      Set<String> staying = new HashSet<>(roster);
+      staying.retainAll(next);
+      long start = 0;
+      if (!staying.isEmpty()) {
+        start = Long.MAX_VALUE;
+        for (String worker : staying) {
+          start = Math.min(start, clocks.getOrDefault(worker, 0L));
+        }
+      }
+      clocks.keySet().retainAll(next);
+      for (String worker : next) {
+        clocks.putIfAbsent(worker, start);
+      }
+      roster = next;
+      rosterEpoch = membershipEpoch;
+      return true;
     }
   }
 }

@@ -11,6 +11,7 @@ import io.tessera.protocol.ps.ShardProtocol.ShardSetup;
 import io.tessera.protocol.spec.LearningRateSchedule;
 import io.tessera.protocol.spec.OptimizerKind;
 import io.tessera.protocol.spec.OptimizerSpec;
+import io.tessera.protocol.spec.TrainingMode;
 import io.tessera.protocol.tensor.Segment;
 import io.tessera.protocol.tensor.ShardRange;
 import io.tessera.protocol.tensor.TensorPayload;
@@ -65,7 +66,7 @@ class ParameterServerRegistrarTest {
             .optWarmupSteps(3)
             .build();
     ShardSetup setup =
-        new ShardSetup("job-7", 2, new ShardRange(1, 5, 10), WEIGHT_AND_BIAS, adamw, 256, 2, 1000);
+        new ShardSetup("job-7", 2, new ShardRange(1, 5, 10), WEIGHT_AND_BIAS, adamw, 256, 2, 1000, TrainingMode.ASYNC, false);
     ShardInitialized event =
         new ShardInitialized(
             setup, TensorPayload.encode(new float[] {1f, -2.5f, 3e-8f, Float.MAX_VALUE, 0f}, WirePrecision.FP32));

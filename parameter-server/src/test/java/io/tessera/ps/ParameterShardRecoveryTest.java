@@ -30,6 +30,7 @@ import io.tessera.protocol.ps.ShardProtocol.ShardSetup;
 import io.tessera.protocol.ps.ShardProtocol.ShardStatus;
 import io.tessera.protocol.spec.OptimizerKind;
 import io.tessera.protocol.spec.OptimizerSpec;
+import io.tessera.protocol.spec.TrainingMode;
 import io.tessera.protocol.tensor.Segment;
 import io.tessera.protocol.tensor.ShardRange;
 import io.tessera.protocol.tensor.WirePrecision;
@@ -391,7 +392,7 @@ class ParameterShardRecoveryTest {
             .build();
     List<Segment> weightAndBias =
         List.of(new Segment("w", 0, 0, 3, true), new Segment("b", 0, 3, 1, false));
-    return new ShardSetup("job-1", 0, new ShardRange(0, 0, 4), weightAndBias, adamw, 2, 1, 10);
+    return new ShardSetup("job-1", 0, new ShardRange(0, 0, 4), weightAndBias, adamw, 2, 1, 10, TrainingMode.ASYNC, false);
   }
 
   private static void assertPassivated(Shard shard) {

@@ -42,6 +42,7 @@ import io.tessera.protocol.ps.ShardProtocol.Stale;
 import io.tessera.protocol.spec.LearningRateSchedule;
 import io.tessera.protocol.spec.OptimizerKind;
 import io.tessera.protocol.spec.OptimizerSpec;
+import io.tessera.protocol.spec.TrainingMode;
 import io.tessera.protocol.tensor.Segment;
 import io.tessera.protocol.tensor.ShardRange;
 import io.tessera.protocol.tensor.TensorPayload;
@@ -147,13 +148,14 @@ class ParameterShardShardingTest {
                   0,
                   2,
                   TensorPayload.encode(gradientSums[i], WirePrecision.FP32),
+                  ShardProtocol.StepRule.of(2),
                   pushed.getRef()));
       assertEquals(StatusReply.success(new Accepted(1)), pushed.receiveMessage());
     }
 
     for (int i = 0; i < 2; i++) {
       TestProbe<StatusReply<Pulled>> pulled = testKit.createTestProbe();
-      entity(i).tell(new ShardProtocol.Pull(WirePrecision.FP32, pulled.getRef()));
+      entity(i).tell(new ShardProtocol.Pull(WirePrecision.FP32, "", pulled.getRef()));
       Pulled reply = pulled.receiveMessage().getValue();
       assertEquals(i, reply.shard(), "the entity id must reach the entity that holds shard " + i);
       assertEquals(0, reply.epoch());
@@ -218,7 +220,7 @@ class ParameterShardShardingTest {
             .contains(entityId(2)),
         "the idle parameter shard must still be running");
     TestProbe<StatusReply<Pulled>> pulled = testKit.createTestProbe();
-    shard.tell(new ShardProtocol.Pull(WirePrecision.FP32, pulled.getRef()));
+    shard.tell(new ShardProtocol.Pull(WirePrecision.FP32, "", pulled.getRef()));
     StatusReply<Pulled> reply = pulled.receiveMessage();
     assertTrue(reply.isSuccess(), () -> "pull failed: " + reply);
     assertArrayEquals(new float[] {1f, 2f, 3f}, reply.getValue().values().decode());
@@ -309,13 +311,14 @@ class ParameterShardShardingTest {
             baseVersion,
             2,
             TensorPayload.encode(gradientSum, WirePrecision.FP32),
+            ShardProtocol.StepRule.of(2),
             pushed.getRef()));
     return TestingShards.success(pushed.receiveMessage(SHARDING_TIMEOUT));
   }
 
   private static Pulled pull(EntityRef<Command> shard) {
     TestProbe<StatusReply<Pulled>> pulled = testKit.createTestProbe();
-    shard.tell(new ShardProtocol.Pull(WirePrecision.FP32, pulled.getRef()));
+    shard.tell(new ShardProtocol.Pull(WirePrecision.FP32, "", pulled.getRef()));
     return TestingShards.success(pulled.receiveMessage(SHARDING_TIMEOUT));
   }
 
@@ -376,7 +379,9 @@ class ParameterShardShardingTest {
         sgd,
         2,
         1,
-        100);
+        100,
+        TrainingMode.ASYNC,
+        false);
   }
 
   /** The entities of this node's region of {@code key}, by Akka shard id. */

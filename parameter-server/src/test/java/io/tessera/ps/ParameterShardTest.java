@@ -12,6 +12,7 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import akka.actor.testkit.typed.javadsl.ActorTestKit;
+import io.tessera.protocol.ps.ShardProtocol;
 import io.tessera.protocol.ps.ShardProtocol.Accepted;
 import io.tessera.protocol.ps.ShardProtocol.Duplicate;
 import io.tessera.protocol.ps.ShardProtocol.Initialized;
@@ -22,6 +23,7 @@ import io.tessera.protocol.ps.ShardProtocol.Stale;
 import io.tessera.protocol.spec.LearningRateSchedule;
 import io.tessera.protocol.spec.OptimizerKind;
 import io.tessera.protocol.spec.OptimizerSpec;
+import io.tessera.protocol.spec.TrainingMode;
 import io.tessera.protocol.tensor.Segment;
 import io.tessera.protocol.tensor.ShardRange;
 import io.tessera.protocol.tensor.WirePrecision;
@@ -79,7 +81,8 @@ class ParameterShardTest {
   void pushBeforeInitialisationIsAnErrorAndCountsNothing() {
     Shard shard = shards.startFresh();
 
-    String error = errorText(shard.tryPush("w1", 1, 0, 0, 2, new float[] {1f, 1f, 1f, 1f}));
+    String error =
+        errorText(shard.tryPush("w1", 1, 0, 0, 2, new float[] {1f, 1f, 1f, 1f}, ShardProtocol.StepRule.of(2)));
 
     assertTrue(error.contains(shard.entityId), error);
     ShardStatus status = shard.status();
@@ -384,7 +387,7 @@ class ParameterShardTest {
     List<Segment> weightAndBias =
         List.of(new Segment("w", 0, 0, 3, true), new Segment("b", 0, 3, 1, false));
     ShardSetup setup =
-        new ShardSetup("job-1", 0, new ShardRange(0, 0, 4), weightAndBias, adamw, 2, 1, 10);
+        new ShardSetup("job-1", 0, new ShardRange(0, 0, 4), weightAndBias, adamw, 2, 1, 10, TrainingMode.ASYNC, false);
     Shard shard = shards.startFresh();
     shard.initialize(setup, INITIAL);
     float[][] sums = {{0.5f, -1.25f, 3f, 0.75f}, {-0.25f, 2f, 1f, -3.5f}};
@@ -419,7 +422,7 @@ class ParameterShardTest {
             .build();
     Shard shard = shards.startFresh();
     shard.initialize(
-        new ShardSetup("job-1", 0, new ShardRange(0, 0, 4), ONE_TENSOR, warmingUp, 1, 1, 100),
+        new ShardSetup("job-1", 0, new ShardRange(0, 0, 4), ONE_TENSOR, warmingUp, 1, 1, 100, TrainingMode.ASYNC, false),
         new float[] {10f, 10f, 10f, 10f});
     float[] g = {4f, -8f, 2f, 0f};
 

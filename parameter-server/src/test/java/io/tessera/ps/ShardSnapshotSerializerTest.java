@@ -16,6 +16,7 @@ import akka.serialization.Serializer;
 import io.tessera.protocol.ps.ShardProtocol.ShardSetup;
 import io.tessera.protocol.spec.OptimizerKind;
 import io.tessera.protocol.spec.OptimizerSpec;
+import io.tessera.protocol.spec.TrainingMode;
 import io.tessera.protocol.tensor.Segment;
 import io.tessera.protocol.tensor.ShardRange;
 import io.tessera.protocol.tensor.TensorPayload;
@@ -79,6 +80,8 @@ class ShardSnapshotSerializerTest {
     live.pendingSamples = 3;
     live.lastSeqByWorker.put("worker-a/gpu0", 5L);
     live.lastSeqByWorker.put("worker-b/cpu", 9L);
+    live.samplesApplied = 2;
+    live.pendingParts.add(48L);
     original = initial.checkpoint(9);
     bytes = serialization.serialize(original).get();
   }
@@ -106,6 +109,8 @@ class ShardSnapshotSerializerTest {
     assertArrayEquals(original.image().parameters(), copy.live().parameters);
     assertArrayEquals(original.image().pendingGradient(), copy.live().pendingGradient);
     assertEquals(original.image().lastSeqByWorker(), copy.live().lastSeqByWorker);
+    assertEquals(2, copy.live().samplesApplied);
+    assertEquals(java.util.Set.of(48L), copy.live().pendingParts);
     // The restored optimizer carries on exactly like the original (AdamW: moments and steps).
     original.live().optimizer.step(original.live().parameters, STEP_GRADIENT.clone(), 0.01);
     copy.live().optimizer.step(copy.live().parameters, STEP_GRADIENT.clone(), 0.01);
@@ -116,6 +121,27 @@ class ShardSnapshotSerializerTest {
   @Test
   void aShardWithoutParametersIsNotWritten() {
     assertThrows(IllegalArgumentException.class, () -> serialization.serialize(ShardState.empty()).get());
+  }
+
+  @Test
+  void aVersionOneSnapshotIsStillRead() {
+    // Version 1 ended after the workers' sequence numbers: no samples applied, no sync parts.
+    int tail = Long.BYTES + Integer.BYTES + Long.BYTES; // samples applied, part count, one part
+    byte[] v1 = new byte[bytes.length - tail];
+    System.arraycopy(bytes, 0, v1, 0, v1.length - 4);
+    v1[4] = 1;
+    putInt(v1, 5, v1.length - HEADER - 4);
+    CRC32 crc = new CRC32();
+    crc.update(v1, HEADER, v1.length - HEADER - 4);
+    putInt(v1, v1.length - 4, (int) crc.getValue());
+
+    ShardState copy = read(v1);
+
+    assertFalse(copy.isCorrupt(), copy::corruption);
+    assertArrayEquals(original.image().parameters(), copy.live().parameters);
+    assertEquals(1, copy.live().version);
+    assertEquals(1L * original.setup().globalBatch(), copy.live().samplesApplied, "one step of the global batch");
+    assertTrue(copy.live().pendingParts.isEmpty());
   }
 
   // ---------------------------------------------------------------- damaged bytes
@@ -154,7 +180,7 @@ class ShardSnapshotSerializerTest {
 
   @Test
   void anUnknownFormatVersionIsNamed() {
-    for (byte version : new byte[] {0, 2, 127}) {
+    for (byte version : new byte[] {0, 3, 127}) {
       byte[] damaged = bytes.clone();
       damaged[4] = version;
       assertCorrupt(damaged, "format version " + version + " is not one this node reads", "version " + version);
@@ -209,7 +235,9 @@ class ShardSnapshotSerializerTest {
             new float[3],
             image.pendingSamples(),
             image.optimizer(),
-            image.lastSeqByWorker());
+            image.lastSeqByWorker(),
+            image.samplesApplied(),
+            image.pendingParts());
     ShardState mismatched = new ShardState(original.setup(), original.live(), shortPending, null);
 
     assertCorrupt(
@@ -223,7 +251,7 @@ class ShardSnapshotSerializerTest {
         OptimizerSpec.builder().optKind(OptimizerKind.ADAMW).optLearningRate(0.01).optWeightDecay(0.1).build();
     List<Segment> segments =
         size == 4 ? WEIGHT_AND_BIAS : List.of(new Segment("w", 0, 0, size, true));
-    return new ShardSetup("job-1", 0, new ShardRange(0, 0, size), segments, adamw, 2, 1, 10);
+    return new ShardSetup("job-1", 0, new ShardRange(0, 0, size), segments, adamw, 2, 1, 10, TrainingMode.ASYNC, false);
   }
 
   private static ShardState read(byte[] bytes) {

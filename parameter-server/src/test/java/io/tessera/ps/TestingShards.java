@@ -24,6 +24,8 @@ import io.tessera.protocol.ps.ShardProtocol.PushOutcome;
 import io.tessera.protocol.ps.ShardProtocol.ShardAddress;
 import io.tessera.protocol.ps.ShardProtocol.ShardSetup;
 import io.tessera.protocol.ps.ShardProtocol.ShardStatus;
+import io.tessera.protocol.ps.ShardProtocol.StepRule;
+import io.tessera.protocol.spec.TrainingMode;
 import io.tessera.protocol.spec.LearningRateSchedule;
 import io.tessera.protocol.spec.OptimizerKind;
 import io.tessera.protocol.spec.OptimizerSpec;
@@ -34,6 +36,8 @@ import io.tessera.protocol.tensor.WirePrecision;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
@@ -55,6 +59,8 @@ final class TestingShards {
 
   private final ActorTestKit testKit;
   private final AtomicInteger jobs = new AtomicInteger();
+  /** The global batch each entity was set up with: what a plain push's step rule names. */
+  private final Map<String, Integer> globalBatches = new ConcurrentHashMap<>();
 
   TestingShards(ActorTestKit testKit) {
     this.testKit = testKit;
@@ -140,6 +146,7 @@ final class TestingShards {
     }
 
     StatusReply<Initialized> tryInitialize(ShardSetup setup, float[] values) {
+      globalBatches.putIfAbsent(entityId, setup.globalBatch());
       TestProbe<StatusReply<Initialized>> probe = testKit.createTestProbe();
       ref.tell(
           new ShardProtocol.Initialize(
@@ -153,8 +160,19 @@ final class TestingShards {
 
     StatusReply<Pulled> tryPull(WirePrecision precision) {
       TestProbe<StatusReply<Pulled>> probe = testKit.createTestProbe();
-      ref.tell(new ShardProtocol.Pull(precision, probe.getRef()));
+      ref.tell(new ShardProtocol.Pull(precision, "", probe.getRef()));
       return probe.receiveMessage(TIMEOUT);
+    }
+
+    /** A training worker's pull, which an ssp shard may hold back; the probe gets the answer. */
+    TestProbe<StatusReply<Pulled>> pullAs(String workerId) {
+      TestProbe<StatusReply<Pulled>> probe = testKit.createTestProbe();
+      ref.tell(new ShardProtocol.Pull(WirePrecision.FP32, workerId, probe.getRef()));
+      return probe;
+    }
+
+    void updateRoster(long membershipEpoch, String... workers) {
+      ref.tell(new ShardProtocol.UpdateRoster(membershipEpoch, List.of(workers)));
     }
 
     Pulled pull(WirePrecision precision) {
@@ -168,6 +186,15 @@ final class TestingShards {
 
     StatusReply<PushOutcome> tryPush(
         String workerId, long seq, long epoch, long baseVersion, int samples, float[] gradientSum) {
+      Integer globalBatch = globalBatches.get(entityId);
+      if (globalBatch == null) {
+        throw new IllegalStateException("shard " + entityId + " was never initialised in this test");
+      }
+      return tryPush(workerId, seq, epoch, baseVersion, samples, gradientSum, StepRule.of(globalBatch));
+    }
+
+    StatusReply<PushOutcome> tryPush(
+        String workerId, long seq, long epoch, long baseVersion, int samples, float[] gradientSum, StepRule rule) {
       TestProbe<StatusReply<PushOutcome>> probe = testKit.createTestProbe();
       ref.tell(
           new ShardProtocol.Push(
@@ -177,6 +204,7 @@ final class TestingShards {
               baseVersion,
               samples,
               TensorPayload.encode(gradientSum, WirePrecision.FP32),
+              rule,
               probe.getRef()));
       return probe.receiveMessage(TIMEOUT);
     }
@@ -232,8 +260,13 @@ final class TestingShards {
 
   /** A four-value shard of one tensor. */
   static ShardSetup setup(OptimizerSpec optimizer, int globalBatch, int staleness) {
+    return setup(optimizer, globalBatch, staleness, TrainingMode.ASYNC);
+  }
+
+  /** A four-value shard of one tensor in {@code mode}. */
+  static ShardSetup setup(OptimizerSpec optimizer, int globalBatch, int staleness, TrainingMode mode) {
     return new ShardSetup(
-        "job-1", 0, new ShardRange(0, 0, 4), ONE_TENSOR, optimizer, globalBatch, staleness, 100);
+        "job-1", 0, new ShardRange(0, 0, 4), ONE_TENSOR, optimizer, globalBatch, staleness, 100, mode, false);
   }
 
   // ---------------------------------------------------------------- replies

@@ -14,8 +14,11 @@ import io.tessera.protocol.coordinator.CoordinatorProtocol.JobState;
 import io.tessera.protocol.ps.ShardProtocol;
 import io.tessera.protocol.spec.DatasetSpec;
 import io.tessera.protocol.spec.JobSpec;
+import io.tessera.protocol.spec.LearningRateScaling;
+import io.tessera.protocol.spec.TrainingMode;
 import io.tessera.protocol.spec.LearningRateSchedule;
 import io.tessera.protocol.spec.MemberSpec;
+import io.tessera.protocol.spec.ModelKind;
 import io.tessera.protocol.spec.ModelSpec;
 import io.tessera.protocol.spec.OptimizerKind;
 import io.tessera.protocol.spec.OptimizerSpec;
@@ -298,7 +301,7 @@ class ProtocolSerializationTest {
             .optWarmupSteps(50)
             .optMinLearningRate(1e-5)
             .build();
-    MemberSpec member = new MemberSpec("wide_2", -7L);
+    MemberSpec member = new MemberSpec("wide_2", -7L, 2.5, 3e-3, Double.NaN);
     JobSpec ensemble =
         JobSpec.builder()
             .setName("fmnist-vit-ensemble")
@@ -314,10 +317,30 @@ class ProtocolSerializationTest {
             .optMembers(List.of(new MemberSpec("m0", 11L), new MemberSpec("m1", 12L), member))
             .optWirePrecision(WirePrecision.BF16)
             .optSeed(-123_456_789L)
+            .optMode(TrainingMode.SYNC)
+            .optBackupWorkers(1)
+            .optLearningRateScaling(LearningRateScaling.SQUARE_ROOT)
             .build();
-    JobSpec single = JobSpec.builder().setName("fmnist-vit").optOptimizer(adamw).build();
+    JobSpec single =
+        JobSpec.builder().setName("fmnist-vit").optOptimizer(adamw).optStalenessDamping(true).build();
+    JobSpec synthetic =
+        JobSpec.builder()
+            .setName("simulated")
+            .optMode(TrainingMode.SSP)
+            .optDataset(new DatasetSpec(DatasetSpec.SYNTHETIC, 4096, 0))
+            .optModel(
+                ModelSpec.builder()
+                    .optKind(ModelKind.SYNTHETIC)
+                    .optParameters(100_000)
+                    .optComputeMicrosPerSample(250)
+                    .build())
+            .build();
     JobSpec fp16 =
-        JobSpec.builder().setName("fmnist-fp16").optWirePrecision(WirePrecision.FP16).build();
+        JobSpec.builder()
+            .setName("fmnist-fp16")
+            .optWirePrecision(WirePrecision.FP16)
+            .optLearningRateScaling(LearningRateScaling.NONE)
+            .build();
 
     // --- tensors ---
     TensorPayload fp32 = TensorPayload.encode(gaussians(random, 37, 0.02), WirePrecision.FP32);
@@ -344,7 +367,8 @@ class ProtocolSerializationTest {
 
     // --- parameter-shard protocol ---
     ShardProtocol.ShardSetup setup =
-        new ShardProtocol.ShardSetup(JOB, 1, range, segments, sgd, 512, 2, 3_000L);
+        new ShardProtocol.ShardSetup(JOB, 1, range, segments, sgd, 512, 2, 3_000L, TrainingMode.SYNC, false);
+    ShardProtocol.StepRule syncRule = new ShardProtocol.StepRule(448, 0.7071, 1_234L);
 
     // --- coordinator protocol ---
     ActorRef<WorkerProtocol.Command> worker = ref();
@@ -352,7 +376,7 @@ class ProtocolSerializationTest {
     CoordinatorProtocol.SplitReport report =
         new CoordinatorProtocol.SplitReport(2048, 1234.5, 16, 1, 9_876_543_210L);
     CoordinatorProtocol.Lease lease =
-        new CoordinatorProtocol.Lease(77L, JOB, 1, 5L, split, 4, 60_000, ensemble);
+        new CoordinatorProtocol.Lease(77L, JOB, 1, 5L, split, 4, 60_000, ensemble, syncRule);
     CoordinatorProtocol.MemberResult result =
         new CoordinatorProtocol.MemberResult(0, "m0", 10_000, 0.8812);
     List<CoordinatorProtocol.JobStatus> statuses = new ArrayList<>();
@@ -381,14 +405,14 @@ class ProtocolSerializationTest {
     CoordinatorProtocol.WorkerShare share = new CoordinatorProtocol.WorkerShare("worker-a/gpu0", 3);
     CoordinatorProtocol.AccumulationPlan plan =
         new CoordinatorProtocol.AccumulationPlan(
-            5L, 0, List.of(share, new CoordinatorProtocol.WorkerShare("worker-b/gpu1", 5)));
+            5L, 0, 256, List.of(share, new CoordinatorProtocol.WorkerShare("worker-b/gpu1", 5)));
     CoordinatorProtocol.AccumulationPlan shrunk =
         new CoordinatorProtocol.AccumulationPlan(
-            6L, 0, List.of(new CoordinatorProtocol.WorkerShare("worker-b/gpu1", 8)));
+            6L, 0, 256, List.of(new CoordinatorProtocol.WorkerShare("worker-b/gpu1", 8)));
 
     List<Object> all = new ArrayList<>();
     all.addAll(List.of(dataset, DatasetSpec.fashionMnist(), model, sgd, adamw, member));
-    all.addAll(List.of(ensemble, single, fp16));
+    all.addAll(List.of(ensemble, single, fp16, synthetic));
     all.addAll(List.of(fp32, bf16, half, empty, specials, layout, range, segments.get(0)));
     all.add(new TensorSpec("blocks.0.attn.qkv.weight", new int[] {192, 64}, true));
 
@@ -397,17 +421,23 @@ class ProtocolSerializationTest {
     all.add(new ShardProtocol.Initialized(42L, true));
     all.add(new ShardProtocol.Initialized(0L, false));
     for (WirePrecision precision : WirePrecision.values()) {
-      all.add(new ShardProtocol.Pull(precision, ref()));
+      all.add(new ShardProtocol.Pull(precision, "worker-a/gpu0", ref()));
     }
+    all.add(new ShardProtocol.Pull(WirePrecision.FP32, "", ref()));
     all.add(new ShardProtocol.Pulled(1, 2L, 42L, bf16));
-    all.add(new ShardProtocol.Push("worker-a/gpu0", 17L, 2L, 40L, 32, half, ref()));
+    all.add(new ShardProtocol.Push("worker-a/gpu0", 17L, 2L, 40L, 32, half, syncRule, ref()));
+    all.add(new ShardProtocol.Push("worker-b/gpu1", 18L, 2L, 39L, 64, fp32, ShardProtocol.StepRule.of(512), ref()));
+    all.add(syncRule);
+    all.add(new ShardProtocol.UpdateRoster(6L, List.of("worker-a/gpu0", "worker-b/gpu1")));
+    all.add(new ShardProtocol.UpdateRoster(7L, List.of()));
     all.add(new ShardProtocol.Accepted(43L));
     all.add(new ShardProtocol.Duplicate(43L));
     all.add(new ShardProtocol.Stale(12L));
     all.add(new ShardProtocol.GetStatus(ref()));
     all.add(
         new ShardProtocol.ShardStatus(
-            ShardProtocol.entityId(JOB, 1, 1), true, 2L, 7L, 43L, 100L, 3L, 2L, 1L, 96));
+            ShardProtocol.entityId(JOB, 1, 1), true, 2L, 7L, 43L, 100L, 3L, 2L, 1L, 96, 2L, 1L,
+            List.of("worker-a/gpu0", "worker-b/gpu1")));
     all.add(new ShardProtocol.TakeCheckpoint(8L, 2L, ref()));
     all.add(new ShardProtocol.CheckpointSaved(1, 8L, 19L, 44L));
     all.add(new ShardProtocol.RewindTo(3L));
@@ -422,6 +452,7 @@ class ProtocolSerializationTest {
     all.add(new WorkerProtocol.SetAccumulation(JOB, 0, 5L, 3));
     all.add(new WorkerProtocol.Evaluate(JOB, 1, single, ref()));
     all.add(new WorkerProtocol.EvaluationReport(JOB, 1, 10_000, 8_765, 0.3712, 930L));
+    all.add(WorkerProtocol.Drain.INSTANCE);
 
     all.add(new CoordinatorProtocol.ResolveShardRecovery(JOB, 1, 0, ref()));
     all.add(new CoordinatorProtocol.ShardRecoveryPlan(2L, 7L, 19L));
@@ -445,7 +476,20 @@ class ProtocolSerializationTest {
     all.add(new CoordinatorProtocol.GetAccumulationHistory(JOB, ref()));
     all.add(new CoordinatorProtocol.RequestLease(worker, ref()));
     all.add(new CoordinatorProtocol.CompleteSplit(worker, 77L, report, ref()));
-    all.add(new CoordinatorProtocol.ReleaseLease(worker, 78L, "worker stopping"));
+    all.add(new CoordinatorProtocol.ReleaseLease(worker, 78L, "worker stopping", false));
+    all.add(new CoordinatorProtocol.ReleaseLease(worker, 79L, "CUDA out of memory", true));
+    all.add(new CoordinatorProtocol.DrainWorkers("127.0.0.1:2553", ref()));
+    all.add(new CoordinatorProtocol.DrainStarted(List.of("worker-a/gpu0", "worker-b/gpu1")));
+    all.add(new CoordinatorProtocol.DrainCompleted(worker));
+    all.add(new CoordinatorProtocol.SetGlobalBatch(JOB, 1024, ref()));
+    all.add(new CoordinatorProtocol.GlobalBatchSet(JOB, 1024, 1.4142));
+    all.add(new CoordinatorProtocol.ListWorkers(ref()));
+    CoordinatorProtocol.WorkerInfo training = new CoordinatorProtocol.WorkerInfo("worker-a/gpu0", "training", 1, 3, 1, -1L);
+    CoordinatorProtocol.WorkerInfo drained = new CoordinatorProtocol.WorkerInfo("worker-c/gpu0", "drained", -1, 0, 0, 812L);
+    all.add(training);
+    all.add(new CoordinatorProtocol.WorkerList(List.of(training, drained)));
+    all.add(new CoordinatorProtocol.GetTrainingCurve(JOB, 0, ref()));
+    all.add(new CoordinatorProtocol.TrainingCurve(JOB, 0, List.of(2.30, 1.95, 1.61)));
     all.add(new CoordinatorProtocol.LeaseGranted(lease));
     all.add(new CoordinatorProtocol.NoLease("no splits left in epoch 2", 500L));
     all.addAll(List.of(lease, split, report, result, plan, share));

@@ -197,6 +197,27 @@ final class TestCluster implements AutoCloseable {
         .join();
   }
 
+  /** The mean training loss of every step of a sync job's member, in order. */
+  List<Double> trainingCurve(String jobId, int member) {
+    return AskPattern.<CoordinatorProtocol.Command, CoordinatorProtocol.TrainingCurve>askWithStatus(
+            coordinator,
+            replyTo -> new CoordinatorProtocol.GetTrainingCurve(jobId, member, replyTo),
+            ASK,
+            seedNode().scheduler())
+        .toCompletableFuture()
+        .join()
+        .stepLosses();
+  }
+
+  /** The coordinator's view of the workers, drained ones included. */
+  List<CoordinatorProtocol.WorkerInfo> workers() {
+    return AskPattern.<CoordinatorProtocol.Command, CoordinatorProtocol.WorkerList>ask(
+            coordinator, CoordinatorProtocol.ListWorkers::new, ASK, seedNode().scheduler())
+        .toCompletableFuture()
+        .join()
+        .workers();
+  }
+
   /** Polls the job's status until {@code condition} holds; fails after {@code timeout}. */
   JobStatus awaitStatus(String jobId, Duration timeout, String what, Predicate<JobStatus> condition) {
     TestProbe<Object> probe = TestProbe.create(seedNode());

@@ -32,6 +32,16 @@ final class TestJobs {
     return spec.root().render(ConfigRenderOptions.concise());
   }
 
+  /** The subset job in {@code mode} over the first {@code trainLimit} training samples. */
+  static String subsetSpecText(int epochs, String mode, int trainLimit, int testLimit) {
+    Config spec =
+        ConfigFactory.parseString(subsetSpecText(epochs))
+            .withValue("mode", ConfigValueFactory.fromAnyRef(mode))
+            .withValue("dataset.train-limit", ConfigValueFactory.fromAnyRef(trainLimit))
+            .withValue("dataset.test-limit", ConfigValueFactory.fromAnyRef(testLimit));
+    return spec.root().render(ConfigRenderOptions.concise());
+  }
+
   static JobSpec subset(int epochs) {
     return JobSpecParser.parse(subsetSpecText(epochs));
   }

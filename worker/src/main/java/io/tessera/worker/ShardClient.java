@@ -51,12 +51,17 @@ final class ShardClient {
    */
   record PulledParameters(float[] values, long epoch, long[] versions, long bytes) {}
 
-  CompletionStage<PulledParameters> pull(WirePrecision precision) {
+  /**
+   * Pulls every slice. {@code workerId} names a training worker (whose pull an {@code ssp} shard
+   * may hold back while it is too far ahead); empty for a pull that only reads, like evaluation.
+   */
+  CompletionStage<PulledParameters> pull(WirePrecision precision, String workerId) {
     List<CompletableFuture<ShardProtocol.Pulled>> replies = new ArrayList<>();
     for (EntityRef<ShardProtocol.Command> shard : shards) {
       replies.add(
           shard
-              .<ShardProtocol.Pulled>askWithStatus(replyTo -> new ShardProtocol.Pull(precision, replyTo), timeout)
+              .<ShardProtocol.Pulled>askWithStatus(
+                  replyTo -> new ShardProtocol.Pull(precision, workerId, replyTo), timeout)
               .toCompletableFuture());
     }
     return CompletableFuture.allOf(replies.toArray(CompletableFuture[]::new))
@@ -88,19 +93,31 @@ final class ShardClient {
 
   /** One push, slice by slice; a retry must reuse {@code seq} so shards apply it once. */
   record PushRequest(
-      String workerId, long seq, long epoch, long[] baseVersions, int samples, List<TensorPayload> slices) {
+      String workerId,
+      long seq,
+      long epoch,
+      long[] baseVersions,
+      int samples,
+      List<TensorPayload> slices,
+      ShardProtocol.StepRule rule) {
     long bytes() {
       return slices.stream().mapToLong(s -> s.bytes().length).sum();
     }
   }
 
   PushRequest encodePush(
-      String workerId, long seq, PulledParameters base, int samples, float[] gradientSum, WirePrecision precision) {
+      String workerId,
+      long seq,
+      PulledParameters base,
+      int samples,
+      float[] gradientSum,
+      WirePrecision precision,
+      ShardProtocol.StepRule rule) {
     List<TensorPayload> slices = new ArrayList<>();
     for (ShardRange range : ranges) {
       slices.add(TensorPayload.encode(gradientSum, range.from(), range.size(), precision));
     }
-    return new PushRequest(workerId, seq, base.epoch(), base.versions().clone(), samples, slices);
+    return new PushRequest(workerId, seq, base.epoch(), base.versions().clone(), samples, slices, rule);
   }
 
   CompletionStage<List<PushOutcome>> push(PushRequest request) {
@@ -119,6 +136,7 @@ final class ShardClient {
                           request.baseVersions()[index],
                           request.samples(),
                           request.slices().get(index),
+                          request.rule(),
                           replyTo),
                   timeout)
               .toCompletableFuture());
@@ -138,10 +156,12 @@ final class ShardClient {
               member,
               range,
               layout.segments(range),
-              spec.optimizer(),
+              spec.optimizerOf(member),
               spec.globalBatch(),
               spec.staleness(),
-              totalSteps);
+              totalSteps,
+              spec.mode(),
+              spec.stalenessDamping());
       TensorPayload slice = TensorPayload.encode(values, range.from(), range.size(), WirePrecision.FP32);
       replies.add(
           shards

@@ -22,8 +22,11 @@ import io.tessera.protocol.coordinator.CoordinatorProtocol.NoLease;
 import io.tessera.protocol.ps.ShardProtocol.PushOutcome;
 import io.tessera.protocol.ps.ShardProtocol.Stale;
 import io.tessera.protocol.spec.JobSpec;
+import io.tessera.protocol.spec.TrainingMode;
+import io.tessera.protocol.tensor.WirePrecision;
 import io.tessera.protocol.worker.WorkerProtocol;
 import io.tessera.protocol.worker.WorkerProtocol.Command;
+import io.tessera.protocol.worker.WorkerProtocol.Drain;
 import io.tessera.protocol.worker.WorkerProtocol.Evaluate;
 import io.tessera.protocol.worker.WorkerProtocol.EvaluationReport;
 import io.tessera.protocol.worker.WorkerProtocol.InitializeModel;
@@ -33,26 +36,25 @@ import io.tessera.protocol.worker.WorkerProtocol.SetAccumulation;
 import io.tessera.protocol.worker.WorkerProtocol.WorkAvailable;
 import io.tessera.worker.ShardClient.PulledParameters;
 import io.tessera.worker.ShardClient.PushRequest;
-import io.tessera.worker.train.Batch;
-import io.tessera.worker.train.TrainingSession.BatchScore;
+import io.tessera.worker.train.MemberTrainer;
 import java.time.Duration;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 
 /**
  * Trains on one device: registers with the Receptionist, asks the coordinator for leases, and
- * trains each leased split in accumulation windows of {@code k} micro-batches: pull the member's
- * parameters from its shards, run the micro-batches forward and backward while gradients add up,
- * push the gradient sum once, and ack the split when every push was accepted. It also sets up a
- * new member's shards and evaluates members on request.
+ * trains each leased run of splits in accumulation windows of {@code k} micro-batches: pull the
+ * member's parameters from its shards, run the micro-batches forward and backward while gradients
+ * add up, push the gradient sum once, and ack the lease when every push was accepted. It also sets
+ * up a new member's shards, evaluates members on request, and drains when asked: it finishes the
+ * window it is in, acks what it trained, and leaves.
  *
  * <p>The actor runs on a dispatcher of its own ({@link WorkerSettings#DISPATCHER}), so the DJL
  * work in its handlers blocks only this worker. Its DJL arrays are closed when it stops.
  */
 public final class Worker extends AbstractBehavior<Command> {
-
-  private static final int EVALUATION_BATCH = 256;
 
   public static Behavior<Command> create(
       ActorRef<CoordinatorProtocol.Command> coordinator,
@@ -70,16 +72,20 @@ public final class Worker extends AbstractBehavior<Command> {
   private final DataCatalog data;
   private final WorkerSettings settings;
   private final ClusterSharding sharding;
-  private final NDManager manager;
+  private final Device device;
   private final String workerId;
   private final WorkerMetrics metrics = new WorkerMetrics();
   private final Map<String, MemberContext> members = new HashMap<>();
   private final Map<String, SetAccumulation> accumulation = new HashMap<>();
+  private final long registeredAtNanos = System.nanoTime();
 
+  private NDManager manager;
   private LeaseRun current;
   private boolean leaseRequested;
   private PendingCompletion completion;
   private long nextSeq = 1;
+  private boolean firstPushAccepted;
+  private boolean draining;
 
   private Worker(
       ActorContext<Command> context,
@@ -94,7 +100,7 @@ public final class Worker extends AbstractBehavior<Command> {
     this.data = data;
     this.settings = settings;
     this.sharding = ClusterSharding.get(context.getSystem());
-    this.manager = NDManager.newBaseManager(device);
+    this.device = device;
     this.workerId = ActorRefResolver.get(context.getSystem()).toSerializationFormat(context.getSelf());
     context.getSystem().receptionist().tell(Receptionist.register(WorkerProtocol.SERVICE_KEY, context.getSelf()));
     context.getLog().info("Worker {} on {} ready", workerId, device);
@@ -103,10 +109,13 @@ public final class Worker extends AbstractBehavior<Command> {
 
   // ------------------------------------------------------------------ local messages
 
-  private record LeaseAnswered(LeaseReply reply, Throwable failure) implements Local {}
+  private record LeaseAnswered(LeaseReply reply, Throwable failure, long askedAtNanos) implements Local {}
 
   private record ParametersPulled(long leaseId, PulledParameters parameters, Throwable failure, long startNanos)
       implements Local {}
+
+  /** A simulated device has had the time its window would take; the push may go. */
+  private record WindowReady(long leaseId) implements Local {}
 
   private record GradientsPushed(long leaseId, List<PushOutcome> outcomes, Throwable failure, long startNanos)
       implements Local {}
@@ -114,7 +123,7 @@ public final class Worker extends AbstractBehavior<Command> {
   private record EvaluationPulled(Evaluate request, PulledParameters parameters, Throwable failure)
       implements Local {}
 
-  /** A split whose pushes were all accepted, until the coordinator answers its completion. */
+  /** A lease whose pushes were all accepted, until the coordinator answers its completion. */
   private record PendingCompletion(long leaseId, CoordinatorProtocol.SplitReport report, int attempts) {}
 
   private enum AskForWork implements Local {
@@ -125,7 +134,7 @@ public final class Worker extends AbstractBehavior<Command> {
     INSTANCE
   }
 
-  /** Progress through one leased split. */
+  /** Progress through one leased run of splits. */
   private static final class LeaseRun {
     final Lease lease;
     final MemberContext member;
@@ -144,6 +153,10 @@ public final class Worker extends AbstractBehavior<Command> {
       this.lease = lease;
       this.member = member;
     }
+
+    boolean sync() {
+      return lease.spec().mode() == TrainingMode.SYNC;
+    }
   }
 
   @Override
@@ -153,8 +166,10 @@ public final class Worker extends AbstractBehavior<Command> {
         .onMessage(SetAccumulation.class, this::onSetAccumulation)
         .onMessage(InitializeModel.class, this::onInitializeModel)
         .onMessage(Evaluate.class, this::onEvaluate)
+        .onMessage(Drain.class, this::onDrain)
         .onMessage(LeaseAnswered.class, this::onLeaseAnswered)
         .onMessage(ParametersPulled.class, this::onParametersPulled)
+        .onMessage(WindowReady.class, this::onWindowReady)
         .onMessage(GradientsPushed.class, this::onGradientsPushed)
         .onMessage(EvaluationPulled.class, this::onEvaluationPulled)
         .onMessage(AskForWork.class, this::onAskForWork)
@@ -180,20 +195,24 @@ public final class Worker extends AbstractBehavior<Command> {
   }
 
   private void requestLease() {
-    if (leaseRequested) {
+    if (leaseRequested || draining) {
       return;
     }
     leaseRequested = true;
+    long asked = System.nanoTime();
     getContext().ask(
         LeaseReply.class,
         coordinator,
         settings.coordinatorTimeout(),
         replyTo -> new CoordinatorProtocol.RequestLease(getContext().getSelf(), replyTo),
-        LeaseAnswered::new);
+        (reply, failure) -> new LeaseAnswered(reply, failure, asked));
   }
 
   private Behavior<Command> onLeaseAnswered(LeaseAnswered answer) {
     leaseRequested = false;
+    if (answer.failure() == null) {
+      metrics.leaseRoundTrip.record(System.nanoTime() - answer.askedAtNanos());
+    }
     if (completion != null) {
       if (answer.failure() != null && completion.attempts() < settings.maxWindowRetries()) {
         // The ack may be lost (say, the coordinator is moving); the work is done, so say it again
@@ -206,6 +225,13 @@ public final class Worker extends AbstractBehavior<Command> {
         return this;
       }
       completion = null;
+    }
+    if (draining) {
+      if (answer.reply() instanceof LeaseGranted granted) {
+        // Granted before the coordinator knew of the drain: hand it straight back.
+        release(granted.lease(), "worker is draining", false);
+      }
+      return leave();
     }
     if (answer.failure() != null) {
       getContext().getLog().debug("No answer from the coordinator: {}", answer.failure().getMessage());
@@ -224,10 +250,11 @@ public final class Worker extends AbstractBehavior<Command> {
     MemberContext member;
     try {
       member = member(lease.jobId(), lease.member(), lease.spec());
-      if (member.train.size() != lease.trainSize()) {
+      int trainSize = member.trainer.dataset().trainSize();
+      if (trainSize != lease.trainSize()) {
         throw new IllegalStateException(
-            "this node has " + member.train.size() + " training samples, the job expects "
-                + lease.trainSize() + " (data directory " + data.directory() + ")");
+            "this node has " + trainSize + " training samples, the job expects " + lease.trainSize()
+                + " (data directory " + data.directory() + ")");
       }
     } catch (RuntimeException e) {
       giveBack(lease, "cannot train here: " + e.getMessage());
@@ -241,9 +268,13 @@ public final class Worker extends AbstractBehavior<Command> {
 
   private void giveBack(Lease lease, String reason) {
     getContext().getLog().warn("Giving back lease {}: {}", lease.leaseId(), reason);
-    coordinator.tell(new CoordinatorProtocol.ReleaseLease(getContext().getSelf(), lease.leaseId(), reason));
+    release(lease, reason, true);
     current = null;
     timers.startSingleTimer(AskForWork.INSTANCE, settings.retryBackoff());
+  }
+
+  private void release(Lease lease, String reason, boolean failed) {
+    coordinator.tell(new CoordinatorProtocol.ReleaseLease(getContext().getSelf(), lease.leaseId(), reason, failed));
   }
 
   private Behavior<Command> onSetAccumulation(SetAccumulation update) {
@@ -256,10 +287,16 @@ public final class Worker extends AbstractBehavior<Command> {
     SetAccumulation known = accumulation.get(key);
     if (known == null || update.membershipEpoch() >= known.membershipEpoch()) {
       accumulation.put(key, update);
+    } else {
+      metrics.fencedMessages.increment(); // planned for an older membership: overtaken
     }
   }
 
+  /** Micro-batches in the next window: a sync lease is one contribution, pushed at once. */
   private int accumulationSteps(Lease lease) {
+    if (lease.spec().mode() == TrainingMode.SYNC) {
+      return lease.accumulationSteps();
+    }
     SetAccumulation known = accumulation.get(lease.jobId() + ":" + lease.member());
     int k = known == null ? lease.accumulationSteps() : known.accumulationSteps();
     return Math.max(1, k);
@@ -272,7 +309,7 @@ public final class Worker extends AbstractBehavior<Command> {
     long start = System.nanoTime();
     long leaseId = run.lease.leaseId();
     getContext().pipeToSelf(
-        run.member.shards.pull(run.lease.spec().wirePrecision()),
+        run.member.shards.pull(run.lease.spec().wirePrecision(), workerId),
         (pulled, failure) -> new ParametersPulled(leaseId, pulled, failure, start));
   }
 
@@ -292,23 +329,28 @@ public final class Worker extends AbstractBehavior<Command> {
     int to = Math.min(from + spec.microBatch() * accumulationSteps(run.lease), run.lease.split().to());
 
     long computeStart = System.nanoTime();
-    run.member.session.load(run.pulled.values());
-    int[] order = run.member.order(run.lease.split().epoch());
-    double loss = 0;
-    for (int micro = from; micro < to; micro += spec.microBatch()) {
-      Batch batch = run.member.assembler.assemble(run.member.train, order, micro, Math.min(micro + spec.microBatch(), to));
-      loss += run.member.session.accumulate(batch);
-    }
-    float[] gradientSum = new float[run.member.session.parameterCount()];
-    run.member.session.drainGradients(gradientSum);
+    MemberTrainer trainer = run.member.trainer;
+    float[] gradientSum = new float[run.pulled.values().length];
+    run.windowLoss = trainer.trainWindow(run.pulled.values(), run.lease.split().epoch(), from, to, gradientSum);
     long computed = System.nanoTime() - computeStart;
-    run.computeNanos += computed;
-    metrics.windowCompute.record(computed);
-
-    run.windowLoss = loss;
+    long simulated = trainer.simulatedNanos(to - from);
+    run.computeNanos += Math.max(computed, simulated);
+    metrics.windowCompute.record(Math.max(computed, simulated));
     run.push =
-        run.member.shards.encodePush(workerId, nextSeq++, run.pulled, to - from, gradientSum, spec.wirePrecision());
-    pushWindow();
+        run.member.shards.encodePush(
+            workerId, nextSeq++, run.pulled, to - from, gradientSum, spec.wirePrecision(), run.lease.rule());
+    if (simulated > computed) {
+      timers.startSingleTimer(new WindowReady(run.lease.leaseId()), Duration.ofNanos(simulated - computed));
+    } else {
+      pushWindow();
+    }
+    return this;
+  }
+
+  private Behavior<Command> onWindowReady(WindowReady ready) {
+    if (current != null && current.lease.leaseId() == ready.leaseId() && current.push != null) {
+      pushWindow();
+    }
     return this;
   }
 
@@ -332,13 +374,30 @@ public final class Worker extends AbstractBehavior<Command> {
     metrics.pushBytes.increment(run.push.bytes());
     run.failures = 0;
     if (message.outcomes().stream().anyMatch(o -> o instanceof Stale)) {
-      // Too far behind: fetch fresh parameters and compute this window again. Shards that did
-      // accept it keep it; duplicates are bounded by one window.
       run.stalePushes++;
       metrics.stalePushes.increment();
       run.push = null;
+      if (run.sync()) {
+        // The step moved on without this contribution (a backup's copy counted, or the job was
+        // rewound): it cannot be applied to another step, so the lease is over.
+        release(run.lease, "the step moved on without this contribution", false);
+        current = null;
+        if (draining) {
+          return leave();
+        }
+        requestLease();
+        return this;
+      }
+      // Too far behind: fetch fresh parameters and compute this window again. Shards that did
+      // accept it keep it; duplicates are bounded by one window.
       pullWindow();
       return this;
+    }
+    if (!firstPushAccepted) {
+      firstPushAccepted = true;
+      long millis = (System.nanoTime() - registeredAtNanos) / 1_000_000;
+      metrics.firstPushMillis.update(millis);
+      getContext().getLog().info("Worker {}: first push accepted {} ms after registering", workerId, millis);
     }
     int windowSamples = run.push.samples();
     run.offset += windowSamples;
@@ -347,10 +406,10 @@ public final class Worker extends AbstractBehavior<Command> {
     run.pushes++;
     run.push = null;
     metrics.samples.increment(windowSamples);
-    if (run.lease.split().from() + run.offset < run.lease.split().to()) {
+    if (!draining && run.lease.split().from() + run.offset < run.lease.split().to()) {
       pullWindow();
     } else {
-      completeSplit(run);
+      completeSplit(run); // done, or draining: ack what was trained, the rest goes back
     }
     return this;
   }
@@ -366,13 +425,14 @@ public final class Worker extends AbstractBehavior<Command> {
   private void sendCompletion() {
     leaseRequested = true;
     PendingCompletion pending = completion;
+    long asked = System.nanoTime();
     getContext().ask(
         LeaseReply.class,
         coordinator,
         settings.coordinatorTimeout(),
         replyTo ->
             new CoordinatorProtocol.CompleteSplit(getContext().getSelf(), pending.leaseId(), pending.report(), replyTo),
-        LeaseAnswered::new);
+        (reply, failure) -> new LeaseAnswered(reply, failure, asked));
   }
 
   private Behavior<Command> windowFailed(String what, Throwable failure) {
@@ -388,6 +448,9 @@ public final class Worker extends AbstractBehavior<Command> {
         run.lease.leaseId(), what, run.failures, settings.maxWindowRetries(), failure.getMessage());
     if (run.failures > settings.maxWindowRetries()) {
       giveBack(run.lease, what + " failed " + run.failures + " times: " + failure.getMessage());
+      if (draining) {
+        return leave();
+      }
     } else {
       timers.startSingleTimer(RetryWindow.INSTANCE, settings.retryBackoff().multipliedBy(run.failures));
     }
@@ -415,25 +478,51 @@ public final class Worker extends AbstractBehavior<Command> {
     return this;
   }
 
+  // ------------------------------------------------------------------ draining
+
+  private Behavior<Command> onDrain(Drain drain) {
+    if (draining) {
+      return this;
+    }
+    draining = true;
+    timers.cancel(AskForWork.INSTANCE);
+    getContext().getLog().info(
+        "Worker {} draining: {}", workerId, current == null ? "idle" : "finishing the window of lease " + current.lease.leaseId());
+    // With a window in flight the push's answer completes the lease; with a completion or a lease
+    // request in flight its answer does. Otherwise there is nothing to finish.
+    if (current == null && completion == null && !leaseRequested) {
+      return leave();
+    }
+    return this;
+  }
+
+  /** Tells the coordinator this worker is gone, leaves the Receptionist listing and stops. */
+  private Behavior<Command> leave() {
+    coordinator.tell(new CoordinatorProtocol.DrainCompleted(getContext().getSelf()));
+    getContext().getSystem().receptionist().tell(Receptionist.deregister(WorkerProtocol.SERVICE_KEY, getContext().getSelf()));
+    getContext().getLog().info("Worker {} drained", workerId);
+    return Behaviors.stopped();
+  }
+
   // ------------------------------------------------------------------ set-up and evaluation
 
   private Behavior<Command> onInitializeModel(InitializeModel request) {
     try {
       MemberContext member = member(request.jobId(), request.member(), request.spec());
       JobSpec spec = request.spec();
-      float[] values = member.model.initialValues(spec.members().get(request.member()).seed());
-      long totalSteps = spec.optimizerSteps(member.train.size());
+      float[] values = member.trainer.initialValues(spec.members().get(request.member()).seed());
+      long totalSteps = spec.optimizerSteps(member.trainer.dataset().trainSize());
       ModelInitialized initialized =
           new ModelInitialized(
               request.jobId(),
               request.member(),
               values.length,
-              member.model.layout().tensors().size(),
-              data.describe(spec.dataset()));
+              member.trainer.layout().tensors().size(),
+              member.trainer.dataset());
       getContext().getLog().info(
           "Setting up {} member {}: {} parameters in {} shards", request.jobId(), request.member(), values.length, spec.shards());
       member.shards
-          .initialize(spec, member.model.layout(), totalSteps, values)
+          .initialize(spec, member.trainer.layout(), totalSteps, values)
           .whenComplete(
               (done, failure) ->
                   request.replyTo().tell(
@@ -451,7 +540,7 @@ public final class Worker extends AbstractBehavior<Command> {
     try {
       MemberContext member = member(request.jobId(), request.member(), request.spec());
       getContext().pipeToSelf(
-          member.shards.pull(io.tessera.protocol.tensor.WirePrecision.FP32),
+          member.shards.pull(WirePrecision.FP32, ""),
           (pulled, failure) -> new EvaluationPulled(request, pulled, failure));
     } catch (RuntimeException e) {
       request.replyTo().tell(StatusReply.error(e.getMessage()));
@@ -466,20 +555,13 @@ public final class Worker extends AbstractBehavior<Command> {
       return this;
     }
     MemberContext member = member(request.jobId(), request.member(), request.spec());
-    member.session.load(message.parameters().values());
-    int correct = 0;
-    double loss = 0;
-    for (int from = 0; from < member.test.size(); from += EVALUATION_BATCH) {
-      BatchScore score =
-          member.session.score(member.assembler.assembleRange(member.test, from, Math.min(from + EVALUATION_BATCH, member.test.size())));
-      correct += score.correct();
-      loss += score.summedLoss();
-    }
-    int samples = member.test.size();
-    long version = java.util.Arrays.stream(message.parameters().versions()).min().orElse(0);
+    MemberTrainer.Score score = member.trainer.evaluate(message.parameters().values());
+    long version = Arrays.stream(message.parameters().versions()).min().orElse(0);
     request.replyTo().tell(
         StatusReply.success(
-            new EvaluationReport(request.jobId(), request.member(), samples, correct, samples == 0 ? 0 : loss / samples, version)));
+            new EvaluationReport(
+                request.jobId(), request.member(), score.samples(), score.correct(),
+                score.samples() == 0 ? score.summedLoss() : score.summedLoss() / score.samples(), version)));
     return this;
   }
 
@@ -502,15 +584,25 @@ public final class Worker extends AbstractBehavior<Command> {
           return false;
         });
     MemberContext created =
-        new MemberContext(jobId, member, spec, data, manager, sharding, settings.shardTimeout());
+        new MemberContext(jobId, member, spec, data, this::manager, sharding, settings.shardTimeout());
     members.put(key, created);
     return created;
+  }
+
+  /** The worker's DJL manager on its device, created when the first real model needs it. */
+  private NDManager manager() {
+    if (manager == null) {
+      manager = NDManager.newBaseManager(device);
+    }
+    return manager;
   }
 
   private Behavior<Command> onPostStop(PostStop signal) {
     members.values().forEach(MemberContext::close);
     members.clear();
-    manager.close();
+    if (manager != null) {
+      manager.close();
+    }
     return this;
   }
 }

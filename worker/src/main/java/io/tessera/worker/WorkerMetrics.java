@@ -2,6 +2,7 @@ package io.tessera.worker;
 
 import kamon.Kamon;
 import kamon.metric.Counter;
+import kamon.metric.Gauge;
 import kamon.metric.Timer;
 
 /** The Kamon instruments a worker reports to. */
@@ -13,4 +14,10 @@ final class WorkerMetrics {
   final Counter pullBytes = Kamon.counter("tessera_worker_pull_bytes").withoutTags();
   final Counter pushBytes = Kamon.counter("tessera_worker_push_bytes").withoutTags();
   final Counter stalePushes = Kamon.counter("tessera_worker_stale_pushes").withoutTags();
+  /** Lease requests and completions, from asking the coordinator to its answer. */
+  final Timer leaseRoundTrip = Kamon.timer("tessera_worker_lease_round_trip").withoutTags();
+  /** Coordinator messages dropped because a newer membership epoch had been seen. */
+  final Counter fencedMessages = Kamon.counter("tessera_worker_fenced_messages").withoutTags();
+  /** From registering with the Receptionist to the first accepted push. */
+  final Gauge firstPushMillis = Kamon.gauge("tessera_worker_first_push_after_join_ms").withoutTags();
 }

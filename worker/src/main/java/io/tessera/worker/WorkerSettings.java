@@ -8,6 +8,7 @@ import java.time.Duration;
  * A node's worker settings, from {@code tessera.worker} (see reference.conf).
  *
  * @param count workers to start; 0 means one per GPU, or one on the CPU when there is none
+ * @param useGpus whether to look for GPUs (which loads the PyTorch engine) at start
  * @param dataDir where the node's workers find their data
  * @param shardTimeout how long a pull or push may take before it is retried
  * @param coordinatorTimeout how long a lease request may take
@@ -17,6 +18,7 @@ import java.time.Duration;
  */
 public record WorkerSettings(
     int count,
+    boolean useGpus,
     Path dataDir,
     Duration shardTimeout,
     Duration coordinatorTimeout,
@@ -30,6 +32,7 @@ public record WorkerSettings(
     Config c = config.getConfig("tessera.worker");
     return new WorkerSettings(
         c.getInt("count"),
+        c.getBoolean("use-gpus"),
         Path.of(c.getString("data-dir")),
         c.getDuration("shard-timeout"),
         c.getDuration("coordinator-timeout"),

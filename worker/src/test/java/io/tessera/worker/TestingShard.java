@@ -69,7 +69,8 @@ final class TestingShard extends AbstractBehavior<ShardProtocol.Command> {
       long baseVersion,
       int samples,
       float[] gradientSum,
-      String outcome) {}
+      String outcome,
+      ShardProtocol.StepRule rule) {}
 
   /** The shards of all jobs: each job's script, looked up by the job id in the entity id. */
   static final class Scripts {
@@ -295,7 +296,8 @@ final class TestingShard extends AbstractBehavior<ShardProtocol.Command> {
     // Recorded before the answer goes out, so a test that saw the worker react finds it here.
     script.recordPush(
         new PushRecord(
-            shard, push.workerId(), push.seq(), push.epoch(), push.baseVersion(), push.samples(), gradient, outcome));
+            shard, push.workerId(), push.seq(), push.epoch(), push.baseVersion(), push.samples(), gradient, outcome,
+            push.rule()));
     if (reply != null) {
       push.replyTo().tell(reply);
     }
@@ -305,7 +307,8 @@ final class TestingShard extends AbstractBehavior<ShardProtocol.Command> {
   private Behavior<ShardProtocol.Command> onGetStatus(GetStatus request) {
     request.replyTo().tell(
         new ShardStatus(
-            entityId, slice != null, epoch, slice != null ? 0 : -1, version, accepted, stale, duplicates, rejected, 0));
+            entityId, slice != null, epoch, slice != null ? 0 : -1, version, accepted, stale, duplicates, rejected, 0,
+            0, 0, List.of()));
     return this;
   }
 }

@@ -2,6 +2,7 @@ package io.tessera.worker;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -28,6 +29,8 @@ import io.tessera.protocol.coordinator.CoordinatorProtocol.NoLease;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.ReleaseLease;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.RequestLease;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.Split;
+import io.tessera.protocol.ps.ShardProtocol.StepRule;
+import io.tessera.protocol.spec.TrainingMode;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.SplitReport;
 import io.tessera.protocol.ps.ShardProtocol;
 import io.tessera.protocol.spec.JobSpec;
@@ -72,7 +75,7 @@ class WorkerTest {
   private static final Duration WAIT = Duration.ofSeconds(20);
   private static final long MEMBER_SEED = 7;
   private static final WorkerSettings SETTINGS =
-      new WorkerSettings(1, TestFixtures.SUBSET, Duration.ofSeconds(10), Duration.ofSeconds(10), 3, Duration.ofMillis(300));
+      new WorkerSettings(1, false, TestFixtures.SUBSET, Duration.ofSeconds(10), Duration.ofSeconds(10), 3, Duration.ofMillis(300));
 
   private static final TestingShard.Scripts SCRIPTS = new TestingShard.Scripts();
   private static final AtomicInteger JOBS = new AtomicInteger();
@@ -160,7 +163,8 @@ class WorkerTest {
 
   private static Lease lease(long id, String jobId, JobSpec spec, int from, int to, int k, long epoch) {
     return new Lease(
-        id, jobId, 0, epoch, new Split(0, 0, from, to), k, TestFixtures.SUBSET_TRAIN_SIZE, spec);
+        id, jobId, 0, epoch, new Split(0, 0, from, to), k, TestFixtures.SUBSET_TRAIN_SIZE, spec,
+        StepRule.of(spec.globalBatch()));
   }
 
   /** A worker with its shards set up, whose first lease request is {@code request}. */
@@ -376,7 +380,7 @@ class WorkerTest {
   @Test
   void anUnansweredPushIsRetriedWithTheSameSeq() {
     WorkerSettings quickTimeout =
-        new WorkerSettings(1, TestFixtures.SUBSET, Duration.ofMillis(1500), Duration.ofSeconds(10), 3, Duration.ofMillis(300));
+        new WorkerSettings(1, false, TestFixtures.SUBSET, Duration.ofMillis(1500), Duration.ofSeconds(10), 3, Duration.ofMillis(300));
     Started started = start(spec(2), quickTimeout);
     TestingShard.Script script = started.script().failNextPush(0, PushFault.DROP);
 
@@ -399,7 +403,7 @@ class WorkerTest {
   @Test
   void refusedPushesAreRecomputedAndTheLeaseGivenBackAfterTooManyFailures() {
     WorkerSettings oneRetry =
-        new WorkerSettings(1, TestFixtures.SUBSET, Duration.ofSeconds(10), Duration.ofSeconds(10), 1, Duration.ofMillis(300));
+        new WorkerSettings(1, false, TestFixtures.SUBSET, Duration.ofSeconds(10), Duration.ofSeconds(10), 1, Duration.ofMillis(300));
     Started started = start(spec(2), oneRetry);
     TestingShard.Script script =
         started.script().failNextPush(0, PushFault.ERROR).failNextPush(0, PushFault.ERROR);
@@ -552,6 +556,99 @@ class WorkerTest {
     assertEquals(1, done.report().stalePushes());
   }
 
+  // ------------------------------------------------------------------ sync mode and draining
+
+  @Test
+  void aSyncLeaseIsOneContributionPushedAtOnceWithItsStepRule() {
+    JobSpec sync = JobSpec.builder()
+        .setName("worker-test-sync")
+        .optModel(TestFixtures.tinyVit())
+        .optGlobalBatch(32)
+        .optMicroBatch(8)
+        .optShards(2)
+        .optMode(TrainingMode.SYNC)
+        .optMembers(List.of(new MemberSpec("m0", MEMBER_SEED)))
+        .build();
+    Started started = start(sync, SETTINGS);
+    StepRule rule = new StepRule(32, 0.5, 4);
+    // k = 3 micro-batches of this step's 4; SetAccumulation does not cut a sync contribution.
+    started.worker().tell(new WorkerProtocol.SetAccumulation(started.jobId(), 0, 9, 1));
+    started.request().replyTo().tell(
+        new LeaseGranted(
+            new Lease(51, started.jobId(), 0, 9, new Split(0, 4, 32, 56), 3, TestFixtures.SUBSET_TRAIN_SIZE, sync, rule)));
+    CompleteSplit done = expectCompleted(started, 51);
+
+    List<PushRecord> pushes = started.script().pushes(0);
+    assertEquals(List.of(24), samples(pushes), "one push of the whole contribution");
+    assertEquals(rule, pushes.get(0).rule(), "the step rule travels with the push");
+    assertEquals(24, done.report().samples());
+  }
+
+  @Test
+  void aStaleSyncContributionEndsTheLeaseWithoutCountingAsAFailure() {
+    JobSpec sync = JobSpec.builder()
+        .setName("worker-test-sync")
+        .optModel(TestFixtures.tinyVit())
+        .optGlobalBatch(16)
+        .optMicroBatch(8)
+        .optShards(2)
+        .optMode(TrainingMode.SYNC)
+        .optMembers(List.of(new MemberSpec("m0", MEMBER_SEED)))
+        .build();
+    Started started = start(sync, SETTINGS);
+    TestingShard.Script script = started.script().failNextPush(0, PushFault.STALE);
+    started.request().replyTo().tell(
+        new LeaseGranted(
+            new Lease(
+                61, started.jobId(), 0, 1, new Split(0, 0, 0, 16), 2, TestFixtures.SUBSET_TRAIN_SIZE, sync,
+                new StepRule(16, 1.0, 0))));
+
+    ReleaseLease released = started.coordinator().expectMessageClass(ReleaseLease.class, WAIT);
+    assertEquals(61, released.leaseId());
+    assertFalse(released.failed(), "the step moved on: not the worker's failure");
+    assertEquals(1, script.pulls(0).size(), "a sync contribution is not recomputed for another step");
+    RequestLease next = started.coordinator().expectMessageClass(RequestLease.class, WAIT);
+    next.replyTo().tell(new NoLease("that was all", 600_000));
+  }
+
+  @Test
+  void aDrainingWorkerFinishesItsWindowAcksWhatItPushedAndLeaves() {
+    Started started = start(spec(2), SETTINGS);
+    TestingShard.Script script = started.script().holdPull(0, 2);
+    TestProbe<Object> watcher = testKit.createTestProbe();
+    started.request().replyTo().tell(new LeaseGranted(lease(71, started.jobId(), started.spec(), 0, 32, 1, 1)));
+    watcher.awaitAssert(WAIT, () -> {
+      assertEquals(1, script.heldPulls());
+      return null;
+    });
+
+    started.worker().tell(WorkerProtocol.Drain.INSTANCE);
+    script.releaseHeldPulls();
+
+    CompleteSplit done = started.coordinator().expectMessageClass(CompleteSplit.class, WAIT);
+    assertEquals(71, done.leaseId());
+    assertEquals(16, done.report().samples(), "the window in flight, then no more");
+    assertEquals(2, done.report().pushes());
+    done.replyTo().tell(new NoLease("worker is draining", 60_000));
+    CoordinatorProtocol.DrainCompleted left =
+        started.coordinator().expectMessageClass(CoordinatorProtocol.DrainCompleted.class, WAIT);
+    assertEquals(started.worker(), left.worker());
+    watcher.expectTerminated(started.worker(), WAIT);
+    assertEquals(2, script.pushes(0).size(), "no window after the drain");
+  }
+
+  @Test
+  void anIdleWorkerDrainsAtOnce() {
+    TestProbe<CoordinatorProtocol.Command> coordinator = testKit.createTestProbe();
+    ActorRef<WorkerProtocol.Command> worker = spawnWorker(coordinator, SETTINGS);
+    coordinator.expectMessageClass(RequestLease.class, WAIT).replyTo().tell(new NoLease("no job yet", 600_000));
+
+    worker.tell(WorkerProtocol.Drain.INSTANCE);
+
+    assertEquals(worker, coordinator.expectMessageClass(CoordinatorProtocol.DrainCompleted.class, WAIT).worker());
+    coordinator.expectTerminated(worker, WAIT);
+  }
+
   // ------------------------------------------------------------------ completion
 
   @Test
@@ -562,7 +659,7 @@ class WorkerTest {
     setUp.request().replyTo().tell(new NoLease("not this one", 600_000));
     Duration coordinatorTimeout = Duration.ofSeconds(1);
     WorkerSettings shortCoordinatorTimeout =
-        new WorkerSettings(1, TestFixtures.SUBSET, Duration.ofSeconds(10), coordinatorTimeout, 3, Duration.ofMillis(300));
+        new WorkerSettings(1, false, TestFixtures.SUBSET, Duration.ofSeconds(10), coordinatorTimeout, 3, Duration.ofMillis(300));
     TestProbe<CoordinatorProtocol.Command> coordinator = testKit.createTestProbe();
     ActorRef<WorkerProtocol.Command> worker = spawnWorker(coordinator, shortCoordinatorTimeout);
     RequestLease request = coordinator.expectMessageClass(RequestLease.class, WAIT);

@@ -6,6 +6,7 @@ import static akka.http.javadsl.server.Directives.concat;
 import static akka.http.javadsl.server.Directives.entity;
 import static akka.http.javadsl.server.Directives.get;
 import static akka.http.javadsl.server.Directives.optionalHeaderValueByName;
+import static akka.http.javadsl.server.Directives.parameterOptional;
 import static akka.http.javadsl.server.Directives.path;
 import static akka.http.javadsl.server.Directives.pathEndOrSingleSlash;
 import static akka.http.javadsl.server.Directives.pathPrefix;
@@ -26,6 +27,7 @@ import akka.http.javadsl.server.Route;
 import akka.http.javadsl.unmarshalling.Unmarshaller;
 import akka.pattern.StatusReply;
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.core.json.JsonWriteFeature;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import io.tessera.protocol.coordinator.CoordinatorProtocol;
@@ -82,7 +84,17 @@ public final class AdminHttpServer {
             "api",
             () ->
                 authenticated(
-                    () -> concat(jobRoutes(), path("audit", () -> get(() -> completeWithFuture(auditLog())))))));
+                    () ->
+                        concat(
+                            jobRoutes(),
+                            workerRoutes(),
+                            path("audit", () -> get(() -> completeWithFuture(auditLog())))))));
+  }
+
+  private Route workerRoutes() {
+    return concat(
+        path("workers", () -> get(() -> completeWithFuture(listWorkers()))),
+        path("drain", () -> post(() -> entity(Unmarshaller.entityToString(), this::drain))));
   }
 
   private Route jobRoutes() {
@@ -103,7 +115,17 @@ public final class AdminHttpServer {
                     jobId -> get(() -> completeWithFuture(accumulation(jobId)))),
                 path(
                     PathMatchers.segment().slash("checkpoint"),
-                    jobId -> post(() -> completeWithFuture(checkpoint(jobId))))));
+                    jobId -> post(() -> completeWithFuture(checkpoint(jobId)))),
+                path(
+                    PathMatchers.segment().slash("global-batch"),
+                    jobId -> post(() -> entity(Unmarshaller.entityToString(), body -> setGlobalBatch(jobId, body)))),
+                path(
+                    PathMatchers.segment().slash("curve"),
+                    jobId ->
+                        get(
+                            () ->
+                                parameterOptional(
+                                    "member", member -> completeWithFuture(curve(jobId, member.orElse("0"))))))));
   }
 
   private Route authenticated(java.util.function.Supplier<Route> inner) {
@@ -180,6 +202,74 @@ public final class AdminHttpServer {
     return respond(requested, StatusCodes.ACCEPTED, r -> r);
   }
 
+  private CompletionStage<HttpResponse> listWorkers() {
+    CompletionStage<CoordinatorProtocol.WorkerList> workers =
+        AskPattern.ask(coordinator, CoordinatorProtocol.ListWorkers::new, settings.askTimeout(), system.scheduler());
+    return respond(workers, StatusCodes.OK, CoordinatorProtocol.WorkerList::workers);
+  }
+
+  /** {@code {"target": "<worker id or node address>"}}. */
+  private Route drain(String body) {
+    String target;
+    try {
+      JsonNode node = JSON.readTree(body);
+      target = node == null || !node.hasNonNull("target") ? null : node.get("target").asText();
+    } catch (JsonProcessingException e) {
+      target = null;
+    }
+    if (target == null || target.isBlank()) {
+      return complete(
+          json(StatusCodes.BAD_REQUEST, Map.of("error", "send {\"target\": \"<worker id or node host:port>\"}")));
+    }
+    String chosen = target;
+    CompletionStage<CoordinatorProtocol.DrainStarted> started =
+        AskPattern.askWithStatus(
+            coordinator,
+            replyTo -> new CoordinatorProtocol.DrainWorkers(chosen, replyTo),
+            settings.askTimeout(),
+            system.scheduler());
+    return completeWithFuture(respond(started, StatusCodes.ACCEPTED, s -> s, StatusCodes.BAD_REQUEST));
+  }
+
+  /** {@code {"globalBatch": N}}. */
+  private Route setGlobalBatch(String jobId, String body) {
+    int globalBatch;
+    try {
+      JsonNode node = JSON.readTree(body);
+      if (node == null || !node.has("globalBatch") || !node.get("globalBatch").canConvertToInt()
+          || !node.get("globalBatch").isIntegralNumber()) {
+        throw new IllegalArgumentException();
+      }
+      globalBatch = node.get("globalBatch").asInt();
+    } catch (JsonProcessingException | IllegalArgumentException e) {
+      return complete(json(StatusCodes.BAD_REQUEST, Map.of("error", "send {\"globalBatch\": <whole number>}")));
+    }
+    CompletionStage<CoordinatorProtocol.GlobalBatchSet> set =
+        AskPattern.askWithStatus(
+            coordinator,
+            replyTo -> new CoordinatorProtocol.SetGlobalBatch(jobId, globalBatch, replyTo),
+            settings.askTimeout(),
+            system.scheduler());
+    return completeWithFuture(respond(set, StatusCodes.OK, s -> s, StatusCodes.BAD_REQUEST));
+  }
+
+  private CompletionStage<HttpResponse> curve(String jobId, String member) {
+    int index;
+    try {
+      index = Integer.parseInt(member);
+    } catch (NumberFormatException e) {
+      return java.util.concurrent.CompletableFuture.completedFuture(
+          json(StatusCodes.BAD_REQUEST, Map.of("error", "member must be a whole number, was '" + member + "'")));
+    }
+    CompletionStage<CoordinatorProtocol.TrainingCurve> curve =
+        AskPattern.askWithStatus(
+            coordinator,
+            replyTo -> new CoordinatorProtocol.GetTrainingCurve(jobId, index, replyTo),
+            settings.askTimeout(),
+            system.scheduler());
+    return respond(curve, StatusCodes.OK, c -> c);
+  }
+
   private CompletionStage<HttpResponse> auditLog() {
     CompletionStage<CoordinatorProtocol.AuditLog> log =
         AskPattern.ask(coordinator, CoordinatorProtocol.GetAuditLog::new, settings.askTimeout(), system.scheduler());
@@ -189,6 +279,12 @@ public final class AdminHttpServer {
   /** Turns a coordinator answer into JSON; its errors become 404/503 with the reason. */
   private <T> CompletionStage<HttpResponse> respond(
       CompletionStage<T> answer, StatusCode success, Function<T, Object> body) {
+    return respond(answer, success, body, StatusCodes.NOT_FOUND);
+  }
+
+  /** The same, with the status a refusal by the coordinator gets. */
+  private <T> CompletionStage<HttpResponse> respond(
+      CompletionStage<T> answer, StatusCode success, Function<T, Object> body, StatusCode refused) {
     return answer.handle(
         (value, failure) -> {
           if (failure == null) {
@@ -196,7 +292,7 @@ public final class AdminHttpServer {
           }
           Throwable cause = failure.getCause() != null ? failure.getCause() : failure;
           if (cause instanceof StatusReply.ErrorMessage) {
-            return json(StatusCodes.NOT_FOUND, Map.of("error", cause.getMessage()));
+            return json(refused, Map.of("error", cause.getMessage()));
           }
           return json(
               StatusCodes.SERVICE_UNAVAILABLE,

@@ -7,11 +7,12 @@ import com.esotericsoftware.kryo.io.Input;
 import com.esotericsoftware.kryo.io.Output;
 
 /**
- * Writes a {@link SplitLedger} into the coordinator's snapshots: sizes, then one byte of state,
- * one lease id and one holder (or none) per split. Counts are checked before anything is
- * allocated.
+ * Writes a {@link SplitLedger} into the coordinator's snapshots: a format version, sizes, then one
+ * byte of state, one lease id, one holder (or none) and one run length per split. Counts are
+ * checked before anything is allocated.
  */
 public final class LedgerSerializer extends Serializer<SplitLedger> {
+  private static final int FORMAT = 2;
   private final int maxSplits;
 
   public LedgerSerializer(int maxSplits) {
@@ -21,6 +22,7 @@ public final class LedgerSerializer extends Serializer<SplitLedger> {
 
   @Override
   public void write(Kryo kryo, Output output, SplitLedger ledger) {
+    output.writeByte(FORMAT);
     output.writeVarInt(ledger.trainSize(), true);
     output.writeVarInt(ledger.splitSize(), true);
     output.writeVarInt(ledger.splitsPerEpoch(), true);
@@ -33,10 +35,15 @@ public final class LedgerSerializer extends Serializer<SplitLedger> {
     for (String holder : holders) {
       output.writeString(holder);
     }
+    output.writeInts(ledger.runs(), 0, states.length, true);
   }
 
   @Override
   public SplitLedger read(Kryo kryo, Input input, Class<? extends SplitLedger> type) {
+    int format = input.readByte();
+    if (format != FORMAT) {
+      throw new KryoException("split ledger format " + format + " is not known (this build reads " + FORMAT + ")");
+    }
     int trainSize = input.readVarInt(true);
     int splitSize = input.readVarInt(true);
     int splitsPerEpoch = input.readVarInt(true);
@@ -50,8 +57,9 @@ public final class LedgerSerializer extends Serializer<SplitLedger> {
     for (int g = 0; g < splits; g++) {
       holders[g] = input.readString();
     }
+    int[] runs = input.readInts(splits, true);
     try {
-      return SplitLedger.restore(trainSize, splitSize, splitsPerEpoch, states, leaseIds, holders);
+      return SplitLedger.restore(trainSize, splitSize, splitsPerEpoch, states, leaseIds, holders, runs);
     } catch (IllegalArgumentException e) {
       throw new KryoException(e.getMessage());
     }

@@ -3,16 +3,24 @@ package io.tessera.coordinator.ledger;
 import io.tessera.protocol.TesseraSerializable;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.Split;
 import java.util.Arrays;
+import java.util.Optional;
 import java.util.OptionalInt;
 
 /**
  * Which splits of one member's training run are pending, leased (to whom, under which lease) and
- * acknowledged. Splits are numbered globally over all epochs: split {@code g} is index {@code g %
- * splitsPerEpoch} of epoch {@code g / splitsPerEpoch}. The lowest pending split is leased next, so
- * a split given back goes out again before later ones.
+ * acknowledged. A split is one micro-batch of sample positions, the smallest unit of work; a lease
+ * covers a run of consecutive splits of one epoch. Splits are numbered globally over all epochs:
+ * split {@code g} is index {@code g % splitsPerEpoch} of epoch {@code g / splitsPerEpoch}. The
+ * lowest pending split is leased next, so work given back goes out again before later work.
  *
- * <p>Immutable: every change returns a new ledger. Sizes are small (hundreds of splits), so each
- * change copies its arrays.
+ * <p>A lease is acknowledged whole or by a prefix (a worker that drains acks what it pushed and
+ * gives back the rest). Where a lease started is remembered after it is given back, so the same
+ * run goes out again unchanged: in {@code sync} mode a run is one contribution to an optimizer
+ * step, and a shard that already applied part of a departed worker's contribution recognises the
+ * run when it comes again.
+ *
+ * <p>Immutable: every change returns a new ledger. Sizes are modest (a split per micro-batch per
+ * epoch), so each change copies its arrays.
  */
 public final class SplitLedger implements TesseraSerializable {
   private static final byte PENDING = 0;
@@ -25,6 +33,8 @@ public final class SplitLedger implements TesseraSerializable {
   private final byte[] states;
   private final long[] leaseIds;
   private final String[] holders;
+  /** Length of the run that starts at a split, 0 where none was leased from it. */
+  private final int[] runs;
   private final int acked;
   private final long ackedSamples;
 
@@ -35,6 +45,7 @@ public final class SplitLedger implements TesseraSerializable {
       byte[] states,
       long[] leaseIds,
       String[] holders,
+      int[] runs,
       int acked,
       long ackedSamples) {
     this.trainSize = trainSize;
@@ -43,18 +54,33 @@ public final class SplitLedger implements TesseraSerializable {
     this.states = states;
     this.leaseIds = leaseIds;
     this.holders = holders;
+    this.runs = runs;
     this.acked = acked;
     this.ackedSamples = ackedSamples;
   }
 
+  /** A run of {@code count} consecutive splits from {@code first}, within one epoch. */
+  public record Run(int first, int count) {
+    public int end() {
+      return first + count;
+    }
+  }
+
   /** Rebuilds a ledger from its stored parts (see {@link LedgerSerializer}). */
   static SplitLedger restore(
-      int trainSize, int splitSize, int splitsPerEpoch, byte[] states, long[] leaseIds, String[] holders) {
-    if (states.length != leaseIds.length || states.length != holders.length || splitsPerEpoch <= 0
-        || states.length % splitsPerEpoch != 0) {
+      int trainSize,
+      int splitSize,
+      int splitsPerEpoch,
+      byte[] states,
+      long[] leaseIds,
+      String[] holders,
+      int[] runs) {
+    if (states.length != leaseIds.length || states.length != holders.length || states.length != runs.length
+        || splitsPerEpoch <= 0 || states.length % splitsPerEpoch != 0 || trainSize <= 0 || splitSize <= 0) {
       throw new IllegalArgumentException("inconsistent split ledger of " + states.length + " splits");
     }
-    SplitLedger empty = new SplitLedger(trainSize, splitSize, splitsPerEpoch, states, leaseIds, holders, 0, 0);
+    SplitLedger empty =
+        new SplitLedger(trainSize, splitSize, splitsPerEpoch, states, leaseIds, holders, runs, 0, 0);
     int acked = 0;
     long samples = 0;
     for (int g = 0; g < states.length; g++) {
@@ -64,8 +90,11 @@ public final class SplitLedger implements TesseraSerializable {
       } else if (states[g] != PENDING && states[g] != LEASED) {
         throw new IllegalArgumentException("split " + g + " has unknown state " + states[g]);
       }
+      if (runs[g] < 0 || runs[g] > splitsPerEpoch - g % splitsPerEpoch) {
+        throw new IllegalArgumentException("split " + g + " starts a run of " + runs[g] + " splits");
+      }
     }
-    return new SplitLedger(trainSize, splitSize, splitsPerEpoch, states, leaseIds, holders, acked, samples);
+    return new SplitLedger(trainSize, splitSize, splitsPerEpoch, states, leaseIds, holders, runs, acked, samples);
   }
 
   int trainSize() {
@@ -76,7 +105,7 @@ public final class SplitLedger implements TesseraSerializable {
     return splitSize;
   }
 
-  int splitsPerEpoch() {
+  public int splitsPerEpoch() {
     return splitsPerEpoch;
   }
 
@@ -92,7 +121,15 @@ public final class SplitLedger implements TesseraSerializable {
     return holders.clone();
   }
 
-  /** A ledger with every split of {@code epochs} passes over {@code trainSize} samples pending. */
+  int[] runs() {
+    return runs.clone();
+  }
+
+  /**
+   * A ledger with every split of {@code epochs} passes over {@code trainSize} samples pending.
+   *
+   * @param splitSize samples per split: the job's micro-batch
+   */
   public static SplitLedger create(int trainSize, int splitSize, int epochs) {
     if (trainSize <= 0 || splitSize <= 0 || epochs <= 0) {
       throw new IllegalArgumentException(
@@ -102,7 +139,7 @@ public final class SplitLedger implements TesseraSerializable {
     int perEpoch = (trainSize + splitSize - 1) / splitSize;
     int total = Math.multiplyExact(perEpoch, epochs);
     return new SplitLedger(
-        trainSize, splitSize, perEpoch, new byte[total], new long[total], new String[total], 0, 0);
+        trainSize, splitSize, perEpoch, new byte[total], new long[total], new String[total], new int[total], 0, 0);
   }
 
   public int totalSplits() {
@@ -139,86 +176,200 @@ public final class SplitLedger implements TesseraSerializable {
     return OptionalInt.empty();
   }
 
-  /** The sample positions of split {@code g}. */
-  public Split split(int g) {
-    int epoch = g / splitsPerEpoch;
-    int index = g % splitsPerEpoch;
-    int from = index * splitSize;
-    return new Split(epoch, index, from, Math.min(from + splitSize, trainSize));
-  }
-
-  /** The split held under {@code leaseId}, if that lease is live. */
-  public OptionalInt splitOfLease(long leaseId) {
+  /** The lowest split not acknowledged yet, if any. */
+  public OptionalInt firstUnacked() {
     for (int g = 0; g < states.length; g++) {
-      if (states[g] == LEASED && leaseIds[g] == leaseId) {
+      if (states[g] != ACKED) {
         return OptionalInt.of(g);
       }
     }
     return OptionalInt.empty();
   }
 
+  /**
+   * The run the next lease should cover: from the lowest pending split at or after {@code from}
+   * and before {@code until}, the run that was leased from it before if it is all pending again,
+   * else up to {@code maxSplits} consecutive pending splits, never past the end of an epoch or
+   * {@code until}.
+   */
+  public Optional<Run> nextRun(int maxSplits, int from, int until) {
+    if (maxSplits <= 0) {
+      throw new IllegalArgumentException("a run needs at least one split, asked for " + maxSplits);
+    }
+    int limit = Math.min(until, states.length);
+    for (int g = Math.max(0, from); g < limit; g++) {
+      if (states[g] != PENDING) {
+        continue;
+      }
+      int epochEnd = (g / splitsPerEpoch + 1) * splitsPerEpoch;
+      int end = Math.min(limit, epochEnd);
+      if (runs[g] > 0 && g + runs[g] <= end && allPending(g, g + runs[g])) {
+        return Optional.of(new Run(g, runs[g]));
+      }
+      int count = 0;
+      while (g + count < end && count < maxSplits && states[g + count] == PENDING
+          && (count == 0 || runs[g + count] == 0)) {
+        count++;
+      }
+      return Optional.of(new Run(g, count));
+    }
+    return Optional.empty();
+  }
+
+  private boolean allPending(int from, int to) {
+    for (int g = from; g < to; g++) {
+      if (states[g] != PENDING) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /** The sample positions of split {@code g}. */
+  public Split split(int g) {
+    return positions(new Run(g, 1));
+  }
+
+  /** The sample positions a run covers: one contiguous range of one epoch's order. */
+  public Split positions(Run run) {
+    int epoch = run.first() / splitsPerEpoch;
+    int index = run.first() % splitsPerEpoch;
+    if (run.count() <= 0 || index + run.count() > splitsPerEpoch) {
+      throw new IllegalArgumentException("run " + run + " does not lie within one epoch");
+    }
+    int from = index * splitSize;
+    int to = Math.min((index + run.count()) * splitSize, trainSize);
+    return new Split(epoch, index, from, to);
+  }
+
+  /** The run held under {@code leaseId}, if that lease is live. */
+  public Optional<Run> runOfLease(long leaseId) {
+    for (int g = 0; g < states.length; g++) {
+      if (states[g] == LEASED && leaseIds[g] == leaseId) {
+        int count = 1;
+        while (g + count < states.length && states[g + count] == LEASED && leaseIds[g + count] == leaseId) {
+          count++;
+        }
+        return Optional.of(new Run(g, count));
+      }
+    }
+    return Optional.empty();
+  }
+
+  /** Who holds lease {@code leaseId}, if it is live. */
+  public Optional<String> holderOfLease(long leaseId) {
+    return runOfLease(leaseId).map(run -> holders[run.first()]);
+  }
+
   /** Live leases held by {@code workerId}. */
   public int leasesHeldBy(String workerId) {
     int count = 0;
     for (int g = 0; g < states.length; g++) {
-      if (states[g] == LEASED && workerId.equals(holders[g])) {
+      if (states[g] == LEASED && workerId.equals(holders[g]) && (g == 0 || leaseIds[g - 1] != leaseIds[g]
+          || states[g - 1] != LEASED)) {
         count++;
       }
     }
     return count;
   }
 
-  public SplitLedger lease(int g, long leaseId, String workerId) {
-    if (states[g] != PENDING) {
-      throw new IllegalStateException("split " + g + " is not pending");
+  /** Whether any split in {@code [from, to)} is leased. */
+  public boolean anyLeased(int from, int to) {
+    for (int g = Math.max(0, from); g < Math.min(to, states.length); g++) {
+      if (states[g] == LEASED) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** Whether every split in {@code [from, to)} is acknowledged. */
+  public boolean allAcked(int from, int to) {
+    for (int g = Math.max(0, from); g < Math.min(to, states.length); g++) {
+      if (states[g] != ACKED) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /** Leases the run {@code [first, first + count)}, which must be pending and in one epoch. */
+  public SplitLedger lease(int first, int count, long leaseId, String workerId) {
+    positions(new Run(first, count)); // checks the run lies in one epoch
+    for (int g = first; g < first + count; g++) {
+      if (states[g] != PENDING) {
+        throw new IllegalStateException("split " + g + " is not pending");
+      }
     }
     SplitLedger next = copy();
-    next.states[g] = LEASED;
-    next.leaseIds[g] = leaseId;
-    next.holders[g] = workerId;
+    for (int g = first; g < first + count; g++) {
+      next.states[g] = LEASED;
+      next.leaseIds[g] = leaseId;
+      next.holders[g] = workerId;
+      next.runs[g] = 0;
+    }
+    next.runs[first] = count;
     return next;
   }
 
   /**
-   * Acknowledges split {@code g}. Acknowledging a split that is already acknowledged (a late
-   * duplicate) changes nothing.
+   * Acknowledges the first {@code count} splits of lease {@code leaseId} and gives the rest back;
+   * the rest keeps its run, so it is leased again as it was. Unknown or voided leases change
+   * nothing.
    */
-  public SplitLedger ack(int g) {
-    if (states[g] == ACKED) {
+  public SplitLedger ack(long leaseId, int count) {
+    Optional<Run> held = runOfLease(leaseId);
+    if (held.isEmpty()) {
       return this;
     }
-    byte[] nextStates = states.clone();
-    nextStates[g] = ACKED;
-    String[] nextHolders = holders.clone();
-    nextHolders[g] = null;
-    return new SplitLedger(
-        trainSize,
-        splitSize,
-        splitsPerEpoch,
-        nextStates,
-        leaseIds,
-        nextHolders,
-        acked + 1,
-        ackedSamples + split(g).size());
-  }
-
-  /** Puts split {@code g} back to pending if it is still leased. */
-  public SplitLedger release(int g) {
-    if (states[g] != LEASED) {
-      return this;
-    }
+    Run run = held.get();
+    int acking = Math.max(0, Math.min(count, run.count()));
     SplitLedger next = copy();
-    next.states[g] = PENDING;
-    next.holders[g] = null;
-    return next;
+    long samples = 0;
+    for (int g = run.first(); g < run.end(); g++) {
+      next.holders[g] = null;
+      if (g < run.first() + acking) {
+        next.states[g] = ACKED;
+        samples += split(g).size();
+      } else {
+        next.states[g] = PENDING;
+      }
+      next.runs[g] = 0;
+    }
+    if (acking < run.count()) {
+      next.runs[run.first() + acking] = run.count() - acking;
+    }
+    return new SplitLedger(
+        trainSize, splitSize, splitsPerEpoch, next.states, next.leaseIds, next.holders, next.runs,
+        acked + acking, ackedSamples + samples);
   }
 
-  /** Puts every split leased by {@code workerId} back to pending. */
+  /** Splits of lease {@code leaseId}'s run fully covered by its first {@code samples} samples. */
+  public int splitsCovered(long leaseId, int samples) {
+    Optional<Run> held = runOfLease(leaseId);
+    if (held.isEmpty()) {
+      return 0;
+    }
+    Run run = held.get();
+    int start = positions(run).from();
+    int covered = 0;
+    while (covered < run.count() && split(run.first() + covered).to() <= start + samples) {
+      covered++;
+    }
+    return covered;
+  }
+
+  /** Gives lease {@code leaseId} back whole: its run is pending again, as it was. */
+  public SplitLedger release(long leaseId) {
+    return ack(leaseId, 0);
+  }
+
+  /** Gives back every lease held by {@code workerId}. */
   public SplitLedger releaseAllOf(String workerId) {
     SplitLedger next = this;
     for (int g = 0; g < states.length; g++) {
-      if (states[g] == LEASED && workerId.equals(holders[g])) {
-        next = next.release(g);
+      if (next.states[g] == LEASED && workerId.equals(next.holders[g])) {
+        next = next.release(next.leaseIds[g]);
       }
     }
     return next;
@@ -237,8 +388,8 @@ public final class SplitLedger implements TesseraSerializable {
 
   /**
    * The ledger as of {@code cut}: splits acknowledged then stay acknowledged, every other split
-   * is pending again, and every lease is void. Splits trained after the cut are trained again, so
-   * none is skipped.
+   * is pending again, every lease is void and no run is remembered. Splits trained after the cut
+   * are trained again, so none is skipped.
    */
   public SplitLedger rewoundTo(Cut cut) {
     if (cut.splits() != states.length) {
@@ -257,7 +408,7 @@ public final class SplitLedger implements TesseraSerializable {
     }
     return new SplitLedger(
         trainSize, splitSize, splitsPerEpoch, nextStates, new long[states.length], new String[states.length],
-        nextAcked, samples);
+        new int[states.length], nextAcked, samples);
   }
 
   /**
@@ -319,6 +470,7 @@ public final class SplitLedger implements TesseraSerializable {
         states.clone(),
         leaseIds.clone(),
         holders.clone(),
+        runs.clone(),
         acked,
         ackedSamples);
   }
@@ -331,7 +483,8 @@ public final class SplitLedger implements TesseraSerializable {
         && splitsPerEpoch == that.splitsPerEpoch
         && Arrays.equals(states, that.states)
         && Arrays.equals(leaseIds, that.leaseIds)
-        && Arrays.equals(holders, that.holders);
+        && Arrays.equals(holders, that.holders)
+        && Arrays.equals(runs, that.runs);
   }
 
   @Override

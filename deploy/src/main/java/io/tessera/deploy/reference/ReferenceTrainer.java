@@ -2,6 +2,7 @@ package io.tessera.deploy.reference;
 
 import ai.djl.ndarray.NDManager;
 import io.tessera.protocol.spec.JobSpec;
+import io.tessera.protocol.spec.TrainingMode;
 import io.tessera.protocol.tensor.ParameterLayout;
 import io.tessera.protocol.tensor.ShardRange;
 import io.tessera.ps.optimizer.Optimizer;
@@ -21,6 +22,12 @@ import java.util.function.Consumer;
  * visiting the same samples in the same order, with the same micro-batches, accumulation windows,
  * optimizer and schedule as a single worker of the cluster would. Tests compare the cluster's
  * results with it and benchmarks compare throughput against it.
+ *
+ * <p>In {@code async} and {@code ssp} mode a step is taken once a global batch of samples has
+ * been accumulated, in windows of {@code global-batch} samples within each lease of {@code
+ * split-size} samples, as one worker with {@code k = global / micro} would push them. In {@code
+ * sync} mode each step is one global batch of consecutive positions of an epoch's order (the last
+ * of an epoch is short), exactly as the cluster's barrier takes it with any number of workers.
  */
 public final class ReferenceTrainer {
 
@@ -41,6 +48,11 @@ public final class ReferenceTrainer {
 
   private ReferenceTrainer() {}
 
+  /** Samples per lease in {@code async} and {@code ssp} mode: split-size, in whole micro-batches. */
+  static int leaseSamples(JobSpec spec) {
+    return (spec.splitSize() + spec.microBatch() - 1) / spec.microBatch() * spec.microBatch();
+  }
+
   /** Trains member {@code member} of {@code spec} on {@code data}, reporting per epoch. */
   public static Result train(JobSpec spec, int member, FashionMnist data, Consumer<String> progress) {
     ImageSet train = data.train().limit(spec.dataset().trainLimit());
@@ -50,7 +62,9 @@ public final class ReferenceTrainer {
     ParameterLayout layout = model.layout();
     float[] parameters = model.initialValues(spec.members().get(member).seed());
     ShardRange whole = new ShardRange(0, 0, parameters.length);
-    Optimizer optimizer = Optimizer.create(spec.optimizer(), parameters.length, layout.segments(whole));
+    Optimizer optimizer = Optimizer.create(spec.optimizerOf(member), parameters.length, layout.segments(whole));
+    boolean sync = spec.mode() == TrainingMode.SYNC;
+    long samplesApplied = 0;
     long totalSteps = spec.optimizerSteps(train.size());
     BatchAssembler assembler = new BatchAssembler(spec.model());
     int window = spec.globalBatch(); // one worker runs k = global / micro micro-batches per push
@@ -67,8 +81,9 @@ public final class ReferenceTrainer {
       session.load(parameters);
       for (int epoch = 0; epoch < spec.epochs(); epoch++) {
         int[] order = SampleOrder.forEpoch(spec.seed(), epoch, train.size());
-        for (int splitFrom = 0; splitFrom < train.size(); splitFrom += spec.splitSize()) {
-          int splitTo = Math.min(splitFrom + spec.splitSize(), train.size());
+        int leaseSize = sync ? spec.globalBatch() : leaseSamples(spec);
+        for (int splitFrom = 0; splitFrom < train.size(); splitFrom += leaseSize) {
+          int splitTo = Math.min(splitFrom + leaseSize, train.size());
           for (int from = splitFrom; from < splitTo; from += window) {
             int to = Math.min(from + window, splitTo);
             for (int micro = from; micro < to; micro += spec.microBatch()) {
@@ -82,12 +97,14 @@ public final class ReferenceTrainer {
             }
             pendingSamples += to - from;
             trained += to - from;
-            if (pendingSamples >= spec.globalBatch()) {
+            if (pendingSamples >= spec.globalBatch() || sync) {
               float scale = 1f / pendingSamples;
               for (int i = 0; i < pending.length; i++) {
                 pending[i] *= scale;
               }
-              double rate = spec.optimizer().learningRateAt(optimizer.steps(), totalSteps);
+              // The shards' schedule position: steps of the global batch applied so far.
+              double rate = spec.optimizerOf(member).learningRateAt(samplesApplied / spec.globalBatch(), totalSteps);
+              samplesApplied += pendingSamples;
               optimizer.step(parameters, pending, rate);
               session.load(parameters);
               stepLosses.add(pendingLoss / pendingSamples);

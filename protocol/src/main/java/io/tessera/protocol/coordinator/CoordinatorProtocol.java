@@ -3,6 +3,7 @@ package io.tessera.protocol.coordinator;
 import akka.actor.typed.ActorRef;
 import akka.pattern.StatusReply;
 import io.tessera.protocol.TesseraSerializable;
+import io.tessera.protocol.ps.ShardProtocol.StepRule;
 import io.tessera.protocol.spec.JobSpec;
 import io.tessera.protocol.worker.WorkerProtocol;
 import java.util.List;
@@ -24,6 +25,11 @@ public final class CoordinatorProtocol {
           ReportCorruptCheckpoint,
           RequestCheckpoint,
           GetAuditLog,
+          DrainWorkers,
+          DrainCompleted,
+          SetGlobalBatch,
+          ListWorkers,
+          GetTrainingCurve,
           Local {}
 
   /**
@@ -67,8 +73,12 @@ public final class CoordinatorProtocol {
       ActorRef<LeaseReply> replyTo)
       implements Command {}
 
-  /** A worker gives a lease back unfinished (it failed, or is stopping); the split is re-leased. */
-  public record ReleaseLease(ActorRef<WorkerProtocol.Command> worker, long leaseId, String reason)
+  /**
+   * A worker gives a lease back unfinished; its splits are leased again. {@code failed}: the worker
+   * could not train it (repeated failures keep a worker from new leases for a while); otherwise it
+   * is stopping, or the lease was overtaken (a {@code sync} step moved on without it).
+   */
+  public record ReleaseLease(ActorRef<WorkerProtocol.Command> worker, long leaseId, String reason, boolean failed)
       implements Command {}
 
   /**
@@ -122,6 +132,57 @@ public final class CoordinatorProtocol {
   public record AuditRecord(long sequence, long atMillis, String command, String detail)
       implements TesseraSerializable {}
 
+  /**
+   * An operator asks workers to leave: {@code target} is a worker id, or a node address ({@code
+   * akka://tessera@host:port}) for every worker on that node. Each finishes the window it is in,
+   * pushes it, acks what it trained, gives back the rest of its lease and leaves the pool.
+   * Replies {@link DrainStarted}, or an error naming an unknown target.
+   */
+  public record DrainWorkers(String target, ActorRef<StatusReply<DrainStarted>> replyTo) implements Command {}
+
+  public record DrainStarted(List<String> workerIds) implements TesseraSerializable {}
+
+  /** A draining worker has acked its work and leaves; it takes no more leases. */
+  public record DrainCompleted(ActorRef<WorkerProtocol.Command> worker) implements Command {}
+
+  /**
+   * An operator changes a running job's global batch. Accumulation counts are re-planned so the
+   * workers' micro-batches add up to the new batch, and the learning rate follows the job's {@code
+   * learning-rate-scaling}. Replies {@link GlobalBatchSet}, or an error (not running, not a
+   * multiple of the micro-batch).
+   */
+  public record SetGlobalBatch(String jobId, int globalBatch, ActorRef<StatusReply<GlobalBatchSet>> replyTo)
+      implements Command {}
+
+  public record GlobalBatchSet(String jobId, int globalBatch, double learningRateScale)
+      implements TesseraSerializable {}
+
+  /** Replies the {@link WorkerList}: the live workers and the recently drained ones. */
+  public record ListWorkers(ActorRef<WorkerList> replyTo) implements Command {}
+
+  public record WorkerList(List<WorkerInfo> workers) implements TesseraSerializable {}
+
+  /**
+   * One worker as the coordinator sees it.
+   *
+   * @param state {@code training}, {@code idle}, {@code draining} or {@code drained}
+   * @param member the member it trains in the active job, or -1
+   * @param accumulationSteps its {@code k} under the current plan (0 when it has no share)
+   * @param drainMillis for a drained worker, the time from the drain request to its departure
+   */
+  public record WorkerInfo(
+      String workerId, String state, int member, int accumulationSteps, int leasesHeld, long drainMillis)
+      implements TesseraSerializable {}
+
+  /**
+   * Replies the {@link TrainingCurve} of one member: the mean training loss of every optimizer
+   * step, in {@code sync} mode (where a step is an exact set of samples); empty in other modes.
+   */
+  public record GetTrainingCurve(String jobId, int member, ActorRef<StatusReply<TrainingCurve>> replyTo)
+      implements Command {}
+
+  public record TrainingCurve(String jobId, int member, List<Double> stepLosses) implements TesseraSerializable {}
+
   /** The answer to a lease request. */
   public sealed interface LeaseReply extends TesseraSerializable permits LeaseGranted, NoLease {}
 
@@ -135,8 +196,10 @@ public final class CoordinatorProtocol {
    *
    * @param leaseId unique across the coordinator's life
    * @param membershipEpoch the worker membership this lease was planned for
-   * @param accumulationSteps micro-batches per push ({@code k}) under that membership
+   * @param accumulationSteps micro-batches per push ({@code k}) under that membership; in {@code
+   *     sync} mode the lease is one contribution to a step, pushed at once
    * @param trainSize training samples the coordinator expects the worker to see
+   * @param rule how the step the lease's pushes contribute to is taken
    */
   public record Lease(
       long leaseId,
@@ -146,7 +209,8 @@ public final class CoordinatorProtocol {
       Split split,
       int accumulationSteps,
       int trainSize,
-      JobSpec spec)
+      JobSpec spec,
+      StepRule rule)
       implements TesseraSerializable {}
 
   /**
@@ -219,8 +283,12 @@ public final class CoordinatorProtocol {
       String jobId, int globalBatch, int microBatch, List<AccumulationPlan> plans)
       implements TesseraSerializable {}
 
-  /** The k of each worker of one member under one worker membership. */
-  public record AccumulationPlan(long membershipEpoch, int member, List<WorkerShare> shares)
+  /**
+   * The k of each worker of one member under one worker membership.
+   *
+   * @param globalBatch the job's global batch the plan is for (an operator may change it)
+   */
+  public record AccumulationPlan(long membershipEpoch, int member, int globalBatch, List<WorkerShare> shares)
       implements TesseraSerializable {
     /** Micro-batches per round over all workers; times micro-batch it is the global batch. */
     public int totalMicroBatches() {

@@ -5,6 +5,7 @@ import akka.cluster.sharding.typed.javadsl.EntityTypeKey;
 import akka.pattern.StatusReply;
 import io.tessera.protocol.TesseraSerializable;
 import io.tessera.protocol.spec.OptimizerSpec;
+import io.tessera.protocol.spec.TrainingMode;
 import io.tessera.protocol.tensor.Segment;
 import io.tessera.protocol.tensor.ShardRange;
 import io.tessera.protocol.tensor.TensorPayload;
@@ -62,6 +63,7 @@ public final class ShardProtocol {
           TakeCheckpoint,
           RewindTo,
           ConfirmEpoch,
+          UpdateRoster,
           Local {}
 
   /**
@@ -95,14 +97,20 @@ public final class ShardProtocol {
       OptimizerSpec optimizer,
       int globalBatch,
       int staleness,
-      long totalSteps)
+      long totalSteps,
+      TrainingMode mode,
+      boolean stalenessDamping)
       implements TesseraSerializable {}
 
   /** Reply to {@link Initialize}: the shard's version, and whether this call set it up. */
   public record Initialized(long version, boolean fresh) implements TesseraSerializable {}
 
-  /** Asks for the current parameters; replies {@link Pulled}, or an error if not initialised. */
-  public record Pull(WirePrecision precision, ActorRef<StatusReply<Pulled>> replyTo)
+  /**
+   * Asks for the current parameters; replies {@link Pulled}, or an error if not initialised. In
+   * {@code ssp} mode a training worker's pull (a non-empty {@code workerId}) is answered only
+   * once that worker is no more than the staleness bound ahead of its member's slowest worker.
+   */
+  public record Pull(WirePrecision precision, String workerId, ActorRef<StatusReply<Pulled>> replyTo)
       implements Command {}
 
   /**
@@ -116,8 +124,9 @@ public final class ShardProtocol {
    * Offers the sum of per-sample gradients over {@code samples} samples, computed on parameters of
    * {@code baseVersion} pulled in recovery epoch {@code epoch}. {@code (workerId, seq)} identifies
    * the push: a retry with the same pair is applied once. A push from another epoch is stale.
-   * Replies a {@link PushOutcome}, or an error when the gradient is malformed (wrong length,
-   * non-finite values, no samples).
+   * {@code rule} says which step the push belongs to and how that step is taken. Replies a {@link
+   * PushOutcome}, or an error when the gradient is malformed (wrong length, non-finite values, no
+   * samples, a norm above the configured bound).
    */
   public record Push(
       String workerId,
@@ -126,8 +135,35 @@ public final class ShardProtocol {
       long baseVersion,
       int samples,
       TensorPayload gradientSum,
+      StepRule rule,
       ActorRef<StatusReply<PushOutcome>> replyTo)
       implements Command {}
+
+  /**
+   * How the step a push contributes to is taken, as the coordinator planned it when it leased the
+   * work; it travels with the work so that an operator's change reaches the shards with the next
+   * lease, and a rewind cannot bring an old rule back.
+   *
+   * @param stepSamples samples that make the step (the global batch; in {@code sync} mode the
+   *     samples of this step, which is short at the end of an epoch)
+   * @param learningRateScale factor on the scheduled learning rate
+   * @param part in {@code sync} mode, the first split of the contribution: a shard applies each
+   *     part of a step once, whoever sends it; -1 otherwise
+   */
+  public record StepRule(int stepSamples, double learningRateScale, long part) implements TesseraSerializable {
+    public StepRule {
+      if (stepSamples <= 0 || !(learningRateScale > 0) || Double.isInfinite(learningRateScale)) {
+        throw new IllegalArgumentException(
+            "a step needs positive samples and a positive learning-rate scale, got " + stepSamples + " and "
+                + learningRateScale);
+      }
+    }
+
+    /** An asynchronous push towards a step of {@code globalBatch} samples at the planned rate. */
+    public static StepRule of(int globalBatch) {
+      return new StepRule(globalBatch, 1.0, -1);
+    }
+  }
 
   /** How a well-formed push was handled. */
   public sealed interface PushOutcome extends TesseraSerializable
@@ -151,6 +187,11 @@ public final class ShardProtocol {
    * @param epoch the recovery epoch the shard's parameters belong to
    * @param checkpointId the checkpoint the shard last took or was restored from (0: its initial
    *     values, -1: none)
+   * @param maxClockLead in {@code ssp} mode, the most windows a worker was ahead of the slowest
+   *     when one of its pulls was answered (never above the staleness bound)
+   * @param fencedMessages roster updates dropped because they came from an older membership
+   *     epoch than one already applied
+   * @param pushers every worker whose push this shard accepted since it started
    */
   public record ShardStatus(
       String entityId,
@@ -162,7 +203,10 @@ public final class ShardProtocol {
       long pushesStale,
       long pushesDuplicate,
       long pushesRejected,
-      int pendingSamples)
+      int pendingSamples,
+      long maxClockLead,
+      long fencedMessages,
+      List<String> pushers)
       implements TesseraSerializable {}
 
   /**
@@ -193,6 +237,14 @@ public final class ShardProtocol {
    */
   public record ConfirmEpoch(long epoch, ActorRef<StatusReply<EpochConfirmed>> replyTo)
       implements Command {}
+
+  /**
+   * The workers that train this shard's member under worker-membership epoch {@code
+   * membershipEpoch}, from the coordinator. In {@code ssp} mode the slowest of them holds the others
+   * back; a worker that leaves the roster no longer does, and one that enters starts level with
+   * the slowest. An update from an older membership epoch than one applied is dropped and counted.
+   */
+  public record UpdateRoster(long membershipEpoch, List<String> workers) implements Command {}
 
   /** A shard runs in {@code epoch} from checkpoint {@code checkpointId}, at {@code version}. */
   public record EpochConfirmed(int shard, long epoch, long checkpointId, long version)

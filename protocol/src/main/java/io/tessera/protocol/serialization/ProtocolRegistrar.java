@@ -37,6 +37,7 @@ public final class ProtocolRegistrar implements KryoRegistrar {
     registry.add(107, LearningRateSchedule.class);
     registry.add(108, TrainingMode.class);
     registry.add(109, io.tessera.protocol.spec.CheckpointSpec.class);
+    registry.add(110, io.tessera.protocol.spec.LearningRateScaling.class);
 
     // tensors: 130-149
     registry.add(130, WirePrecision.class);
@@ -63,6 +64,8 @@ public final class ProtocolRegistrar implements KryoRegistrar {
     registry.add(163, ShardProtocol.RewindTo.class);
     registry.add(164, ShardProtocol.ConfirmEpoch.class);
     registry.add(165, ShardProtocol.EpochConfirmed.class);
+    registry.add(166, ShardProtocol.StepRule.class);
+    registry.add(167, ShardProtocol.UpdateRoster.class);
 
     // worker protocol: 180-209
     registry.add(180, WorkerProtocol.WorkAvailable.class);
@@ -72,6 +75,7 @@ public final class ProtocolRegistrar implements KryoRegistrar {
     registry.add(184, WorkerProtocol.SetAccumulation.class);
     registry.add(185, WorkerProtocol.Evaluate.class);
     registry.add(186, WorkerProtocol.EvaluationReport.class);
+    registry.add(187, WorkerProtocol.Drain.class);
 
     // coordinator protocol: 210-259
     registry.add(210, CoordinatorProtocol.SubmitJob.class);
@@ -102,5 +106,15 @@ public final class ProtocolRegistrar implements KryoRegistrar {
     registry.add(235, CoordinatorProtocol.GetAuditLog.class);
     registry.add(236, CoordinatorProtocol.AuditLog.class);
     registry.add(237, CoordinatorProtocol.AuditRecord.class);
+    registry.add(238, CoordinatorProtocol.DrainWorkers.class);
+    registry.add(239, CoordinatorProtocol.DrainStarted.class);
+    registry.add(240, CoordinatorProtocol.DrainCompleted.class);
+    registry.add(241, CoordinatorProtocol.SetGlobalBatch.class);
+    registry.add(242, CoordinatorProtocol.GlobalBatchSet.class);
+    registry.add(243, CoordinatorProtocol.ListWorkers.class);
+    registry.add(244, CoordinatorProtocol.WorkerList.class);
+    registry.add(245, CoordinatorProtocol.WorkerInfo.class);
+    registry.add(246, CoordinatorProtocol.GetTrainingCurve.class);
+    registry.add(247, CoordinatorProtocol.TrainingCurve.class);
   }
 }

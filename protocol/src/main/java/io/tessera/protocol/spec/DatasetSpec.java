@@ -8,18 +8,31 @@ import io.tessera.protocol.TesseraSerializable;
  * Which data a job trains and is tested on. Every worker reads it from its own data directory; the
  * coordinator checks that they all see the same sizes.
  *
- * @param name dataset name; {@code fashion-mnist} is the one Tessera knows
+ * @param name {@code fashion-mnist}, or {@code synthetic} for synthetic models (no data files;
+ *     {@code train-limit} samples)
  * @param trainLimit use only the first this-many training samples (0: all)
  * @param testLimit use only the first this-many test samples (0: all)
  */
 public record DatasetSpec(String name, int trainLimit, int testLimit) implements TesseraSerializable {
 
   public static final String FASHION_MNIST = "fashion-mnist";
+  public static final String SYNTHETIC = "synthetic";
 
   public DatasetSpec {
-    require(FASHION_MNIST.equals(name), "dataset.name", "must be '" + FASHION_MNIST + "', was '" + name + "'");
+    require(
+        FASHION_MNIST.equals(name) || SYNTHETIC.equals(name),
+        "dataset.name",
+        "must be '" + FASHION_MNIST + "' or '" + SYNTHETIC + "', was '" + name + "'");
+    require(
+        !SYNTHETIC.equals(name) || trainLimit > 0,
+        "dataset.train-limit",
+        "sets the size of a synthetic dataset and must be positive, was " + trainLimit);
     require(trainLimit >= 0, "dataset.train-limit", "must be >= 0 (0 means all), was " + trainLimit);
     require(testLimit >= 0, "dataset.test-limit", "must be >= 0 (0 means all), was " + testLimit);
+  }
+
+  public boolean isSynthetic() {
+    return SYNTHETIC.equals(name);
   }
 
   /** All of Fashion-MNIST. */

@@ -21,13 +21,21 @@ import java.util.Set;
  * @param globalBatch samples per optimizer step; a multiple of {@code microBatch}
  * @param microBatch samples per forward/backward pass on a worker
  * @param epochs passes over the training data
- * @param splitSize samples per split, the unit of work the coordinator leases to a worker
- * @param staleness in {@code async} mode, how many versions behind a push's base may be
+ * @param splitSize in {@code async} and {@code ssp} mode, samples per lease (the work a worker
+ *     takes at once); {@code sync} mode leases each worker its share of one step instead
+ * @param mode how shards combine pushes: {@code async}, {@code ssp} or {@code sync}
+ * @param staleness in {@code async} mode, how many versions behind a push's base may be; in {@code
+ *     ssp} mode, how many windows a worker may run ahead of its member's slowest worker
  * @param shards parameter shards per member
  * @param members the models trained; one unless this is an ensemble
  * @param wirePrecision number format of pulled parameters and pushed gradients
  * @param seed seeds the order in which training samples are visited
  * @param checkpoint when the job's shards checkpoint
+ * @param stalenessDamping in {@code async} mode, scale each push by {@code 1 / (1 + lag)}
+ * @param backupWorkers in {@code sync} mode, how many idle workers may duplicate a step's slowest
+ *     contributions; the first copy to arrive counts and the rest are dropped
+ * @param learningRateScaling how the learning rate follows an operator's change of the global
+ *     batch
  */
 public record JobSpec(
     String name,
@@ -44,7 +52,10 @@ public record JobSpec(
     List<MemberSpec> members,
     WirePrecision wirePrecision,
     long seed,
-    CheckpointSpec checkpoint)
+    CheckpointSpec checkpoint,
+    boolean stalenessDamping,
+    int backupWorkers,
+    LearningRateScaling learningRateScaling)
     implements TesseraSerializable {
 
   public JobSpec {
@@ -56,6 +67,20 @@ public record JobSpec(
     require(mode != null, "mode", "is required");
     require(wirePrecision != null, "wire-precision", "is required");
     require(checkpoint != null, "checkpoint", "is required");
+    require(learningRateScaling != null, "learning-rate-scaling", "is required");
+    require(backupWorkers >= 0 && backupWorkers <= 64, "backup-workers", "must be in 0..64, was " + backupWorkers);
+    require(
+        backupWorkers == 0 || mode == TrainingMode.SYNC,
+        "backup-workers",
+        "applies to mode = sync only (the mode is " + SpecNames.of(mode) + ")");
+    require(
+        !stalenessDamping || mode == TrainingMode.ASYNC,
+        "staleness-damping",
+        "applies to mode = async only (the mode is " + SpecNames.of(mode) + ")");
+    require(
+        (model.kind() == ModelKind.SYNTHETIC) == dataset.isSynthetic(),
+        "dataset.name",
+        "must be 'synthetic' exactly when model.kind is synthetic");
     require(microBatch > 0, "micro-batch", "must be positive, was " + microBatch);
     require(globalBatch > 0, "global-batch", "must be positive, was " + globalBatch);
     require(
@@ -81,6 +106,11 @@ public record JobSpec(
   /** Micro-batches that make one global batch. */
   public int microBatchesPerStep() {
     return globalBatch / microBatch;
+  }
+
+  /** The optimizer member {@code member}'s shards apply: the job's, with its overrides. */
+  public OptimizerSpec optimizerOf(int member) {
+    return members.get(member).optimizer(optimizer);
   }
 
   /** Optimizer steps the job will apply when the training set has {@code trainSize} samples. */
@@ -114,6 +144,9 @@ public record JobSpec(
     private WirePrecision wirePrecision = WirePrecision.FP32;
     private long seed = 42L;
     private CheckpointSpec checkpoint = CheckpointSpec.defaults();
+    private boolean stalenessDamping = false;
+    private int backupWorkers = 0;
+    private LearningRateScaling learningRateScaling = LearningRateScaling.LINEAR;
 
     private Builder() {}
 
@@ -192,6 +225,21 @@ public record JobSpec(
       return this;
     }
 
+    public Builder optStalenessDamping(boolean stalenessDamping) {
+      this.stalenessDamping = stalenessDamping;
+      return this;
+    }
+
+    public Builder optBackupWorkers(int backupWorkers) {
+      this.backupWorkers = backupWorkers;
+      return this;
+    }
+
+    public Builder optLearningRateScaling(LearningRateScaling learningRateScaling) {
+      this.learningRateScaling = learningRateScaling;
+      return this;
+    }
+
     public JobSpec build() {
       return new JobSpec(
           name,
@@ -208,7 +256,10 @@ public record JobSpec(
           members,
           wirePrecision,
           seed,
-          checkpoint);
+          checkpoint,
+          stalenessDamping,
+          backupWorkers,
+          learningRateScaling);
     }
   }
 }

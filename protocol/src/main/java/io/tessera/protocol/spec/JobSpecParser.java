@@ -45,7 +45,10 @@ public final class JobSpecParser {
           "ensemble-size",
           "wire-precision",
           "seed",
-          "checkpoint");
+          "checkpoint",
+          "staleness-damping",
+          "backup-workers",
+          "learning-rate-scaling");
   private static final Set<String> CHECKPOINT = Set.of("interval", "every-pushes");
   private static final Set<String> DATASET = Set.of("name", "train-limit", "test-limit");
   private static final Set<String> MODEL =
@@ -58,7 +61,9 @@ public final class JobSpecParser {
           "depth",
           "heads",
           "mlp-dim",
-          "classes");
+          "classes",
+          "parameters",
+          "compute-micros-per-sample");
   private static final Set<String> OPTIMIZER =
       Set.of(
           "kind",
@@ -72,7 +77,7 @@ public final class JobSpecParser {
           "schedule",
           "warmup-steps",
           "min-learning-rate");
-  private static final Set<String> MEMBER = Set.of("name", "seed");
+  private static final Set<String> MEMBER = Set.of("name", "seed", "weight", "learning-rate", "weight-decay");
 
   private JobSpecParser() {}
 
@@ -160,6 +165,16 @@ public final class JobSpecParser {
     if (c.hasPath("seed")) {
       job.optSeed(longAt(c, "", "seed"));
     }
+    if (c.hasPath("staleness-damping")) {
+      job.optStalenessDamping(c.getBoolean("staleness-damping"));
+    }
+    if (c.hasPath("backup-workers")) {
+      job.optBackupWorkers(intAt(c, "", "backup-workers"));
+    }
+    if (c.hasPath("learning-rate-scaling")) {
+      job.optLearningRateScaling(
+          SpecNames.parse(LearningRateScaling.class, "learning-rate-scaling", c.getString("learning-rate-scaling")));
+    }
     return job.build();
   }
 
@@ -209,6 +224,12 @@ public final class JobSpecParser {
     }
     if (c.hasPath("classes")) {
       model.optClasses(intAt(c, "model.", "classes"));
+    }
+    if (c.hasPath("parameters")) {
+      model.optParameters(intAt(c, "model.", "parameters"));
+    }
+    if (c.hasPath("compute-micros-per-sample")) {
+      model.optComputeMicrosPerSample(intAt(c, "model.", "compute-micros-per-sample"));
     }
     return model.build();
   }
@@ -260,9 +281,13 @@ public final class JobSpecParser {
       ConfigObject entry = entries.get(i);
       refuseUnknown("members[" + i + "].", entry, MEMBER);
       Config m = entry.toConfig();
+      String prefix = "members[" + i + "].";
       String name = m.hasPath("name") ? m.getString("name") : "m" + i;
-      long seed = m.hasPath("seed") ? longAt(m, "members[" + i + "].", "seed") : i + 1L;
-      members.add(new MemberSpec(name, seed));
+      long seed = m.hasPath("seed") ? longAt(m, prefix, "seed") : i + 1L;
+      double weight = m.hasPath("weight") ? m.getDouble("weight") : 1.0;
+      double learningRate = m.hasPath("learning-rate") ? m.getDouble("learning-rate") : Double.NaN;
+      double weightDecay = m.hasPath("weight-decay") ? m.getDouble("weight-decay") : Double.NaN;
+      members.add(new MemberSpec(name, seed, weight, learningRate, weightDecay));
     }
     return members;
   }

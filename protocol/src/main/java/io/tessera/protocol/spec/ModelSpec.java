@@ -16,6 +16,8 @@ import io.tessera.protocol.TesseraSerializable;
  * @param heads attention heads; must divide {@code dim}
  * @param mlpDim hidden width of each block's MLP
  * @param classes number of output classes
+ * @param parameters size of a {@code synthetic} model's parameter vector (0 for real models)
+ * @param computeMicrosPerSample simulated compute time per sample of a {@code synthetic} model
  */
 public record ModelSpec(
     ModelKind kind,
@@ -26,7 +28,9 @@ public record ModelSpec(
     int depth,
     int heads,
     int mlpDim,
-    int classes)
+    int classes,
+    int parameters,
+    int computeMicrosPerSample)
     implements TesseraSerializable {
 
   public ModelSpec {
@@ -44,6 +48,15 @@ public record ModelSpec(
     require(dim % heads == 0, "model.heads", "(" + heads + ") must divide model.dim (" + dim + ")");
     require(mlpDim > 0, "model.mlp-dim", "must be positive, was " + mlpDim);
     require(classes > 1, "model.classes", "must be at least 2, was " + classes);
+    if (kind == ModelKind.SYNTHETIC) {
+      require(parameters > 0, "model.parameters", "must be positive for a synthetic model, was " + parameters);
+    } else {
+      require(parameters == 0, "model.parameters", "applies to synthetic models only");
+    }
+    require(
+        computeMicrosPerSample >= 0 && computeMicrosPerSample <= 1_000_000,
+        "model.compute-micros-per-sample",
+        "must be in 0..1000000, was " + computeMicrosPerSample);
   }
 
   /** Number of patches per image (tokens before the cls token). */
@@ -72,6 +85,8 @@ public record ModelSpec(
     private int heads = 4;
     private int mlpDim = 128;
     private int classes = 10;
+    private int parameters = 0;
+    private int computeMicrosPerSample = 0;
 
     private Builder() {}
 
@@ -120,8 +135,20 @@ public record ModelSpec(
       return this;
     }
 
+    public Builder optParameters(int parameters) {
+      this.parameters = parameters;
+      return this;
+    }
+
+    public Builder optComputeMicrosPerSample(int computeMicrosPerSample) {
+      this.computeMicrosPerSample = computeMicrosPerSample;
+      return this;
+    }
+
     public ModelSpec build() {
-      return new ModelSpec(kind, imageSize, channels, patchSize, dim, depth, heads, mlpDim, classes);
+      return new ModelSpec(
+          kind, imageSize, channels, patchSize, dim, depth, heads, mlpDim, classes, parameters,
+          computeMicrosPerSample);
     }
   }
 }

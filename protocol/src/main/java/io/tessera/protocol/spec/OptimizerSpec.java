@@ -54,6 +54,13 @@ public record OptimizerSpec(
         "must be in [0, learning-rate], was " + minLearningRate);
   }
 
+  /** This optimizer with another base learning rate and weight decay (an ensemble member's). */
+  public OptimizerSpec withOverrides(double newLearningRate, double newWeightDecay) {
+    return new OptimizerSpec(
+        kind, newLearningRate, newWeightDecay, beta1, beta2, epsilon, momentum, nesterov, schedule, warmupSteps,
+        Math.min(minLearningRate, newLearningRate));
+  }
+
   /** The learning rate for an optimizer step (0-based) of a job planned for totalSteps steps. */
   public double learningRateAt(long step, long totalSteps) {
     return schedule.rateAt(this, step, totalSteps);

@@ -16,7 +16,7 @@ public final class WorkerProtocol {
 
   /** Everything a worker accepts from other nodes. */
   public sealed interface Command extends TesseraSerializable
-      permits WorkAvailable, InitializeModel, SetAccumulation, Evaluate, Local {}
+      permits WorkAvailable, InitializeModel, SetAccumulation, Evaluate, Drain, Local {}
 
   /**
    * A worker's own timer and adapter messages, declared in its behavior. They never cross a node,
@@ -27,6 +27,15 @@ public final class WorkerProtocol {
 
   /** A nudge: there may be work; an idle worker asks the coordinator for a lease. */
   public enum WorkAvailable implements Command {
+    INSTANCE
+  }
+
+  /**
+   * Asks a worker to leave the pool: it finishes and pushes the window it is in, acks what it
+   * trained of its lease ({@code CompleteSplit}, which gives the rest back), tells the coordinator
+   * {@code DrainCompleted}, deregisters from the Receptionist and stops.
+   */
+  public enum Drain implements Command {
     INSTANCE
   }
 

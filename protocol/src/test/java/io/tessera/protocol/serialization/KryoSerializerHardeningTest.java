@@ -132,7 +132,7 @@ class KryoSerializerHardeningTest {
         new TensorSpec("deep", ones(TIGHT_COLLECTION_SIZE + 1), false), "int array");
     List<CoordinatorProtocol.WorkerShare> withNull = new ArrayList<>();
     withNull.add(null);
-    assertRefusedOnWrite(new CoordinatorProtocol.AccumulationPlan(1L, 0, withNull), "null");
+    assertRefusedOnWrite(new CoordinatorProtocol.AccumulationPlan(1L, 0, 64, withNull), "null");
   }
 
   // ---------------------------------------------------------------- garbage
@@ -247,7 +247,9 @@ class KryoSerializerHardeningTest {
                 JobSpec.builder().setName("t").build().optimizer(),
                 256,
                 4,
-                100L),
+                100L,
+                io.tessera.protocol.spec.TrainingMode.ASYNC,
+                false),
             TensorPayload.encode(new float[] {1f, 2f, 3f, 4f, 5f}, WirePrecision.FP32),
             probe.getRef());
     byte[] bytes = serializer.toBinary(message);
@@ -513,7 +515,7 @@ class KryoSerializerHardeningTest {
     for (int i = 0; i < workers; i++) {
       shares.add(new CoordinatorProtocol.WorkerShare("w" + i, 1 + i));
     }
-    return new CoordinatorProtocol.AccumulationPlan(4L, 0, shares);
+    return new CoordinatorProtocol.AccumulationPlan(4L, 0, 64, shares);
   }
 
   private static int[] ones(int dims) {

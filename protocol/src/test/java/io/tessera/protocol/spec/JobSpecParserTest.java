@@ -60,7 +60,7 @@ class JobSpecParserTest {
     assertEquals("fmnist-vit-ensemble", spec.name());
     assertEquals(new DatasetSpec("fashion-mnist", 6000, 1000), spec.dataset());
     assertEquals(
-        new ModelSpec(ModelKind.VIT_CLASSIFIER, 28, 1, 4, 96, 6, 6, 192, 10), spec.model());
+        new ModelSpec(ModelKind.VIT_CLASSIFIER, 28, 1, 4, 96, 6, 6, 192, 10, 0, 0), spec.model());
     assertEquals(
         new OptimizerSpec(
             OptimizerKind.SGD,
@@ -87,6 +87,57 @@ class JobSpecParserTest {
     assertEquals(WirePrecision.BF16, spec.wirePrecision());
     assertEquals(1_234_567_890_123L, spec.seed());
     assertEquals(16, spec.microBatchesPerStep());
+  }
+
+  @Test
+  void parsesModesEnsembleMembersAndBatchScaling() {
+    JobSpec spec =
+        JobSpecParser.parse(
+            """
+            name = x
+            mode = sync
+            backup-workers = 1
+            learning-rate-scaling = square-root
+            optimizer { learning-rate = 1e-3, weight-decay = 0.05 }
+            members = [
+              { name = a, seed = 3 },
+              { name = b, seed = 4, weight = 2, learning-rate = 3e-3, weight-decay = 0.1 }
+            ]
+            """);
+
+    assertEquals(TrainingMode.SYNC, spec.mode());
+    assertEquals(1, spec.backupWorkers());
+    assertEquals(LearningRateScaling.SQUARE_ROOT, spec.learningRateScaling());
+    assertEquals(new MemberSpec("a", 3L), spec.members().get(0));
+    assertEquals(new MemberSpec("b", 4L, 2.0, 3e-3, 0.1), spec.members().get(1));
+    assertEquals(1e-3, spec.optimizerOf(0).learningRate());
+    assertEquals(3e-3, spec.optimizerOf(1).learningRate());
+    assertEquals(0.1, spec.optimizerOf(1).weightDecay());
+    assertEquals(spec.optimizer().beta2(), spec.optimizerOf(1).beta2());
+    assertEquals(Math.sqrt(2), spec.learningRateScaling().factor(256, 512), 1e-12);
+    assertEquals(0.5, LearningRateScaling.LINEAR.factor(256, 128), 1e-12);
+    assertEquals(1.0, LearningRateScaling.NONE.factor(256, 1024), 1e-12);
+  }
+
+  @Test
+  void aSyntheticJobNeedsASyntheticDatasetOfAGivenSize() {
+    JobSpec spec =
+        JobSpecParser.parse(
+            """
+            name = simulated
+            mode = ssp
+            staleness = 2
+            dataset { name = synthetic, train-limit = 8192 }
+            model { kind = synthetic, parameters = 250000, compute-micros-per-sample = 300 }
+            """);
+
+    assertEquals(ModelKind.SYNTHETIC, spec.model().kind());
+    assertEquals(250_000, spec.model().parameters());
+    assertEquals(300, spec.model().computeMicrosPerSample());
+    assertTrue(spec.dataset().isSynthetic());
+    assertEquals(8192, spec.dataset().trainLimit());
+    assertEquals(TrainingMode.SSP, spec.mode());
+    assertFalse(spec.stalenessDamping());
   }
 
   @Test
@@ -286,11 +337,22 @@ class JobSpecParserTest {
         "staleness = -1 | staleness must be >= 0, was -1",
         "shards = 0 | shards must be in 1..256, was 0",
         "shards = 257 | shards must be in 1..256, was 257",
-        "mode = sync | mode must be one of async, was 'sync'",
+        "mode = bsp | mode must be one of async, ssp, sync, was 'bsp'",
+        "backup-workers = 1 | backup-workers applies to mode = sync only (the mode is async)",
+        "mode = sync, backup-workers = -1 | backup-workers must be in 0..64, was -1",
+        "mode = ssp, staleness-damping = true | staleness-damping applies to mode = async only (the mode is ssp)",
+        "learning-rate-scaling = cubic | learning-rate-scaling must be one of none, linear, square-root, was 'cubic'",
+        "model.parameters = 10 | model.parameters applies to synthetic models only",
+        "model { kind = synthetic, parameters = 0 } | model.parameters must be positive for a synthetic model",
+        "model { kind = synthetic, parameters = 10 } | dataset.name must be 'synthetic' exactly when model.kind is synthetic",
+        "dataset.name = synthetic | dataset.train-limit sets the size of a synthetic dataset and must be positive",
+        "members = [{ name = a, weight = 0 }] | members[].weight must be in (0, 1000], was 0.0",
+        "members = [{ name = a, learning-rate = -1 }] | members[].learning-rate must be positive, was -1.0",
+        "members = [{ name = a, colour = red }] | unknown key members[0].colour",
         "wire-precision = fp8 | wire-precision must be one of fp32, bf16, fp16, was 'fp8'",
-        "dataset.name = cifar-10 | dataset.name must be 'fashion-mnist', was 'cifar-10'",
+        "dataset.name = cifar-10 | dataset.name must be 'fashion-mnist' or 'synthetic', was 'cifar-10'",
         "dataset.test-limit = -5 | dataset.test-limit must be >= 0",
-        "model.kind = resnet | model.kind must be one of vit-classifier, was 'resnet'",
+        "model.kind = resnet | model.kind must be one of vit-classifier, synthetic, was 'resnet'",
         "model.patch-size = 5 | model.patch-size (5) must divide model.image-size (28)",
         "model.heads = 5 | model.heads (5) must divide model.dim (64)",
         "model.classes = 1 | model.classes must be at least 2, was 1",

@@ -15,6 +15,7 @@ public interface TrainableModel {
   static TrainableModel of(ModelSpec spec) {
     return switch (spec.kind()) {
       case VIT_CLASSIFIER -> new VitClassifier(spec);
+      case SYNTHETIC -> throw new IllegalArgumentException("a synthetic model has no network to build");
     };
   }
 

@@ -1,0 +1,64 @@
+package io.tessera.tests;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.tessera.deploy.reference.ReferenceTrainer;
+import io.tessera.protocol.coordinator.CoordinatorProtocol.AccumulationHistory;
+import io.tessera.protocol.coordinator.CoordinatorProtocol.AccumulationPlan;
+import io.tessera.protocol.coordinator.CoordinatorProtocol.JobState;
+import io.tessera.protocol.coordinator.CoordinatorProtocol.JobStatus;
+import io.tessera.protocol.spec.JobSpec;
+import io.tessera.protocol.spec.JobSpecParser;
+import io.tessera.worker.data.FashionMnist;
+import java.time.Duration;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The elastic barrier does not change the optimisation: a {@code sync} job trained through the
+ * cluster by 1, 2 or 3 workers takes the same steps, from the same samples, as the single-process
+ * reference trainer, so every step's training loss agrees with the reference's to within
+ * floating-point noise (the workers' gradient sums are added in another order).
+ */
+class SyncEquivalenceIT {
+  /** Two epochs of 2,048 samples at a global batch of 64: 64 steps. */
+  private static final JobSpec SPEC = JobSpecParser.parse(TestJobs.subsetSpecText(2, "sync", 2048, 200));
+
+  private static final double TOLERANCE = 1e-5;
+
+  @Test
+  void oneTwoOrThreeWorkersReproduceTheReferenceLossCurve() {
+    List<Double> reference =
+        ReferenceTrainer.train(SPEC, 0, FashionMnist.load(TestJobs.subsetDir()), line -> {}).stepLosses();
+    assertEquals(64, reference.size());
+
+    try (TestCluster cluster = TestCluster.start("coordinator", "ps")) {
+      for (int count = 1; count <= 3; count++) {
+        int workers = count;
+        cluster.addNode("worker");
+        String jobId = cluster.submit(SPEC);
+        JobStatus done = cluster.awaitFinished(jobId, Duration.ofMinutes(3));
+        assertEquals(JobState.COMPLETED, done.state(), () -> "job failed: " + done.failure());
+
+        AccumulationHistory history = cluster.accumulationHistory(jobId);
+        AccumulationPlan last = history.plans().get(history.plans().size() - 1);
+        assertEquals(workers, last.shares().size(), "plan: " + last);
+        assertEquals(SPEC.microBatchesPerStep(), last.totalMicroBatches());
+
+        List<Double> curve = cluster.trainingCurve(jobId, 0);
+        assertEquals(reference.size(), curve.size(), workers + " worker(s): steps taken");
+        double worst = 0;
+        for (int step = 0; step < curve.size(); step++) {
+          double difference = Math.abs(curve.get(step) - reference.get(step));
+          worst = Math.max(worst, difference / Math.max(1.0, Math.abs(reference.get(step))));
+        }
+        System.out.printf("sync equivalence: %d worker(s), largest relative step-loss difference %.2e%n", workers, worst);
+        double largest = worst;
+        assertTrue(
+            largest <= TOLERANCE,
+            () -> workers + " worker(s) drift from the reference by " + largest + ": " + curve + " vs " + reference);
+      }
+    }
+  }
+}
