@@ -42,6 +42,7 @@ import io.tessera.coordinator.CoordinatorEvent.WorkerJoined;
 import io.tessera.coordinator.CoordinatorEvent.WorkerLeft;
 import io.tessera.coordinator.CoordinatorState.Assignment;
 import io.tessera.coordinator.ledger.SplitLedger;
+import io.tessera.protocol.coordinator.CoordinatorProtocol;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.AuditLog;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.AuditRecord;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.CheckpointRequested;
@@ -67,6 +68,7 @@ import io.tessera.protocol.coordinator.CoordinatorProtocol.JobState;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.JobStatus;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.ListJobs;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.Local;
+import io.tessera.protocol.coordinator.CoordinatorProtocol.LeaseReply;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.NoLease;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.ReleaseLease;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.ReportCorruptCheckpoint;
@@ -77,6 +79,7 @@ import io.tessera.protocol.coordinator.CoordinatorProtocol.ShardRecoveryPlan;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.SubmitJob;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.AccumulationPlan;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.WorkerShare;
+import io.tessera.protocol.ps.ShardProtocol;
 import io.tessera.protocol.spec.TrainingMode;
 import io.tessera.protocol.worker.WorkerProtocol;
 import io.tessera.protocol.worker.WorkerProtocol.EvaluationReport;
@@ -111,6 +114,8 @@ public final class Coordinator
   private static final Duration CHECKPOINT_CHECK_INTERVAL = Duration.ofSeconds(1);
   private static final int MAX_ATTEMPTS = 3;
   private static final int SNAPSHOT_EVERY_EVENTS = 500;
+  /** Longest a lease ask is held at the sync barrier: well inside a worker's ask timeout. */
+  private static final Duration PARKED_LIMIT = Duration.ofSeconds(2);
 
   public static Behavior<Command> create(CoordinatorSettings settings) {
     return Behaviors.<Command>supervise(
@@ -143,6 +148,11 @@ public final class Coordinator
   // SSP rosters sent to each member's shards: "job:member" -> the plan's membership epoch.
   private final Map<String, Long> rostersSent = new HashMap<>();
   private final WorkerDrains drains = new WorkerDrains();
+  private final LeaseBatch leases = new LeaseBatch();
+  // Sync workers waiting for the next step: their asks are answered with a lease when it opens,
+  // which spares every worker a no-lease answer, a nudge and a new ask at every step.
+  private final Map<String, ParkedAsk> parked = new java.util.TreeMap<>();
+  private boolean serveParkedScheduled;
   private boolean reconcileScheduled;
 
   private Coordinator(
@@ -191,6 +201,19 @@ public final class Coordinator
     INSTANCE
   }
 
+  /** A lease ask held at the sync barrier. */
+  private record ParkedAsk(ActorRef<LeaseReply> replyTo, long sinceNanos) {}
+
+  /** The step may have moved on: answer the asks held at the barrier that can be answered now. */
+  private enum ServeParked implements Local {
+    INSTANCE
+  }
+
+  /** Time to journal the lease batch (see {@link LeaseBatch}). */
+  private enum FlushLeases implements Local {
+    INSTANCE
+  }
+
   private enum CheckpointCheck implements Local {
     INSTANCE
   }
@@ -206,6 +229,11 @@ public final class Coordinator
   public CommandHandlerWithReply<Command, CoordinatorEvent, CoordinatorState> commandHandler() {
     return newCommandHandlerWithReplyBuilder()
         .forAnyState()
+        // While lease decisions wait for their journal write, everything else waits too: it would
+        // see a state without them.
+        .onCommand(this::heldForLeaseBatch, (state, command) -> Effect().stash())
+        .onCommand(FlushLeases.class, this::onFlushLeases)
+        .onCommand(ServeParked.class, this::onServeParked)
         .onCommand(SubmitJob.class, this::onSubmitJob)
         .onCommand(GetJobStatus.class, this::onGetJobStatus)
         .onCommand(ListJobs.class, this::onListJobs)
@@ -225,6 +253,7 @@ public final class Coordinator
         .onCommand(SetGlobalBatch.class, this::onSetGlobalBatch)
         .onCommand(ListWorkers.class, this::onListWorkers)
         .onCommand(GetTrainingCurve.class, this::onGetTrainingCurve)
+        .onCommand(CoordinatorProtocol.GetShardStatuses.class, this::onGetShardStatuses)
         .onCommand(FleetReport.CheckpointSaved.class, this::onCheckpointSaved)
         .onCommand(FleetReport.CheckpointFailed.class, this::onCheckpointFailed)
         .onCommand(FleetReport.EpochReached.class, this::onEpochReached)
@@ -233,6 +262,15 @@ public final class Coordinator
         .onCommand(CheckpointCheck.class, this::onCheckpointCheck)
         .onCommand(Tick.class, this::onTick)
         .build();
+  }
+
+  private boolean heldForLeaseBatch(Command command) {
+    return !leases.isEmpty()
+        && !(command instanceof RequestLease
+            || command instanceof CompleteSplit
+            || command instanceof ReleaseLease
+            || command instanceof FlushLeases
+            || command instanceof ServeParked);
   }
 
   @Override
@@ -325,16 +363,100 @@ public final class Coordinator
   // ------------------------------------------------------------------ leases
 
   private ReplyEffect<CoordinatorEvent, CoordinatorState> onRequestLease(
-      CoordinatorState state, RequestLease command) {
+      CoordinatorState journaled, RequestLease command) {
+    CoordinatorState state = leases.view(journaled);
     String workerId = workerId(command.worker());
     Object decision = decide(state, workerId, consecutiveFailures.getOrDefault(workerId, 0));
     if (decision instanceof SplitLeased leased) {
-      return Effect()
-          .persist(leased)
-          .thenRun(s -> metrics.leasesGranted.increment())
-          .thenReply(command.replyTo(), s -> LeaseDesk.grant(s, leased));
+      return batch(journaled, List.of(leased), s -> {
+        metrics.leasesGranted.increment();
+        command.replyTo().tell(LeaseDesk.grant(s, leased));
+      });
+    }
+    if (LeaseDesk.isAtBarrier((NoLease) decision)) {
+      parked.put(workerId, new ParkedAsk(command.replyTo(), System.nanoTime()));
+      return Effect().noReply();
     }
     return Effect().reply(command.replyTo(), (NoLease) decision);
+  }
+
+  /** Answers held asks with leases of the step that opened, or with why not when that changed. */
+  private ReplyEffect<CoordinatorEvent, CoordinatorState> onServeParked(
+      CoordinatorState journaled, ServeParked serve) {
+    serveParkedScheduled = false;
+    CoordinatorState state = leases.view(journaled);
+    List<CoordinatorEvent> events = new ArrayList<>();
+    List<java.util.function.Consumer<CoordinatorState>> answers = new ArrayList<>();
+    for (var entry : List.copyOf(parked.entrySet())) {
+      Object decision = decide(state, entry.getKey(), consecutiveFailures.getOrDefault(entry.getKey(), 0));
+      if (decision instanceof NoLease none && LeaseDesk.isAtBarrier(none)) {
+        continue;
+      }
+      parked.remove(entry.getKey());
+      ActorRef<LeaseReply> replyTo = entry.getValue().replyTo();
+      if (decision instanceof SplitLeased leased) {
+        events.add(leased);
+        state = state.apply(leased);
+        answers.add(s -> {
+          metrics.leasesGranted.increment();
+          replyTo.tell(LeaseDesk.grant(s, leased));
+        });
+      } else {
+        replyTo.tell((NoLease) decision);
+      }
+    }
+    if (events.isEmpty()) {
+      return Effect().noReply();
+    }
+    return batch(journaled, events, s -> answers.forEach(answer -> answer.accept(s)));
+  }
+
+  private void scheduleServeParked() {
+    if (!parked.isEmpty() && !serveParkedScheduled) {
+      serveParkedScheduled = true;
+      context.getSelf().tell(ServeParked.INSTANCE);
+    }
+  }
+
+  /** Answers asks held longer than {@code limit} (the worker re-asks), and those of gone workers. */
+  private void releaseStaleParked(CoordinatorState state, Duration limit) {
+    long now = System.nanoTime();
+    parked.entrySet().removeIf(entry -> {
+      boolean gone = state.worker(entry.getKey()).isEmpty();
+      if (gone || now - entry.getValue().sinceNanos() > limit.toNanos()) {
+        entry.getValue().replyTo().tell(LeaseDesk.atBarrier("still waiting for the other contributions"));
+        return true;
+      }
+      return false;
+    });
+  }
+
+  /** Adds decisions to the lease batch; the first of a batch asks for the write that follows. */
+  private ReplyEffect<CoordinatorEvent, CoordinatorState> batch(
+      CoordinatorState journaled, List<CoordinatorEvent> events, java.util.function.Consumer<CoordinatorState> then) {
+    if (leases.add(journaled, events, then)) {
+      context.getSelf().tell(FlushLeases.INSTANCE);
+    }
+    return Effect().noReply();
+  }
+
+  /** Writes the lease batch in one go, then answers everyone in it; held commands follow. */
+  private ReplyEffect<CoordinatorEvent, CoordinatorState> onFlushLeases(
+      CoordinatorState journaled, FlushLeases flush) {
+    if (leases.isEmpty()) {
+      return Effect().noReply().thenUnstashAll();
+    }
+    LeaseBatch.Written written = leases.take();
+    long start = System.nanoTime();
+    metrics.leaseBatchSize.record(written.events().size());
+    return Effect()
+        .persist(written.events())
+        .thenRun(s -> {
+          metrics.leaseBatchWrite.record(System.nanoTime() - start);
+          written.answers().forEach(answer -> answer.accept(s));
+        })
+        .thenNoReply()
+        .thenUnstashAll();
   }
 
   /** The next lease for a worker, holding new sync steps back while a checkpoint is wanted. */
@@ -345,7 +467,7 @@ public final class Coordinator
         && checkpointsWanted.contains(assignment.get().job().jobId())
         && !assignment.get().job().member(assignment.get().member()).stepStarted()) {
       // Steps in progress may finish; a member at its boundary waits for the others.
-      return new NoLease("a checkpoint is due between two steps", LeaseDesk.BARRIER_RETRY_MILLIS);
+      return LeaseDesk.atBarrier("a checkpoint is due between two steps");
     }
     return LeaseDesk.nextLease(state, workerId, failures);
   }
@@ -377,7 +499,8 @@ public final class Coordinator
   }
 
   private ReplyEffect<CoordinatorEvent, CoordinatorState> onCompleteSplit(
-      CoordinatorState state, CompleteSplit command) {
+      CoordinatorState journaled, CompleteSplit command) {
+    CoordinatorState state = leases.view(journaled);
     String workerId = workerId(command.worker());
     consecutiveFailures.remove(workerId);
     List<CoordinatorEvent> events = new ArrayList<>();
@@ -401,26 +524,35 @@ public final class Coordinator
     if (decision instanceof SplitLeased leased) {
       events.add(leased);
     }
-    return Effect()
-        .persist(events)
-        .thenRun(
-            s -> {
-              if (completed.isPresent()) {
-                metrics.splitsAcked.increment();
-              }
-              if (decision instanceof SplitLeased) {
-                metrics.leasesGranted.increment();
-              }
-              checkpoint.ifPresent(c -> sendCheckpoint(s, c));
-              scheduleReconcile();
-            })
-        .thenReply(
-            command.replyTo(),
-            s -> decision instanceof SplitLeased leased ? LeaseDesk.grant(s, leased) : (NoLease) decision);
+    boolean waits = decision instanceof NoLease none && LeaseDesk.isAtBarrier(none);
+    if (events.isEmpty()) {
+      if (waits) {
+        parked.put(workerId, new ParkedAsk(command.replyTo(), System.nanoTime()));
+        return Effect().noReply();
+      }
+      return Effect().reply(command.replyTo(), (NoLease) decision);
+    }
+    return batch(journaled, events, s -> {
+      if (completed.isPresent()) {
+        metrics.splitsAcked.increment();
+      }
+      checkpoint.ifPresent(c -> sendCheckpoint(s, c));
+      if (decision instanceof SplitLeased leased) {
+        metrics.leasesGranted.increment();
+        command.replyTo().tell(LeaseDesk.grant(s, leased));
+      } else if (waits) {
+        parked.put(workerId, new ParkedAsk(command.replyTo(), System.nanoTime()));
+      } else {
+        command.replyTo().tell((NoLease) decision);
+      }
+      scheduleServeParked();
+      scheduleReconcile();
+    });
   }
 
   private ReplyEffect<CoordinatorEvent, CoordinatorState> onReleaseLease(
-      CoordinatorState state, ReleaseLease command) {
+      CoordinatorState journaled, ReleaseLease command) {
+    CoordinatorState state = leases.view(journaled);
     String workerId = workerId(command.worker());
     if (command.failed()) {
       int failures = consecutiveFailures.merge(workerId, 1, Integer::sum);
@@ -429,18 +561,14 @@ public final class Coordinator
     } else {
       context.getLog().debug("Worker {} gave back lease {}: {}", workerId, command.leaseId(), command.reason());
     }
-    return LeaseDesk.release(state, command.leaseId(), command.reason())
-        .map(
-            released ->
-                Effect()
-                    .persist(released)
-                    .thenRun(
-                        s -> {
-                          metrics.leasesReleased.increment();
-                          scheduleReconcile();
-                        })
-                    .thenNoReply())
-        .orElseGet(() -> Effect().noReply());
+    Optional<LeaseReleased> released = LeaseDesk.release(state, command.leaseId(), command.reason());
+    if (released.isEmpty()) {
+      return Effect().noReply();
+    }
+    return batch(journaled, List.of(released.get()), s -> {
+      metrics.leasesReleased.increment();
+      scheduleReconcile();
+    });
   }
 
   // ------------------------------------------------------------------ membership
@@ -596,6 +724,36 @@ public final class Coordinator
         .reply(command.replyTo(), StatusReply.success(new TrainingCurve(command.jobId(), command.member(), losses)));
   }
 
+  /** Asks every shard of the job for its counters, off the actor, and answers with all of them. */
+  private ReplyEffect<CoordinatorEvent, CoordinatorState> onGetShardStatuses(
+      CoordinatorState state, CoordinatorProtocol.GetShardStatuses command) {
+    Optional<JobRun> job = state.job(command.jobId());
+    if (job.isEmpty()) {
+      return Effect().reply(command.replyTo(), StatusReply.error("no job " + command.jobId()));
+    }
+    var sharding = akka.cluster.sharding.typed.javadsl.ClusterSharding.get(context.getSystem());
+    List<java.util.concurrent.CompletableFuture<ShardProtocol.ShardStatus>> asks = new ArrayList<>();
+    for (int member = 0; member < job.get().members().size(); member++) {
+      for (int shard = 0; shard < job.get().spec().shards(); shard++) {
+        asks.add(
+            sharding
+                .entityRefFor(ShardProtocol.ENTITY_TYPE_KEY, ShardProtocol.entityId(command.jobId(), member, shard))
+                .<ShardProtocol.ShardStatus>ask(ShardProtocol.GetStatus::new, Duration.ofSeconds(10))
+                .toCompletableFuture());
+      }
+    }
+    java.util.concurrent.CompletableFuture.allOf(asks.toArray(java.util.concurrent.CompletableFuture[]::new))
+        .whenComplete(
+            (done, failure) ->
+                command.replyTo().tell(
+                    failure == null
+                        ? StatusReply.success(
+                            new CoordinatorProtocol.ShardStatuses(
+                                command.jobId(), asks.stream().map(java.util.concurrent.CompletableFuture::join).toList()))
+                        : StatusReply.error("a shard of " + command.jobId() + " did not answer: " + failure.getMessage())));
+    return Effect().noReply();
+  }
+
   // ------------------------------------------------------------------ reconciliation
 
   private void scheduleReconcile() {
@@ -613,6 +771,7 @@ public final class Coordinator
   private ReplyEffect<CoordinatorEvent, CoordinatorState> onReconcile(
       CoordinatorState state, Reconcile command) {
     reconcileScheduled = false;
+    scheduleServeParked();
     stopFleetsOfFinishedJobs(state);
     Optional<JobRun> active = state.activeJob();
     if (active.isEmpty()) {
@@ -849,6 +1008,7 @@ public final class Coordinator
 
   private ReplyEffect<CoordinatorEvent, CoordinatorState> onCheckpointCheck(
       CoordinatorState state, CheckpointCheck check) {
+    releaseStaleParked(state, PARKED_LIMIT);
     Optional<JobRun> active = state.activeJob().filter(j -> j.pendingCheckpoint() == null);
     if (active.isPresent() && finalCheckpointRetries.contains(active.get().jobId())) {
       return retryFinalCheckpoint(state, active.get());

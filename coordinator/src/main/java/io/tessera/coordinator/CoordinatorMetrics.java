@@ -3,6 +3,8 @@ package io.tessera.coordinator;
 import kamon.Kamon;
 import kamon.metric.Counter;
 import kamon.metric.Gauge;
+import kamon.metric.Histogram;
+import kamon.metric.Timer;
 
 /** The Kamon instruments the coordinator reports to. */
 final class CoordinatorMetrics {
@@ -12,4 +14,8 @@ final class CoordinatorMetrics {
   final Counter splitsAcked = Kamon.counter("tessera_coordinator_splits_acked").withoutTags();
   final Counter leasesReleased = Kamon.counter("tessera_coordinator_leases_released").withoutTags();
   final Counter lateAcks = Kamon.counter("tessera_coordinator_late_acks").withoutTags();
+  /** One journal write of lease decisions, from asking for it to its completion. */
+  final Timer leaseBatchWrite = Kamon.timer("tessera_coordinator_lease_batch_write_time").withoutTags();
+  /** Lease decisions (events) per journal write. */
+  final Histogram leaseBatchSize = Kamon.histogram("tessera_coordinator_lease_batch_events").withoutTags();
 }

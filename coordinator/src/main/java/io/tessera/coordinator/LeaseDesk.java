@@ -31,6 +31,8 @@ final class LeaseDesk {
   /** How soon a worker waiting at the sync barrier asks again if no nudge comes first. */
   static final long BARRIER_RETRY_MILLIS = 500;
 
+  private static final String AT_BARRIER = "sync barrier: ";
+
   private LeaseDesk() {}
 
   /**
@@ -69,11 +71,11 @@ final class LeaseDesk {
         return new NoLease("every step of member " + a.member() + " is taken", 1_000);
       }
       if (!member.stepStarted() && job.pendingCheckpoint() != null) {
-        return new NoLease("a checkpoint is being taken between two steps", BARRIER_RETRY_MILLIS);
+        return atBarrier("a checkpoint is being taken between two steps");
       }
       run = ledger.nextRun(a.accumulationSteps(), round.first(), round.end());
       if (run.isEmpty()) {
-        return new NoLease("waiting at the barrier for the other contributions to this step", BARRIER_RETRY_MILLIS);
+        return atBarrier("waiting for the other contributions to this step");
       }
     } else {
       int perLease = Math.max(1, (job.spec().splitSize() + job.spec().microBatch() - 1) / job.spec().microBatch());
@@ -84,6 +86,18 @@ final class LeaseDesk {
     }
     return new SplitLeased(
         job.jobId(), a.member(), run.get().first(), run.get().count(), state.nextLeaseId(), workerId);
+  }
+
+  /**
+   * The answer for a sync worker that must wait for the step to move on. The coordinator may hold
+   * such an ask and answer it with a lease as soon as the next step opens.
+   */
+  static NoLease atBarrier(String why) {
+    return new NoLease(AT_BARRIER + why, BARRIER_RETRY_MILLIS);
+  }
+
+  static boolean isAtBarrier(NoLease answer) {
+    return answer.reason().startsWith(AT_BARRIER);
   }
 
   /** The lease a {@link SplitLeased} event stands for, as the worker receives it. */

@@ -490,6 +490,14 @@ class ProtocolSerializationTest {
     all.add(new CoordinatorProtocol.WorkerList(List.of(training, drained)));
     all.add(new CoordinatorProtocol.GetTrainingCurve(JOB, 0, ref()));
     all.add(new CoordinatorProtocol.TrainingCurve(JOB, 0, List.of(2.30, 1.95, 1.61)));
+    all.add(new CoordinatorProtocol.GetShardStatuses(JOB, ref()));
+    all.add(
+        new CoordinatorProtocol.ShardStatuses(
+            JOB,
+            List.of(
+                new ShardProtocol.ShardStatus(
+                    ShardProtocol.entityId(JOB, 0, 0), true, 0L, 3L, 12L, 40L, 0L, 1L, 0L, 0, 0L, 0L,
+                    List.of("worker-a/gpu0")))));
     all.add(new CoordinatorProtocol.LeaseGranted(lease));
     all.add(new CoordinatorProtocol.NoLease("no splits left in epoch 2", 500L));
     all.addAll(List.of(lease, split, report, result, plan, share));

@@ -41,7 +41,7 @@ final class ProcessCluster implements AutoCloseable {
   private int starts;
 
   /** How to start a node again, with the same ports. */
-  private record NodeSpec(List<String> args, int adminPort, int metricsPort) {}
+  private record NodeSpec(List<String> args, int port, int adminPort, int metricsPort) {}
 
   /** A cluster whose logs go to target/it-logs/{@code logPrefix}-NODE-N.log. */
   ProcessCluster(Path workDir, String logPrefix) {
@@ -56,6 +56,11 @@ final class ProcessCluster implements AutoCloseable {
 
   /** Declares and starts a node; the first one declared is the seed. {@code adminPort} 0: none. */
   void start(String name, String roles, boolean admin) {
+    start(name, roles, admin, List.of());
+  }
+
+  /** The same, with more {@code bin/tessera node} options (say {@code --workers 16 --simulated}). */
+  void start(String name, String roles, boolean admin, List<String> extra) {
     int port = specs.isEmpty() ? seedPort : NodeProcess.freePort();
     int adminPort = admin ? NodeProcess.freePort() : 0;
     int metricsPort = NodeProcess.freePort();
@@ -67,7 +72,8 @@ final class ProcessCluster implements AutoCloseable {
     if (roles.contains("worker")) {
       args.addAll(List.of("--data-dir", TestJobs.subsetDir().toString()));
     }
-    specs.put(name, new NodeSpec(args, adminPort, metricsPort));
+    args.addAll(extra);
+    specs.put(name, new NodeSpec(args, port, adminPort, metricsPort));
     restart(name);
   }
 
@@ -93,6 +99,41 @@ final class ProcessCluster implements AutoCloseable {
     NodeProcess node = running.remove(name);
     node.process().destroy();
     assertTrue(node.process().waitFor(60, TimeUnit.SECONDS), name + " did not stop");
+  }
+
+  /** A node's cluster address as {@code host:port}, as {@code bin/tessera drain} takes it. */
+  String address(String name) {
+    return "127.0.0.1:" + specs.get(name).port();
+  }
+
+  /** Waits for a node's process to end by itself (a drained worker node leaves and exits). */
+  void awaitExit(String name, Duration timeout) throws InterruptedException {
+    NodeProcess node = running.get(name);
+    assertTrue(node.process().waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS), name + " did not exit");
+    running.remove(name);
+  }
+
+  /** What the node's current process has logged so far. */
+  String log(String name) throws IOException {
+    return Files.readString(running.get(name).logFile().toPath(), StandardCharsets.UTF_8);
+  }
+
+  /** Runs a {@code bin/tessera} admin command against the cluster; returns its output. */
+  String cli(String... args) throws Exception {
+    List<String> command = new ArrayList<>(List.of(args));
+    command.addAll(List.of("--admin", anyAdmin().toString(), "--token", TOKEN));
+    NodeProcess cli = NodeProcess.start(logPrefix + "-cli-" + args[0], workDir, Map.of(), command);
+    assertTrue(cli.process().waitFor(60, TimeUnit.SECONDS), args[0] + " did not finish");
+    String output = Files.readString(cli.logFile().toPath(), StandardCharsets.UTF_8).trim();
+    assertEquals(0, cli.process().exitValue(), args[0] + " failed: " + output);
+    return output;
+  }
+
+  /** A GET of the admin API that must succeed, as JSON. */
+  JsonNode get(String path) throws IOException, InterruptedException {
+    HttpResponse<String> response = send(anyAdmin().resolve(path), null);
+    assertEquals(200, response.statusCode(), path + ": " + response.body());
+    return JSON.readTree(response.body());
   }
 
   /** The admin front of a running node with one. */

@@ -42,6 +42,14 @@ final class TestJobs {
     return spec.root().render(ConfigRenderOptions.concise());
   }
 
+  /** {@code specText} with {@code key} set to {@code value}. */
+  static String with(String specText, String key, Object value) {
+    return ConfigFactory.parseString(specText)
+        .withValue(key, ConfigValueFactory.fromAnyRef(value))
+        .root()
+        .render(ConfigRenderOptions.concise());
+  }
+
   static JobSpec subset(int epochs) {
     return JobSpecParser.parse(subsetSpecText(epochs));
   }

@@ -120,6 +120,9 @@ public final class AdminHttpServer {
                     PathMatchers.segment().slash("global-batch"),
                     jobId -> post(() -> entity(Unmarshaller.entityToString(), body -> setGlobalBatch(jobId, body)))),
                 path(
+                    PathMatchers.segment().slash("shards"),
+                    jobId -> get(() -> completeWithFuture(shards(jobId)))),
+                path(
                     PathMatchers.segment().slash("curve"),
                     jobId ->
                         get(
@@ -268,6 +271,16 @@ public final class AdminHttpServer {
             settings.askTimeout(),
             system.scheduler());
     return respond(curve, StatusCodes.OK, c -> c);
+  }
+
+  private CompletionStage<HttpResponse> shards(String jobId) {
+    CompletionStage<CoordinatorProtocol.ShardStatuses> statuses =
+        AskPattern.askWithStatus(
+            coordinator,
+            replyTo -> new CoordinatorProtocol.GetShardStatuses(jobId, replyTo),
+            settings.askTimeout(),
+            system.scheduler());
+    return respond(statuses, StatusCodes.OK, CoordinatorProtocol.ShardStatuses::shards);
   }
 
   private CompletionStage<HttpResponse> auditLog() {

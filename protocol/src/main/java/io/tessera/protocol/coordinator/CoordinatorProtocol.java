@@ -30,6 +30,7 @@ public final class CoordinatorProtocol {
           SetGlobalBatch,
           ListWorkers,
           GetTrainingCurve,
+          GetShardStatuses,
           Local {}
 
   /**
@@ -182,6 +183,16 @@ public final class CoordinatorProtocol {
       implements Command {}
 
   public record TrainingCurve(String jobId, int member, List<Double> stepLosses) implements TesseraSerializable {}
+
+  /**
+   * Replies the {@link ShardStatuses} of every parameter shard of a job's members (counters:
+   * version, epoch, accepted, stale and duplicate pushes, the workers that pushed), or an error
+   * naming an unknown job or a shard that did not answer.
+   */
+  public record GetShardStatuses(String jobId, ActorRef<StatusReply<ShardStatuses>> replyTo) implements Command {}
+
+  public record ShardStatuses(String jobId, List<io.tessera.protocol.ps.ShardProtocol.ShardStatus> shards)
+      implements TesseraSerializable {}
 
   /** The answer to a lease request. */
   public sealed interface LeaseReply extends TesseraSerializable permits LeaseGranted, NoLease {}

@@ -116,5 +116,7 @@ public final class ProtocolRegistrar implements KryoRegistrar {
     registry.add(245, CoordinatorProtocol.WorkerInfo.class);
     registry.add(246, CoordinatorProtocol.GetTrainingCurve.class);
     registry.add(247, CoordinatorProtocol.TrainingCurve.class);
+    registry.add(248, CoordinatorProtocol.GetShardStatuses.class);
+    registry.add(249, CoordinatorProtocol.ShardStatuses.class);
   }
 }
