@@ -201,8 +201,8 @@ public final class Coordinator
     INSTANCE
   }
 
-  /** A lease ask held at the sync barrier. */
-  private record ParkedAsk(ActorRef<LeaseReply> replyTo, long sinceNanos) {}
+  /** A lease ask held at the sync barrier, and the answer it gets if it is let go unserved. */
+  private record ParkedAsk(ActorRef<LeaseReply> replyTo, long sinceNanos, NoLease meanwhile) {}
 
   /** The step may have moved on: answer the asks held at the barrier that can be answered now. */
   private enum ServeParked implements Local {
@@ -302,6 +302,11 @@ public final class Coordinator
   private void onRecoveryCompleted(CoordinatorState state) {
     context.getLog().info(
         "Coordinator ready: {} jobs known, membership epoch {}", state.jobs().size(), state.membershipEpoch());
+    // This coordinator may have taken over from one on a node that died: shards that lived there
+    // are found (and the job rewound) now rather than when a worker next pulls.
+    state.activeJob()
+        .filter(j -> j.state() == JobState.RUNNING || j.state() == JobState.EVALUATING)
+        .ifPresent(job -> fleet(job).tell(ShardFleet.Wake.INSTANCE));
     scheduleReconcile();
   }
 
@@ -367,14 +372,16 @@ public final class Coordinator
     CoordinatorState state = leases.view(journaled);
     String workerId = workerId(command.worker());
     Object decision = decide(state, workerId, consecutiveFailures.getOrDefault(workerId, 0));
-    if (decision instanceof SplitLeased leased) {
+    if (decision instanceof CoordinatorEvent.Leased leased) {
+      // The lease as of its own decision: later decisions of the batch may ack or re-plan.
+      LeaseReply grant = LeaseDesk.grant(state.apply(leased), leased);
       return batch(journaled, List.of(leased), s -> {
         metrics.leasesGranted.increment();
-        command.replyTo().tell(LeaseDesk.grant(s, leased));
+        command.replyTo().tell(grant);
       });
     }
     if (LeaseDesk.isAtBarrier((NoLease) decision)) {
-      parked.put(workerId, new ParkedAsk(command.replyTo(), System.nanoTime()));
+      park(workerId, command.replyTo(), (NoLease) decision);
       return Effect().noReply();
     }
     return Effect().reply(command.replyTo(), (NoLease) decision);
@@ -394,12 +401,13 @@ public final class Coordinator
       }
       parked.remove(entry.getKey());
       ActorRef<LeaseReply> replyTo = entry.getValue().replyTo();
-      if (decision instanceof SplitLeased leased) {
+      if (decision instanceof CoordinatorEvent.Leased leased) {
         events.add(leased);
         state = state.apply(leased);
+        LeaseReply grant = LeaseDesk.grant(state, leased);
         answers.add(s -> {
           metrics.leasesGranted.increment();
-          replyTo.tell(LeaseDesk.grant(s, leased));
+          replyTo.tell(grant);
         });
       } else {
         replyTo.tell((NoLease) decision);
@@ -409,6 +417,14 @@ public final class Coordinator
       return Effect().noReply();
     }
     return batch(journaled, events, s -> answers.forEach(answer -> answer.accept(s)));
+  }
+
+  /** Holds a worker's ask at the barrier; an earlier ask of the same worker is answered first. */
+  private void park(String workerId, ActorRef<LeaseReply> replyTo, NoLease meanwhile) {
+    ParkedAsk earlier = parked.put(workerId, new ParkedAsk(replyTo, System.nanoTime(), meanwhile));
+    if (earlier != null && !earlier.replyTo().equals(replyTo)) {
+      earlier.replyTo().tell(earlier.meanwhile());
+    }
   }
 
   private void scheduleServeParked() {
@@ -424,7 +440,7 @@ public final class Coordinator
     parked.entrySet().removeIf(entry -> {
       boolean gone = state.worker(entry.getKey()).isEmpty();
       if (gone || now - entry.getValue().sinceNanos() > limit.toNanos()) {
-        entry.getValue().replyTo().tell(LeaseDesk.atBarrier("still waiting for the other contributions"));
+        entry.getValue().replyTo().tell(entry.getValue().meanwhile());
         return true;
       }
       return false;
@@ -521,13 +537,16 @@ public final class Coordinator
       after = after.apply(checkpoint.get());
     }
     Object decision = decide(after, workerId, 0);
-    if (decision instanceof SplitLeased leased) {
+    LeaseReply grant = null;
+    if (decision instanceof CoordinatorEvent.Leased leased) {
       events.add(leased);
+      grant = LeaseDesk.grant(after.apply(leased), leased);
     }
+    LeaseReply granted = grant;
     boolean waits = decision instanceof NoLease none && LeaseDesk.isAtBarrier(none);
     if (events.isEmpty()) {
       if (waits) {
-        parked.put(workerId, new ParkedAsk(command.replyTo(), System.nanoTime()));
+        park(workerId, command.replyTo(), (NoLease) decision);
         return Effect().noReply();
       }
       return Effect().reply(command.replyTo(), (NoLease) decision);
@@ -537,11 +556,11 @@ public final class Coordinator
         metrics.splitsAcked.increment();
       }
       checkpoint.ifPresent(c -> sendCheckpoint(s, c));
-      if (decision instanceof SplitLeased leased) {
+      if (granted != null) {
         metrics.leasesGranted.increment();
-        command.replyTo().tell(LeaseDesk.grant(s, leased));
+        command.replyTo().tell(granted);
       } else if (waits) {
-        parked.put(workerId, new ParkedAsk(command.replyTo(), System.nanoTime()));
+        park(workerId, command.replyTo(), (NoLease) decision);
       } else {
         command.replyTo().tell((NoLease) decision);
       }
@@ -634,9 +653,12 @@ public final class Coordinator
   private ReplyEffect<CoordinatorEvent, CoordinatorState> onDrainCompleted(
       CoordinatorState state, DrainCompleted command) {
     String workerId = workerId(command.worker());
-    if (state.worker(workerId).isEmpty()) {
+    boolean known = state.worker(workerId).isPresent();
+    if (!known && (!drains.isDraining(workerId) || state.retired().contains(workerId))) {
       return Effect().noReply();
     }
+    // Known, or already gone from the Receptionist listing (which may overtake this message):
+    // either way it is retired now, so a late listing cannot bring it back.
     return Effect()
         .persist(new WorkerLeft(workerId, true))
         .thenRun(
@@ -776,7 +798,7 @@ public final class Coordinator
     Optional<JobRun> active = state.activeJob();
     if (active.isEmpty()) {
       Optional<JobRun> next = state.firstQueued();
-      if (next.isPresent() && !state.workers().isEmpty()) {
+      if (next.isPresent() && !state.schedulable().isEmpty()) {
         context.getLog().info("Starting {}: setting up {} member(s)", next.get().jobId(), next.get().members().size());
         return Effect()
             .persist(new JobInitializationStarted(next.get().jobId()))
@@ -994,7 +1016,7 @@ public final class Coordinator
   /** A worker for a one-off task: spread members over workers, skipping ones that keep failing. */
   private Optional<WorkerEntry> pickWorker(CoordinatorState state, int member) {
     List<WorkerEntry> healthy =
-        state.workers().stream()
+        state.schedulable().stream()
             .filter(w -> consecutiveFailures.getOrDefault(w.workerId(), 0) < LeaseDesk.MAX_CONSECUTIVE_WORKER_FAILURES)
             .toList();
     if (healthy.isEmpty()) {

@@ -35,9 +35,21 @@ public sealed interface CoordinatorEvent extends TesseraSerializable {
   /** An operator asked a worker to leave; it gets no new work and finishes what it holds. */
   record WorkerDraining(String workerId) implements CoordinatorEvent {}
 
+  /** A lease was granted: a run of splits, or a backup copy of one. */
+  sealed interface Leased extends CoordinatorEvent permits SplitLeased, BackupLeased {
+    long leaseId();
+  }
+
   /** Splits {@code [split, split + count)} of a member were leased to a worker. */
   record SplitLeased(String jobId, int member, int split, int count, long leaseId, String workerId)
-      implements CoordinatorEvent {}
+      implements Leased {}
+
+  /**
+   * In {@code sync} mode with backup workers: an idle worker was leased a copy of lease {@code
+   * originalLeaseId}'s contribution to the step in progress, under lease {@code leaseId}.
+   */
+  record BackupLeased(String jobId, int member, long originalLeaseId, long leaseId, String workerId)
+      implements Leased {}
 
   /**
    * The worker holding a lease reported its pushes accepted: the first {@code count} splits of

@@ -41,6 +41,7 @@ public final class CoordinatorRegistrar implements KryoRegistrar {
     registry.add(516, CoordinatorEvent.OperatorCommandRecorded.class);
     registry.add(517, CoordinatorEvent.WorkerDraining.class);
     registry.add(518, CoordinatorEvent.GlobalBatchChanged.class);
+    registry.add(519, CoordinatorEvent.BackupLeased.class);
 
     // snapshot state
     registry.add(550, CoordinatorState.class);
@@ -54,5 +55,6 @@ public final class CoordinatorRegistrar implements KryoRegistrar {
     registry.add(558, CheckpointRecord.Pending.class);
     registry.add(559, MemberRun.StepLoss.class);
     registry.add(560, SplitLedger.Run.class);
+    registry.add(561, MemberRun.Backup.class);
   }
 }

@@ -1,5 +1,6 @@
 package io.tessera.coordinator;
 
+import io.tessera.coordinator.CoordinatorEvent.BackupLeased;
 import io.tessera.coordinator.CoordinatorEvent.CheckpointAbandoned;
 import io.tessera.coordinator.CoordinatorEvent.CheckpointCompleted;
 import io.tessera.coordinator.CoordinatorEvent.CheckpointDiscarded;
@@ -176,6 +177,12 @@ public record CoordinatorState(
               e.jobId(),
               j -> j.withMember(
                   e.member(), m -> m.withLedger(m.ledger().lease(e.split(), e.count(), e.leaseId(), e.workerId()))));
+    } else if (event instanceof BackupLeased e) {
+      return new CoordinatorState(nextJobNumber, e.leaseId() + 1, membershipEpoch, workers, jobs, audit, retired)
+          .withJob(
+              e.jobId(),
+              j -> j.withMember(
+                  e.member(), m -> m.withBackup(new MemberRun.Backup(e.leaseId(), e.originalLeaseId(), e.workerId()))));
     } else if (event instanceof SplitCompleted e) {
       List<WorkerEntry> measured =
           workers.stream()
@@ -188,7 +195,8 @@ public record CoordinatorState(
           .replanned();
     } else if (event instanceof LeaseReleased e) {
       return withJob(
-          e.jobId(), j -> j.withMember(e.member(), m -> m.withLedger(m.ledger().release(e.leaseId()))));
+          e.jobId(),
+          j -> j.withMember(e.member(), m -> m.withLedger(m.ledger().release(e.leaseId())).withoutBackup(e.leaseId())));
     } else if (event instanceof GlobalBatchChanged e) {
       return withJob(e.jobId(), j -> j.withGlobalBatch(e.globalBatch(), e.learningRateScale())).replanned();
     } else if (event instanceof MemberEvaluated e) {
@@ -244,7 +252,7 @@ public record CoordinatorState(
     JobRun next = job;
     for (MemberRun member : job.members()) {
       if (member.ledger() != null) {
-        next = next.withMember(member.member(), m -> m.withLedger(m.ledger().releaseAllOf(workerId)));
+        next = next.withMember(member.member(), m -> m.withWorkerGone(workerId));
       }
     }
     return next;

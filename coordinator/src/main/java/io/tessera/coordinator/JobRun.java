@@ -119,12 +119,28 @@ public record JobRun(
     return globalBatch / spec.microBatch();
   }
 
-  /** The job with another global batch and learning-rate factor; plans follow in the state. */
+  /**
+   * The job with another global batch and learning-rate factor; plans follow in the state. In
+   * {@code sync} mode a step already opened but not started yet is opened again at the new size;
+   * one in progress finishes as it began, and the change applies from the next.
+   */
   JobRun withGlobalBatch(int nextGlobalBatch, double nextScale) {
-    return new JobRun(
-        jobId, spec, state, submittedAtMillis, dataset, parameterCount, members, recentLoss, failure,
-        recoveryEpoch, nextCheckpointId, checkpoints, pendingCheckpoint, pushesSinceCheckpoint,
-        lastCheckpointAtMillis, nextGlobalBatch, nextScale);
+    JobRun changed =
+        new JobRun(
+            jobId, spec, state, submittedAtMillis, dataset, parameterCount, members, recentLoss, failure,
+            recoveryEpoch, nextCheckpointId, checkpoints, pendingCheckpoint, pushesSinceCheckpoint,
+            lastCheckpointAtMillis, nextGlobalBatch, nextScale);
+    if (!isSync()) {
+      return changed;
+    }
+    int perStep = nextGlobalBatch / spec.microBatch();
+    JobRun next = changed;
+    for (MemberRun member : members) {
+      if (member.round() != null && !member.stepStarted()) {
+        next = next.withMember(member.member(), m -> m.withRoundOpened(perStep, nextScale));
+      }
+    }
+    return next;
   }
 
   JobRun withState(JobState next) {
@@ -165,7 +181,7 @@ public record JobRun(
     for (MemberRun member : next.members) {
       SplitLedger ledger = SplitLedger.create(found.trainSize(), spec.microBatch(), spec.epochs());
       MemberRun withLedger = member.withLedger(ledger);
-      running.add(isSync() ? withLedger.withRoundOpened(splitsPerStep()) : withLedger);
+      running.add(isSync() ? withLedger.withRoundOpened(splitsPerStep(), learningRateScale) : withLedger);
       cuts.add(ledger.cut());
       for (int shard = 0; shard < spec.shards(); shard++) {
         positions.add(new ShardPosition(member.member(), shard, 1, 0));
@@ -184,7 +200,9 @@ public record JobRun(
   JobRun withSplitCompleted(int index, long leaseId, int count, int samples, double lossSum, int pushes) {
     int perStep = splitsPerStep();
     JobRun next =
-        withMember(index, m -> m.withLedger(m.ledger().ack(leaseId, count)).withContribution(lossSum, samples, perStep));
+        withMember(
+            index,
+            m -> m.withLedger(m.ledger().ack(leaseId, count)).withContribution(lossSum, samples, perStep, learningRateScale));
     double splitLoss = samples > 0 ? lossSum / samples : Double.NaN;
     double loss =
         Double.isNaN(splitLoss)
@@ -249,7 +267,7 @@ public record JobRun(
     for (int i = 0; i < members.size(); i++) {
       Cut cut = target.cuts().get(i);
       MemberRun rewound = members.get(i).withLedger(members.get(i).ledger().rewoundTo(cut));
-      next.add(isSync() ? rewound.withRoundRewound(splitsPerStep()) : rewound);
+      next.add(isSync() ? rewound.withRoundRewound(splitsPerStep(), learningRateScale) : rewound);
     }
     return with(JobState.RECOVERING, next, recentLoss, failure, epoch, nextCheckpointId, checkpoints, null, 0,
         lastCheckpointAtMillis);

@@ -1,5 +1,6 @@
 package io.tessera.coordinator;
 
+import io.tessera.coordinator.CoordinatorEvent.BackupLeased;
 import io.tessera.coordinator.CoordinatorEvent.LeaseReleased;
 import io.tessera.coordinator.CoordinatorEvent.SplitCompleted;
 import io.tessera.coordinator.CoordinatorEvent.SplitLeased;
@@ -75,6 +76,10 @@ final class LeaseDesk {
       }
       run = ledger.nextRun(a.accumulationSteps(), round.first(), round.end());
       if (run.isEmpty()) {
+        Optional<Long> straggler = backupCandidate(job, member, workerId);
+        if (straggler.isPresent()) {
+          return new BackupLeased(job.jobId(), a.member(), straggler.get(), state.nextLeaseId(), workerId);
+        }
         return atBarrier("waiting for the other contributions to this step");
       }
     } else {
@@ -89,6 +94,31 @@ final class LeaseDesk {
   }
 
   /**
+   * With {@code backup-workers = b}, an idle worker duplicates a contribution still out: the one
+   * of the lowest splits that is held by another worker and not yet backed up, while the step has
+   * had fewer than {@code b} backups.
+   */
+  private static Optional<Long> backupCandidate(JobRun job, MemberRun member, String workerId) {
+    if (member.backups().size() >= job.spec().backupWorkers() || member.round() == null) {
+      return Optional.empty();
+    }
+    Run round = member.round();
+    SplitLedger ledger = member.ledger();
+    for (int g = round.first(); g < round.end(); g++) {
+      Optional<Long> lease = ledger.leaseAt(g);
+      if (lease.isEmpty()) {
+        continue;
+      }
+      long id = lease.get();
+      boolean backedUp = member.backups().stream().anyMatch(b -> b.originalLeaseId() == id || b.workerId().equals(workerId));
+      if (!backedUp && !workerId.equals(ledger.holderOfLease(id).orElse(null))) {
+        return Optional.of(id);
+      }
+    }
+    return Optional.empty();
+  }
+
+  /**
    * The answer for a sync worker that must wait for the step to move on. The coordinator may hold
    * such an ask and answer it with a lease as soon as the next step opens.
    */
@@ -100,8 +130,32 @@ final class LeaseDesk {
     return answer.reason().startsWith(AT_BARRIER);
   }
 
-  /** The lease a {@link SplitLeased} event stands for, as the worker receives it. */
-  static LeaseReply grant(CoordinatorState state, SplitLeased leased) {
+  /** The lease a {@link CoordinatorEvent.Leased} event stands for, as the worker receives it. */
+  static LeaseReply grant(CoordinatorState state, CoordinatorEvent.Leased leased) {
+    return leased instanceof BackupLeased backup ? grant(state, backup) : grant(state, (SplitLeased) leased);
+  }
+
+  /** The lease a {@link BackupLeased} event stands for: the original's run and step rule. */
+  private static LeaseReply grant(CoordinatorState state, BackupLeased backup) {
+    JobRun job = state.job(backup.jobId()).orElseThrow();
+    MemberRun member = job.member(backup.member());
+    SplitLedger ledger = member.ledger();
+    Run run = ledger.runOfLease(backup.originalLeaseId()).orElseThrow();
+    return new LeaseGranted(
+        new Lease(
+            backup.leaseId(),
+            job.jobId(),
+            backup.member(),
+            state.membershipEpoch(),
+            ledger.positions(run),
+            run.count(),
+            job.dataset().trainSize(),
+            job.spec(),
+            new StepRule(
+                ledger.positions(member.round()).size(), member.roundScale(), run.first(), member.round().first())));
+  }
+
+  private static LeaseReply grant(CoordinatorState state, SplitLeased leased) {
     JobRun job = state.job(leased.jobId()).orElseThrow();
     MemberRun member = job.member(leased.member());
     SplitLedger ledger = member.ledger();
@@ -113,7 +167,7 @@ final class LeaseDesk {
       k = leased.count();
       Run round = member.round();
       int stepSamples = ledger.positions(round).size();
-      rule = new StepRule(stepSamples, job.learningRateScale(), leased.split());
+      rule = new StepRule(stepSamples, member.roundScale(), leased.split(), round.first());
     } else {
       k =
           member.currentPlan().shares().stream()
@@ -121,7 +175,7 @@ final class LeaseDesk {
               .mapToInt(WorkerShare::accumulationSteps)
               .findFirst()
               .orElse(1);
-      rule = new StepRule(job.globalBatch(), job.learningRateScale(), -1);
+      rule = new StepRule(job.globalBatch(), job.learningRateScale(), -1, -1);
     }
     return new LeaseGranted(
         new Lease(
@@ -148,12 +202,14 @@ final class LeaseDesk {
             job -> {
               for (MemberRun member : job.members()) {
                 if (member.ledger() != null) {
-                  Optional<Run> run = member.ledger().runOfLease(leaseId);
+                  // A backup's ack counts for the lease it duplicates, if that is still out.
+                  long acked = member.backup(leaseId).map(MemberRun.Backup::originalLeaseId).orElse(leaseId);
+                  Optional<Run> run = member.ledger().runOfLease(acked);
                   if (run.isPresent()) {
-                    int covered = member.ledger().splitsCovered(leaseId, report.samples());
+                    int covered = member.ledger().splitsCovered(acked, report.samples());
                     return Optional.of(
                         new SplitCompleted(
-                            job.jobId(), member.member(), run.get().first(), covered, leaseId, workerId,
+                            job.jobId(), member.member(), run.get().first(), covered, acked, workerId,
                             report.samples(), report.lossSum(), report.pushes(), report.computeNanos()));
                   }
                 }
@@ -173,6 +229,11 @@ final class LeaseDesk {
                   if (run.isPresent()) {
                     return Optional.of(
                         new LeaseReleased(job.jobId(), member.member(), run.get().first(), leaseId, reason));
+                  }
+                  Optional<MemberRun.Backup> backup = member.backup(leaseId);
+                  if (backup.isPresent()) {
+                    int first = member.ledger().runOfLease(backup.get().originalLeaseId()).map(Run::first).orElse(-1);
+                    return Optional.of(new LeaseReleased(job.jobId(), member.member(), first, leaseId, reason));
                   }
                 }
               }

@@ -18,9 +18,13 @@ import java.util.List;
  * @param result null until evaluated
  * @param round in {@code sync} mode, the splits of the step in progress; null otherwise, and once
  *     every step is taken
+ * @param roundScale the learning-rate factor of the step in progress, fixed when it opened, so all
+ *     of its contributions carry the same one even if an operator changes the batch meanwhile
  * @param roundLossSum summed training loss of the acked contributions to {@code round}
  * @param roundSamples samples of those contributions
  * @param stepLosses in {@code sync} mode, the mean training loss of each step taken, in order
+ * @param backups in {@code sync} mode, the step's contributions duplicated by idle workers
+ *     ({@code backup-workers}): the first copy acked counts for the lease it duplicates
  */
 public record MemberRun(
     int member,
@@ -30,21 +34,68 @@ public record MemberRun(
     List<AccumulationPlan> plans,
     MemberResult result,
     Run round,
+    double roundScale,
     double roundLossSum,
     int roundSamples,
-    List<StepLoss> stepLosses)
+    List<StepLoss> stepLosses,
+    List<Backup> backups)
     implements TesseraSerializable {
 
   /** The mean training loss of the step whose first split is {@code firstSplit}. */
   public record StepLoss(int firstSplit, double loss) implements TesseraSerializable {}
 
+  /** Lease {@code leaseId}, held by {@code workerId}, duplicates lease {@code originalLeaseId}. */
+  public record Backup(long leaseId, long originalLeaseId, String workerId) implements TesseraSerializable {}
+
   public MemberRun {
     plans = List.copyOf(plans);
     stepLosses = List.copyOf(stepLosses);
+    backups = List.copyOf(backups);
   }
 
   static MemberRun fresh(int member, String name) {
-    return new MemberRun(member, name, false, null, List.of(), null, null, 0, 0, List.of());
+    return new MemberRun(member, name, false, null, List.of(), null, null, 1.0, 0, 0, List.of(), List.of());
+  }
+
+  /** The backup lease {@code leaseId}, if it is one. */
+  java.util.Optional<Backup> backup(long leaseId) {
+    return backups.stream().filter(b -> b.leaseId() == leaseId).findFirst();
+  }
+
+  MemberRun withBackup(Backup backup) {
+    List<Backup> next = new java.util.ArrayList<>(backups);
+    next.add(backup);
+    return new MemberRun(member, name, initialized, ledger, plans, result, round, roundScale, roundLossSum, roundSamples, stepLosses, next);
+  }
+
+  /** Without backup lease {@code leaseId} (given back, or its copy is no longer needed). */
+  MemberRun withoutBackup(long leaseId) {
+    List<Backup> next = backups.stream().filter(b -> b.leaseId() != leaseId).toList();
+    return new MemberRun(member, name, initialized, ledger, plans, result, round, roundScale, roundLossSum, roundSamples, stepLosses, next);
+  }
+
+  /**
+   * After {@code workerId} left: its backups are dropped, and where it held a lease that another
+   * worker backs up, that worker takes the lease over (its copy becomes the contribution), so the
+   * step does not wait for the run to be leased and computed again.
+   */
+  MemberRun withWorkerGone(String workerId) {
+    SplitLedger next = ledger;
+    List<Backup> kept = new java.util.ArrayList<>();
+    for (Backup backup : backups) {
+      if (backup.workerId().equals(workerId)) {
+        continue;
+      }
+      java.util.Optional<SplitLedger.Run> original = next.runOfLease(backup.originalLeaseId());
+      if (original.isPresent() && workerId.equals(next.holderOfLease(backup.originalLeaseId()).orElse(null))) {
+        SplitLedger.Run run = original.get();
+        next = next.release(backup.originalLeaseId()).lease(run.first(), run.count(), backup.leaseId(), backup.workerId());
+      } else {
+        kept.add(backup);
+      }
+    }
+    next = next.releaseAllOf(workerId);
+    return new MemberRun(member, name, initialized, next, plans, result, round, roundScale, roundLossSum, roundSamples, stepLosses, kept);
   }
 
   boolean isTraining() {
@@ -62,61 +113,61 @@ public record MemberRun(
   }
 
   MemberRun withInitialized() {
-    return new MemberRun(member, name, true, ledger, plans, result, round, roundLossSum, roundSamples, stepLosses);
+    return new MemberRun(member, name, true, ledger, plans, result, round, roundScale, roundLossSum, roundSamples, stepLosses, backups);
   }
 
   MemberRun withLedger(SplitLedger next) {
-    return new MemberRun(member, name, initialized, next, plans, result, round, roundLossSum, roundSamples, stepLosses);
+    return new MemberRun(member, name, initialized, next, plans, result, round, roundScale, roundLossSum, roundSamples, stepLosses, backups);
   }
 
   MemberRun withPlan(AccumulationPlan plan) {
     List<AccumulationPlan> next = new ArrayList<>(plans);
     next.add(plan);
-    return new MemberRun(member, name, initialized, ledger, next, result, round, roundLossSum, roundSamples, stepLosses);
+    return new MemberRun(member, name, initialized, ledger, next, result, round, roundScale, roundLossSum, roundSamples, stepLosses, backups);
   }
 
   MemberRun withResult(MemberResult next) {
-    return new MemberRun(member, name, initialized, ledger, plans, next, round, roundLossSum, roundSamples, stepLosses);
+    return new MemberRun(member, name, initialized, ledger, plans, next, round, roundScale, roundLossSum, roundSamples, stepLosses, backups);
   }
 
   /**
    * Opens the step that starts at the first split not acknowledged yet: {@code splitsPerStep}
    * splits, or fewer at the end of an epoch. The step's loss bookkeeping starts over.
    */
-  MemberRun withRoundOpened(int splitsPerStep) {
+  MemberRun withRoundOpened(int splitsPerStep, double scale) {
     Run next = null;
     if (ledger.firstUnacked().isPresent()) {
       int first = ledger.firstUnacked().getAsInt();
       int epochEnd = (first / ledger.splitsPerEpoch() + 1) * ledger.splitsPerEpoch();
       next = new Run(first, Math.min(splitsPerStep, epochEnd - first));
     }
-    return new MemberRun(member, name, initialized, ledger, plans, result, next, 0, 0, stepLosses);
+    return new MemberRun(member, name, initialized, ledger, plans, result, next, scale, 0, 0, stepLosses, List.of());
   }
 
   /**
    * Counts an acked contribution towards the step in progress; when the step has every split
    * acked, records its loss and opens the next step.
    */
-  MemberRun withContribution(double lossSum, int samples, int splitsPerStep) {
+  MemberRun withContribution(double lossSum, int samples, int splitsPerStep, double scale) {
     if (round == null) {
       return this;
     }
     double sum = roundLossSum + lossSum;
     int count = roundSamples + samples;
     if (!ledger.allAcked(round.first(), round.end())) {
-      return new MemberRun(member, name, initialized, ledger, plans, result, round, sum, count, stepLosses);
+      return new MemberRun(member, name, initialized, ledger, plans, result, round, roundScale, sum, count, stepLosses, backups);
     }
     List<StepLoss> losses = new ArrayList<>(stepLosses);
     losses.add(new StepLoss(round.first(), count == 0 ? Double.NaN : sum / count));
-    return new MemberRun(member, name, initialized, ledger, plans, result, round, 0, 0, losses)
-        .withRoundOpened(splitsPerStep);
+    return new MemberRun(member, name, initialized, ledger, plans, result, round, roundScale, 0, 0, losses, backups)
+        .withRoundOpened(splitsPerStep, scale);
   }
 
   /** After a rewind: forget the losses of steps the rewind undid, and start the step again. */
-  MemberRun withRoundRewound(int splitsPerStep) {
+  MemberRun withRoundRewound(int splitsPerStep, double scale) {
     int resumeAt = ledger.firstUnacked().orElse(ledger.totalSplits());
     List<StepLoss> kept = stepLosses.stream().filter(s -> s.firstSplit() < resumeAt).toList();
-    return new MemberRun(member, name, initialized, ledger, plans, result, round, 0, 0, kept)
-        .withRoundOpened(splitsPerStep);
+    return new MemberRun(member, name, initialized, ledger, plans, result, round, roundScale, 0, 0, kept, List.of())
+        .withRoundOpened(splitsPerStep, scale);
   }
 }

@@ -43,13 +43,18 @@ public final class ShardFleet extends AbstractBehavior<ShardFleet.Command> {
   public record Rewind(long epoch) implements Command {}
 
   /**
-   * Sends every shard a message, so that Cluster Sharding starts any that lived on a node that
-   * is gone; a shard that starts asks the coordinator where from, which is how a lost shard is
-   * noticed even when no worker is pulling.
+   * Asks every shard for its status until each has answered, so that Cluster Sharding starts any
+   * that lived on a node that is gone; a shard that starts asks the coordinator where from, which
+   * is how a lost shard is noticed even when no worker is pulling. A question sent while sharding
+   * still routes to the dead node is lost, so unanswered shards are asked again every second.
    */
   public enum Wake implements Command {
     INSTANCE
   }
+
+  private record Woken(long round, int member, int shard, boolean answered) implements Command {}
+
+  private record WakeAgain(long round) implements Command {}
 
   private record Saved(long checkpointId, int member, ShardProtocol.CheckpointSaved saved, String error)
       implements Command {}
@@ -57,6 +62,10 @@ public final class ShardFleet extends AbstractBehavior<ShardFleet.Command> {
   private record Confirmed(long epoch, int member, int shard, String error) implements Command {}
 
   private record RetryRewind(long epoch) implements Command {}
+
+  private static final Duration WAKE_TIMEOUT = Duration.ofSeconds(3);
+  private static final int MAX_WAKE_ATTEMPTS = 120;
+  private static final Object WAKE_TIMER = "wake";
 
   static Behavior<Command> create(
       String jobId, int members, int shards, ActorRef<FleetReport> coordinator, Duration askTimeout) {
@@ -78,6 +87,9 @@ public final class ShardFleet extends AbstractBehavior<ShardFleet.Command> {
   private final Map<String, ShardPosition> saved = new HashMap<>();
   private long rewindEpoch = -1;
   private final Set<String> confirmed = new HashSet<>();
+  private long wakeRound;
+  private int wakeAttempts;
+  private final Set<String> awake = new HashSet<>();
 
   private ShardFleet(
       ActorContext<Command> context,
@@ -106,6 +118,8 @@ public final class ShardFleet extends AbstractBehavior<ShardFleet.Command> {
         .onMessage(RetryRewind.class, this::onRetryRewind)
         .onMessage(Confirmed.class, this::onConfirmed)
         .onMessage(Wake.class, this::onWake)
+        .onMessage(Woken.class, this::onWoken)
+        .onMessage(WakeAgain.class, this::onWakeAgain)
         .onMessage(Roster.class, this::onRoster)
         .build();
   }
@@ -159,10 +173,47 @@ public final class ShardFleet extends AbstractBehavior<ShardFleet.Command> {
   }
 
   private Behavior<Command> onWake(Wake wake) {
+    wakeRound++;
+    wakeAttempts = 0;
+    awake.clear();
+    askUnwoken();
+    return this;
+  }
+
+  private void askUnwoken() {
+    long round = wakeRound;
     for (int member = 0; member < members; member++) {
       for (int shard = 0; shard < shards; shard++) {
-        shard(member, shard).tell(new ShardProtocol.GetStatus(getContext().getSystem().ignoreRef()));
+        if (awake.contains(member + ":" + shard)) {
+          continue;
+        }
+        int m = member;
+        int s = shard;
+        getContext().ask(
+            ShardProtocol.ShardStatus.class,
+            shard(member, shard),
+            WAKE_TIMEOUT,
+            ShardProtocol.GetStatus::new,
+            (status, failure) -> new Woken(round, m, s, failure == null));
       }
+    }
+  }
+
+  private Behavior<Command> onWoken(Woken woken) {
+    if (woken.round() != wakeRound) {
+      return this;
+    }
+    if (woken.answered()) {
+      awake.add(woken.member() + ":" + woken.shard());
+    } else if (!timers.isTimerActive(WAKE_TIMER)) {
+      timers.startSingleTimer(WAKE_TIMER, new WakeAgain(wakeRound), Duration.ofSeconds(1));
+    }
+    return this;
+  }
+
+  private Behavior<Command> onWakeAgain(WakeAgain again) {
+    if (again.round() == wakeRound && awake.size() < members * shards && ++wakeAttempts < MAX_WAKE_ATTEMPTS) {
+      askUnwoken();
     }
     return this;
   }

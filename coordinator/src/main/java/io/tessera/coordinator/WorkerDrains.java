@@ -62,6 +62,11 @@ final class WorkerDrains {
     }
   }
 
+  /** Whether a drain of {@code workerId} was asked for (by this coordinator) and is not done yet. */
+  boolean isDraining(String workerId) {
+    return requestedAt.containsKey(workerId);
+  }
+
   /** Records a worker's departure; returns the milliseconds since its drain was asked, or -1. */
   long completed(String workerId, long nanos) {
     Long start = requestedAt.remove(workerId);

@@ -14,12 +14,14 @@ import io.tessera.coordinator.CoordinatorEvent.CheckpointAbandoned;
 import io.tessera.coordinator.CoordinatorEvent.CheckpointCompleted;
 import io.tessera.coordinator.CoordinatorEvent.CheckpointStarted;
 import io.tessera.coordinator.CoordinatorEvent.SplitCompleted;
+import io.tessera.coordinator.CoordinatorEvent.SplitLeased;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.AuditRecord;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.CheckpointRequested;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.Command;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.JobState;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.JobStatus;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.Lease;
+import io.tessera.protocol.coordinator.CoordinatorProtocol.LeaseReply;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.MemberResult;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.NoLease;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.ReportCorruptCheckpoint;
@@ -33,6 +35,7 @@ import io.tessera.protocol.worker.WorkerProtocol;
 import io.tessera.protocol.worker.WorkerProtocol.EvaluationReport;
 import io.tessera.protocol.worker.WorkerProtocol.Evaluate;
 import io.tessera.protocol.worker.WorkerProtocol.InitializeModel;
+import io.tessera.protocol.worker.WorkerProtocol.ModelInitialized;
 import io.tessera.protocol.worker.WorkerProtocol.SetAccumulation;
 import java.time.Duration;
 import java.util.List;
@@ -98,13 +101,13 @@ class CoordinatorCheckpointTest extends CoordinatorFixture {
     awaitCheckpoint(coordinator, 1);
     JobRun job = replayedJob();
     assertEquals(0, job.pushesSinceCheckpoint(), "the count starts again with each checkpoint");
-    assertEquals(2, job.lastCheckpoint().orElseThrow().cuts().get(0).size(), "it covers the two acked splits");
+    assertEquals(4, job.lastCheckpoint().orElseThrow().cuts().get(0).size(), "it covers the two acked leases' splits");
 
     // Two more pushes, then two more: the second checkpoint follows the fourth push after the first.
     Lease fourth = grantedLease(complete(coordinator, worker, third.leaseId(), 4, 4.0, 2));
     grantedLease(complete(coordinator, worker, fourth.leaseId(), 4, 4.0, 2));
     awaitCheckpoint(coordinator, 2);
-    assertEquals(4, replayedJob().lastCheckpoint().orElseThrow().cuts().get(0).size());
+    assertEquals(8, replayedJob().lastCheckpoint().orElseThrow().cuts().get(0).size());
   }
 
   @Test
@@ -184,6 +187,65 @@ class CoordinatorCheckpointTest extends CoordinatorFixture {
     assertEquals(JobState.COMPLETED, status(coordinator, JOB).state());
   }
 
+  @Test
+  void aSyncJobIsCheckpointedOnlyBetweenTwoSteps() {
+    TestProbe<WorkerProtocol.Command> a = registerWorker("worker-a");
+    TestProbe<WorkerProtocol.Command> b = registerWorker("worker-b");
+    List<TestProbe<WorkerProtocol.Command>> sorted = sortedById(a, b);
+    TestProbe<WorkerProtocol.Command> first = sorted.get(0);
+    TestProbe<WorkerProtocol.Command> second = sorted.get(1);
+    ActorRef<Command> coordinator = spawnCoordinator();
+    awaitKnown(coordinator, first, second);
+    submit(coordinator, syncSpec(8, 2, 1));
+    expectWorkerMessage(first, InitializeModel.class)
+        .replyTo()
+        .tell(StatusReply.success(new ModelInitialized(JOB, 0, 100, 4, data(16))));
+    expectWorkerMessage(second, SetAccumulation.class);
+    Lease ofFirst = requestLease(coordinator, first);
+    Lease ofSecond = requestLease(coordinator, second);
+
+    // Asked for in the middle of a step: promised, and taken once the step is done.
+    assertEquals(1, requestCheckpoint(coordinator));
+    AuditRecord promised = auditLog(coordinator).get(1);
+    assertEquals("job-1 (checkpoint 1 at the next step boundary)", promised.detail());
+    TestProbe<LeaseReply> firstWaits = completeLater(coordinator, first, ofFirst.leaseId(), 4, 4.0);
+    awaitEvent(SplitCompleted.class, e -> e.leaseId() == ofFirst.leaseId());
+    assertEquals(List.of(), journal.events(CheckpointStarted.class), "the step is not done yet");
+    TestProbe<LeaseReply> secondWaits = completeLater(coordinator, second, ofSecond.leaseId(), 4, 4.0);
+
+    CheckpointStarted started = awaitEvent(CheckpointStarted.class, e -> e.checkpointId() == 1);
+    SplitCompleted lastOfStep = awaitEvent(SplitCompleted.class, e -> e.leaseId() == ofSecond.leaseId());
+    assertTrue(journal.events().indexOf(lastOfStep) < journal.events().indexOf(started));
+    awaitCheckpoint(coordinator, 1);
+    assertEquals(4, replayedJob().lastCheckpoint().orElseThrow().cuts().get(0).size(), "exactly the first step");
+
+    // The asks held meanwhile are answered with the next step's leases, granted after the checkpoint.
+    Lease nextOfFirst = grantedLease(firstWaits.receiveMessage(TIMEOUT));
+    Lease nextOfSecond = grantedLease(secondWaits.receiveMessage(TIMEOUT));
+    assertEquals(Set.of(4, 6), Set.of(nextOfFirst.split().index(), nextOfSecond.split().index()));
+    CheckpointCompleted completed = awaitEvent(CheckpointCompleted.class, e -> e.checkpointId() == 1);
+    List<Object> events = journal.events();
+    for (SplitLeased leased : journal.events(SplitLeased.class)) {
+      if (leased.split() >= 4) {
+        assertTrue(events.indexOf(completed) < events.indexOf(leased), "leased during the checkpoint: " + leased);
+      }
+    }
+    assertEquals(1, journal.events(CheckpointStarted.class).size());
+  }
+
+  @Test
+  void aSyncJobAtAStepBoundaryIsCheckpointedAtOnce() {
+    TestProbe<WorkerProtocol.Command> worker = registerWorker("worker-0");
+    ActorRef<Command> coordinator = spawnCoordinator();
+    startJob(coordinator, worker, syncSpec(4, 2, 1), 8);
+
+    assertEquals(1, requestCheckpoint(coordinator));
+    assertEquals("job-1 (checkpoint 1)", auditLog(coordinator).get(1).detail());
+    awaitCheckpoint(coordinator, 1);
+    assertEquals(0, replayedJob().lastCheckpoint().orElseThrow().cuts().get(0).size());
+    assertEquals(0, requestLease(coordinator, worker).split().index());
+  }
+
   // ------------------------------------------------------------------ failures
 
   @Test
@@ -245,7 +307,7 @@ class CoordinatorCheckpointTest extends CoordinatorFixture {
     assertEquals(1, requestCheckpoint(coordinator));
     awaitCheckpoint(coordinator, 1);
     Lease third = grantedLease(complete(coordinator, worker, second.leaseId(), 4, 4.0));
-    assertEquals(2, third.split().index());
+    assertEquals(4, third.split().index());
     assertEquals(8, status(coordinator, JOB).samplesDone());
     shards.holdEpochConfirmations();
 
@@ -256,7 +318,7 @@ class CoordinatorCheckpointTest extends CoordinatorFixture {
     assertEquals(JobState.RECOVERING, recovering.state());
     assertEquals(1, recovering.recoveryEpoch());
     assertEquals(4, recovering.samplesDone(), "back to the checkpoint's cut");
-    assertEquals(1, recovering.splitsDone());
+    assertEquals(2, recovering.splitsDone());
     assertEquals(1, recovering.lastCheckpointId());
     NoLease wait = assertInstanceOf(NoLease.class, askLease(coordinator, worker));
     assertTrue(wait.reason().contains("RECOVERING"), wait.reason());
@@ -266,9 +328,9 @@ class CoordinatorCheckpointTest extends CoordinatorFixture {
     awaitAssert(() -> assertEquals(BOTH_SHARDS, shards.shardsThatSaw(c -> c.equals(new RewindTo(1)))));
     assertEquals(new ShardRecoveryPlan(1, 1, 2), resolveRecovery(coordinator, JOB, 0, 0));
     assertEquals(1, status(coordinator, JOB).recoveryEpoch(), "a shard of the epoch does not start another");
-    // The lease of split 2 was voided: its late ack counts for nothing.
+    // The lease of splits 4 and 5 was voided: its late ack counts for nothing.
     assertInstanceOf(NoLease.class, complete(coordinator, worker, third.leaseId(), 4, 4.0));
-    assertEquals(1, status(coordinator, JOB).splitsDone());
+    assertEquals(2, status(coordinator, JOB).splitsDone());
     awaitAssert(
         () ->
             assertEquals(
@@ -280,12 +342,12 @@ class CoordinatorCheckpointTest extends CoordinatorFixture {
     assertEquals(1, running.recoveryEpoch());
     assertEquals(new SetAccumulation(JOB, 0, 1, 2), expectWorkerMessage(worker, SetAccumulation.class));
 
-    // Split 1, acked after the checkpoint, is trained again, then the rest.
+    // Splits 2 and 3, acked after the checkpoint, are trained again, then the rest.
     Lease again = requestLease(coordinator, worker);
-    assertEquals(1, again.split().index());
+    assertEquals(2, again.split().index());
     Lease next = grantedLease(complete(coordinator, worker, again.leaseId(), 4, 4.0));
     Lease last = grantedLease(complete(coordinator, worker, next.leaseId(), 4, 4.0));
-    assertEquals(List.of(2, 3), List.of(next.split().index(), last.split().index()));
+    assertEquals(List.of(4, 6), List.of(next.split().index(), last.split().index()));
     assertInstanceOf(NoLease.class, complete(coordinator, worker, last.leaseId(), 4, 4.0));
     expectWorkerMessage(worker, Evaluate.class)
         .replyTo()
@@ -322,7 +384,7 @@ class CoordinatorCheckpointTest extends CoordinatorFixture {
     JobStatus back = awaitAssert(() -> checkpointOf(status(coordinator, JOB), 1));
     assertEquals(JobState.RECOVERING, back.state());
     assertEquals(1, back.recoveryEpoch());
-    assertEquals(4, back.samplesDone(), "checkpoint 1 covers split 0 only");
+    assertEquals(4, back.samplesDone(), "checkpoint 1 covers the first lease only");
     // The shard that found the damage starts again from the checkpoint before.
     assertEquals(new ShardRecoveryPlan(1, 1, 2), resolveRecovery(coordinator, JOB, 0, 0));
     shards.release();

@@ -13,6 +13,7 @@ import io.tessera.coordinator.CoordinatorEvent.CheckpointAbandoned;
 import io.tessera.coordinator.CoordinatorEvent.CheckpointCompleted;
 import io.tessera.coordinator.CoordinatorEvent.CheckpointDiscarded;
 import io.tessera.coordinator.CoordinatorEvent.CheckpointStarted;
+import io.tessera.coordinator.CoordinatorEvent.GlobalBatchChanged;
 import io.tessera.coordinator.CoordinatorEvent.JobFailed;
 import io.tessera.coordinator.CoordinatorEvent.JobInitializationStarted;
 import io.tessera.coordinator.CoordinatorEvent.JobRecovered;
@@ -24,21 +25,23 @@ import io.tessera.coordinator.CoordinatorEvent.MemberInitialized;
 import io.tessera.coordinator.CoordinatorEvent.OperatorCommandRecorded;
 import io.tessera.coordinator.CoordinatorEvent.SplitCompleted;
 import io.tessera.coordinator.CoordinatorEvent.SplitLeased;
+import io.tessera.coordinator.CoordinatorEvent.WorkerDraining;
 import io.tessera.coordinator.CoordinatorEvent.WorkerJoined;
 import io.tessera.coordinator.CoordinatorEvent.WorkerLeft;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.AuditRecord;
 import io.tessera.protocol.spec.CheckpointSpec;
 import io.tessera.protocol.spec.DatasetSpec;
 import io.tessera.protocol.spec.JobSpec;
+import io.tessera.protocol.spec.LearningRateScaling;
 import io.tessera.protocol.spec.MemberSpec;
 import io.tessera.protocol.spec.ModelSpec;
 import io.tessera.protocol.spec.OptimizerKind;
 import io.tessera.protocol.spec.OptimizerSpec;
+import io.tessera.protocol.spec.TrainingMode;
 import io.tessera.protocol.tensor.WirePrecision;
 import io.tessera.protocol.testing.WireRoundTrip;
 import io.tessera.protocol.worker.WorkerProtocol;
 import io.tessera.protocol.worker.WorkerProtocol.DatasetInfo;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Set;
 import java.util.TreeSet;
@@ -95,18 +98,35 @@ class CoordinatorEventSerializationTest {
             .optSeed(-987_654_321L)
             .optCheckpoint(new CheckpointSpec(60_000, 500))
             .build();
+    JobSpec weightedSync =
+        JobSpec.builder()
+            .setName("fmnist-sync-ensemble")
+            .optGlobalBatch(512)
+            .optMicroBatch(32)
+            .optMode(TrainingMode.SYNC)
+            .optBackupWorkers(1)
+            .optLearningRateScaling(LearningRateScaling.SQUARE_ROOT)
+            .optMembers(List.of(new MemberSpec("m0", 11L, 2.0, 0.01, Double.NaN), new MemberSpec("m1", 12L)))
+            .build();
     String id = workerId();
     return List.of(
         new JobSubmitted("job-1", single, 1_726_000_000_123L),
         new JobSubmitted("job-2", ensemble, 1_726_000_042_000L),
+        new JobSubmitted("job-4", weightedSync, 1_726_000_043_000L),
         new JobInitializationStarted("job-2"),
         new MemberInitialized("job-2", 1, new DatasetInfo(60_000, 10_000, "9f2c41d0"), 210_314, 1_726_000_050_000L),
         new WorkerJoined(id, worker.getRef()),
-        new WorkerLeft(id),
-        new SplitLeased("job-2", 1, 87, 1_234_567_890_123L, id),
-        new SplitCompleted("job-2", 1, 87, 1_234_567_890_123L, 2048, 1_433.875, 16),
-        new SplitCompleted("job-2", 0, 29, 3L, 1504, Double.NaN, 0),
+        new WorkerLeft(id, false),
+        new WorkerLeft(id, true),
+        new WorkerDraining(id),
+        new SplitLeased("job-2", 1, 87, 16, 1_234_567_890_123L, id),
+        new CoordinatorEvent.BackupLeased("job-4", 0, 1_234_567_890_123L, 1_234_567_890_124L, id),
+        new SplitCompleted("job-2", 1, 87, 16, 1_234_567_890_123L, id, 512, 1_433.875, 1, 9_876_543_210L),
+        new SplitCompleted("job-2", 0, 29, 3, 3L, "w-2", 96, Double.NaN, 0, 0L),
+        new SplitCompleted("job-2", 0, 40, 0, 5L, id, 0, 0.0, 0, -1L),
         new LeaseReleased("job-2", 0, 12, 44L, "CUDA out of memory while training split 12"),
+        new GlobalBatchChanged("job-2", 1024, 2.0),
+        new GlobalBatchChanged("job-2", 96, Math.sqrt(96.0 / 512)),
         new MemberEvaluated("job-2", 1, 10_000, 0.8812),
         new JobFailed("job-3", "initialising member 0 failed 3 times; last error: no data in /data/fmnist"),
         new CheckpointStarted("job-2", 4, 1_726_000_060_000L),
@@ -164,11 +184,21 @@ class CoordinatorEventSerializationTest {
   }
 
   @Test
+  void aSyncSpecKeepsItsModeWeightsAndScaling() {
+    JobSubmitted submitted = (JobSubmitted) samples.get(2);
+    JobSubmitted copy = WireRoundTrip.roundTrip(testKit.system(), submitted);
+
+    assertEquals(TrainingMode.SYNC, copy.spec().mode());
+    assertEquals(LearningRateScaling.SQUARE_ROOT, copy.spec().learningRateScaling());
+    assertEquals(1, copy.spec().backupWorkers());
+    assertEquals(List.of(2.0, 1.0), copy.spec().members().stream().map(MemberSpec::weight).toList());
+    assertEquals(submitted.spec(), copy.spec());
+  }
+
+  @Test
   void everyEventTypeHasASample() {
-    Set<String> declared =
-        Arrays.stream(CoordinatorEvent.class.getPermittedSubclasses())
-            .map(Class::getName)
-            .collect(Collectors.toCollection(TreeSet::new));
+    Set<String> declared = new TreeSet<>();
+    concreteEvents(CoordinatorEvent.class, declared);
     assertTrue(declared.contains(WorkerJoined.class.getName()), "reflection missed WorkerJoined");
 
     Set<String> sampled =
@@ -176,5 +206,16 @@ class CoordinatorEventSerializationTest {
     declared.removeAll(sampled);
 
     assertEquals(Set.of(), declared, "coordinator events without a round-trip sample");
+  }
+
+  /** The records that implement {@code type}, through any sealed interfaces between. */
+  private static void concreteEvents(Class<?> type, Set<String> into) {
+    for (Class<?> permitted : type.getPermittedSubclasses()) {
+      if (permitted.isInterface() && permitted.isSealed()) {
+        concreteEvents(permitted, into);
+      } else {
+        into.add(permitted.getName());
+      }
+    }
   }
 }

@@ -22,26 +22,36 @@ import io.tessera.protocol.coordinator.CoordinatorProtocol.AuditRecord;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.CheckpointRequested;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.Command;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.CompleteSplit;
+import io.tessera.protocol.coordinator.CoordinatorProtocol.DrainStarted;
+import io.tessera.protocol.coordinator.CoordinatorProtocol.DrainWorkers;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.GetAccumulationHistory;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.GetAuditLog;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.GetJobStatus;
+import io.tessera.protocol.coordinator.CoordinatorProtocol.GetTrainingCurve;
+import io.tessera.protocol.coordinator.CoordinatorProtocol.GlobalBatchSet;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.JobAccepted;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.JobState;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.JobStatus;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.Lease;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.LeaseGranted;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.LeaseReply;
+import io.tessera.protocol.coordinator.CoordinatorProtocol.ListWorkers;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.NoLease;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.RequestCheckpoint;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.RequestLease;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.ResolveShardRecovery;
+import io.tessera.protocol.coordinator.CoordinatorProtocol.SetGlobalBatch;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.ShardRecoveryPlan;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.SplitReport;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.SubmitJob;
+import io.tessera.protocol.coordinator.CoordinatorProtocol.TrainingCurve;
+import io.tessera.protocol.coordinator.CoordinatorProtocol.WorkerInfo;
+import io.tessera.protocol.coordinator.CoordinatorProtocol.WorkerList;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.WorkerShare;
 import io.tessera.protocol.ps.ShardProtocol;
 import io.tessera.protocol.spec.CheckpointSpec;
 import io.tessera.protocol.spec.JobSpec;
+import io.tessera.protocol.spec.TrainingMode;
 import io.tessera.protocol.testing.WireRoundTrip;
 import io.tessera.protocol.worker.WorkerProtocol;
 import io.tessera.protocol.worker.WorkerProtocol.DatasetInfo;
@@ -139,6 +149,19 @@ abstract class CoordinatorFixture {
         .build();
   }
 
+  /** {@link #spec(int, int, int, int)} in {@code sync} mode: each step one round of the workers' shares. */
+  static JobSpec syncSpec(int globalBatch, int microBatch, int epochs) {
+    return JobSpec.builder()
+        .setName("fmnist-sync")
+        .optGlobalBatch(globalBatch)
+        .optMicroBatch(microBatch)
+        .optSplitSize(microBatch)
+        .optEpochs(epochs)
+        .optMode(TrainingMode.SYNC)
+        .optCheckpoint(NO_PERIODIC_CHECKPOINTS)
+        .build();
+  }
+
   static DatasetInfo data(int trainSize) {
     return new DatasetInfo(trainSize, 4, "fp-" + trainSize);
   }
@@ -160,6 +183,16 @@ abstract class CoordinatorFixture {
         .tell(Receptionist.register(WorkerProtocol.SERVICE_KEY, worker.getRef(), registered.getRef()));
     registered.expectMessageClass(Receptionist.Registered.class, TIMEOUT);
     return worker;
+  }
+
+  /** Takes a worker out of the Receptionist listing, as a stopping worker does. */
+  void deregisterWorker(TestProbe<WorkerProtocol.Command> worker) {
+    TestProbe<Receptionist.Deregistered> deregistered = testKit.createTestProbe();
+    testKit
+        .system()
+        .receptionist()
+        .tell(Receptionist.deregister(WorkerProtocol.SERVICE_KEY, worker.getRef(), deregistered.getRef()));
+    deregistered.expectMessageClass(Receptionist.Deregistered.class, TIMEOUT);
   }
 
   /**
@@ -266,6 +299,30 @@ abstract class CoordinatorFixture {
     return reply.getValue().checkpointId();
   }
 
+  StatusReply<DrainStarted> drain(ActorRef<Command> coordinator, String target) {
+    TestProbe<StatusReply<DrainStarted>> reply = testKit.createTestProbe();
+    coordinator.tell(new DrainWorkers(target, reply.getRef()));
+    return reply.receiveMessage(TIMEOUT);
+  }
+
+  StatusReply<GlobalBatchSet> setGlobalBatch(ActorRef<Command> coordinator, String jobId, int globalBatch) {
+    TestProbe<StatusReply<GlobalBatchSet>> reply = testKit.createTestProbe();
+    coordinator.tell(new SetGlobalBatch(jobId, globalBatch, reply.getRef()));
+    return reply.receiveMessage(TIMEOUT);
+  }
+
+  List<WorkerInfo> workers(ActorRef<Command> coordinator) {
+    TestProbe<WorkerList> reply = testKit.createTestProbe();
+    coordinator.tell(new ListWorkers(reply.getRef()));
+    return reply.receiveMessage(TIMEOUT).workers();
+  }
+
+  StatusReply<TrainingCurve> trainingCurve(ActorRef<Command> coordinator, String jobId, int member) {
+    TestProbe<StatusReply<TrainingCurve>> reply = testKit.createTestProbe();
+    coordinator.tell(new GetTrainingCurve(jobId, member, reply.getRef()));
+    return reply.receiveMessage(TIMEOUT);
+  }
+
   List<AuditRecord> auditLog(ActorRef<Command> coordinator) {
     TestProbe<AuditLog> reply = testKit.createTestProbe();
     coordinator.tell(new GetAuditLog(reply.getRef()));
@@ -305,10 +362,29 @@ abstract class CoordinatorFixture {
       int samples,
       double lossSum,
       int pushes) {
+    return completeLater(coordinator, worker, leaseId, samples, lossSum, pushes).receiveMessage(TIMEOUT);
+  }
+
+  /**
+   * Acks a lease (two pushes) without waiting for the answer, which in {@code sync} mode is held
+   * at the barrier until the next step opens; the answer comes to the probe returned.
+   */
+  TestProbe<LeaseReply> completeLater(
+      ActorRef<Command> coordinator, TestProbe<WorkerProtocol.Command> worker, long leaseId, int samples, double lossSum) {
+    return completeLater(coordinator, worker, leaseId, samples, lossSum, 2);
+  }
+
+  private TestProbe<LeaseReply> completeLater(
+      ActorRef<Command> coordinator,
+      TestProbe<WorkerProtocol.Command> worker,
+      long leaseId,
+      int samples,
+      double lossSum,
+      int pushes) {
     TestProbe<LeaseReply> reply = testKit.createTestProbe();
     SplitReport report = new SplitReport(samples, lossSum, pushes, 0, 1_500_000L);
     coordinator.tell(new CompleteSplit(worker.getRef(), leaseId, report, reply.getRef()));
-    return reply.receiveMessage(TIMEOUT);
+    return reply;
   }
 
   static Lease grantedLease(LeaseReply reply) {

@@ -12,6 +12,7 @@ import akka.pattern.StatusReply;
 import io.tessera.coordinator.CheckpointRecord.ShardPosition;
 import io.tessera.coordinator.CoordinatorEvent.CheckpointCompleted;
 import io.tessera.coordinator.CoordinatorEvent.CheckpointStarted;
+import io.tessera.coordinator.CoordinatorEvent.GlobalBatchChanged;
 import io.tessera.coordinator.CoordinatorEvent.JobInitializationStarted;
 import io.tessera.coordinator.CoordinatorEvent.JobRecovered;
 import io.tessera.coordinator.CoordinatorEvent.JobRewound;
@@ -21,8 +22,11 @@ import io.tessera.coordinator.CoordinatorEvent.MemberInitialized;
 import io.tessera.coordinator.CoordinatorEvent.OperatorCommandRecorded;
 import io.tessera.coordinator.CoordinatorEvent.SplitCompleted;
 import io.tessera.coordinator.CoordinatorEvent.SplitLeased;
+import io.tessera.coordinator.CoordinatorEvent.WorkerDraining;
 import io.tessera.coordinator.CoordinatorEvent.WorkerJoined;
 import io.tessera.coordinator.CoordinatorEvent.WorkerLeft;
+import io.tessera.coordinator.ledger.SplitLedger;
+import io.tessera.coordinator.ledger.SplitLedger.Run;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.AccumulationHistory;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.AuditRecord;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.Command;
@@ -30,8 +34,10 @@ import io.tessera.protocol.coordinator.CoordinatorProtocol.JobState;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.JobStatus;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.Lease;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.NoLease;
+import io.tessera.protocol.coordinator.CoordinatorProtocol.SplitReport;
 import io.tessera.protocol.spec.JobSpec;
 import io.tessera.protocol.spec.MemberSpec;
+import io.tessera.protocol.spec.TrainingMode;
 import io.tessera.protocol.testing.WireRoundTrip;
 import io.tessera.protocol.worker.WorkerProtocol;
 import io.tessera.protocol.worker.WorkerProtocol.DatasetInfo;
@@ -43,6 +49,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.OptionalInt;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
@@ -82,16 +89,16 @@ class CoordinatorSnapshotTest extends CoordinatorFixture {
             new JobInitializationStarted(JOB),
             new MemberInitialized(JOB, 0, data, 1_234, T0 + 1),
             new MemberInitialized(JOB, 1, data, 1_234, T0 + 2),
-            new SplitLeased(JOB, 0, 0, 1, idA),
-            new SplitLeased(JOB, 1, 0, 2, idB),
-            new SplitCompleted(JOB, 0, 0, 1, 4, 6.0, 2),
-            new SplitLeased(JOB, 0, 1, 3, idA),
-            new SplitLeased(JOB, 1, 1, 4, idB),
-            new LeaseReleased(JOB, 1, 1, 4, "CUDA out of memory"),
+            new SplitLeased(JOB, 0, 0, 2, 1, idA),
+            new SplitLeased(JOB, 1, 0, 2, 2, idB),
+            new SplitCompleted(JOB, 0, 0, 2, 1, idA, 4, 6.0, 2, 3_000_000),
+            new SplitLeased(JOB, 0, 2, 2, 3, idA),
+            new SplitLeased(JOB, 1, 2, 2, 4, idB),
+            new LeaseReleased(JOB, 1, 2, 4, "CUDA out of memory"),
             new OperatorCommandRecorded(new AuditRecord(2, T0 + 3, "checkpoint", "job-1 (checkpoint 1)")),
             new CheckpointStarted(JOB, 1, T0 + 3),
             new CheckpointCompleted(JOB, 1, positions(2), 3),
-            new SplitCompleted(JOB, 1, 0, 2, 4, 7.0, 3),
+            new SplitCompleted(JOB, 1, 0, 2, 2, idB, 4, 7.0, 3, 2_000_000),
             new CheckpointStarted(JOB, 2, T0 + 4));
     JobRun job = state.job(JOB).orElseThrow();
     assertEquals(JobState.RUNNING, job.state());
@@ -102,9 +109,12 @@ class CoordinatorSnapshotTest extends CoordinatorFixture {
     assertEquals(state, copy);
     assertNotSame(state, copy);
     JobRun copied = copy.job(JOB).orElseThrow();
-    assertEquals(OptionalInt.of(1), copied.member(0).ledger().splitOfLease(3), "live leases come back");
+    assertEquals(Optional.of(new Run(2, 2)), copied.member(0).ledger().runOfLease(3), "live leases come back");
     assertEquals(1, copied.member(0).ledger().leasesHeldBy(idA));
-    assertEquals(OptionalInt.of(1), copied.member(1).ledger().nextPending(), "a released split is pending");
+    assertEquals(OptionalInt.of(2), copied.member(1).ledger().nextPending(), "a released run is pending");
+    assertEquals(
+        Optional.of(new Run(2, 2)), copied.member(1).ledger().nextRun(1, 0, 10), "and goes out again as it was");
+    assertEquals(state.worker(idB).orElseThrow().samplesPerSecond(), copy.worker(idB).orElseThrow().samplesPerSecond());
     assertEquals(8, copied.samplesDone());
     assertEquals(job.checkpoints(), copied.checkpoints());
     assertEquals(state.audit(), copy.audit());
@@ -115,13 +125,13 @@ class CoordinatorSnapshotTest extends CoordinatorFixture {
     // Restored or not, the state takes every further event the same way.
     List<CoordinatorEvent> further =
         List.of(
-            new SplitCompleted(JOB, 0, 1, 3, 4, 5.0, 2),
+            new SplitCompleted(JOB, 0, 2, 2, 3, idA, 4, 5.0, 2, 3_000_000),
             new CheckpointCompleted(JOB, 2, positions(3), 3),
-            new SplitLeased(JOB, 1, 1, 5, idB),
+            new SplitLeased(JOB, 1, 2, 2, 5, idB),
             new JobRewound(JOB, 1, 2, "shard m1/s2 restarted without its numbers"),
             new JobRecovered(JOB, 1),
-            new WorkerLeft(idB),
-            new SplitLeased(JOB, 0, 2, 6, idA),
+            new WorkerLeft(idB, false),
+            new SplitLeased(JOB, 0, 2, 2, 6, idA),
             new OperatorCommandRecorded(new AuditRecord(3, T0 + 9, "checkpoint", "job-1 (checkpoint 3)")),
             new CheckpointStarted(JOB, 3, T0 + 9));
     for (CoordinatorEvent event : further) {
@@ -130,7 +140,103 @@ class CoordinatorSnapshotTest extends CoordinatorFixture {
       assertEquals(state, copy, () -> "after " + event);
     }
     assertEquals(1, copy.job(JOB).orElseThrow().recoveryEpoch());
-    assertEquals(OptionalInt.of(2), copy.job(JOB).orElseThrow().member(0).ledger().splitOfLease(6));
+    assertEquals(Optional.of(new Run(2, 2)), copy.job(JOB).orElseThrow().member(0).ledger().runOfLease(6));
+    assertEquals(state, WireRoundTrip.roundTrip(testKit.system(), state), "and survives the serializer again");
+  }
+
+  @Test
+  void aSyncJobsStateWithAStepInProgressSurvivesTheSerializerAndGoesOnAlike() {
+    TestProbe<WorkerProtocol.Command> a = testKit.createTestProbe("worker-a");
+    TestProbe<WorkerProtocol.Command> b = testKit.createTestProbe("worker-b");
+    TestProbe<WorkerProtocol.Command> c = testKit.createTestProbe("worker-c");
+    List<TestProbe<WorkerProtocol.Command>> workers = sortedById(a, b, c);
+    List<String> ids = workers.stream().map(this::id).toList();
+    JobSpec spec =
+        JobSpec.builder()
+            .setName("fmnist-sync")
+            .optGlobalBatch(8)
+            .optMicroBatch(2)
+            .optSplitSize(4)
+            .optEpochs(2)
+            .optMode(TrainingMode.SYNC)
+            .build();
+    CoordinatorState state = CoordinatorState.empty();
+    for (TestProbe<WorkerProtocol.Command> worker : workers) {
+      state = state.apply(new WorkerJoined(id(worker), worker.getRef()));
+    }
+    state = apply(
+        state,
+        new JobSubmitted(JOB, spec, T0),
+        new JobInitializationStarted(JOB),
+        new MemberInitialized(JOB, 0, new DatasetInfo(16, 4, "c0ffee12"), 1_234, T0 + 1));
+    // Step 0: every share leased and acked, each worker at its own speed (100, 200, 300 samples/s).
+    long[] nanos = {40_000_000L, 10_000_000L, 6_666_667L};
+    List<SplitLeased> leases = new ArrayList<>();
+    for (String worker : ids) {
+      SplitLeased leased = (SplitLeased) LeaseDesk.nextLease(state, worker, 0);
+      leases.add(leased);
+      state = state.apply(leased);
+    }
+    for (int i = 0; i < leases.size(); i++) {
+      SplitLeased leased = leases.get(i);
+      int samples = 2 * leased.count();
+      state = state.apply(
+          LeaseDesk.completion(state, leased.leaseId(), leased.workerId(), new SplitReport(samples, 3.0 * samples, 1, 0, nanos[i]))
+              .orElseThrow());
+    }
+    // The operator doubles the batch; two workers are asked to leave, one of them is gone.
+    state = apply(
+        state,
+        new OperatorCommandRecorded(new AuditRecord(1, T0 + 2, "set-global-batch", "job-1 8 -> 16")),
+        new GlobalBatchChanged(JOB, 16, 2.0),
+        new WorkerDraining(ids.get(2)),
+        new WorkerDraining(ids.get(1)),
+        new WorkerLeft(ids.get(2), true));
+    // Step 1 (still of the old batch) is half done: the one worker left pushed one split of four.
+    SplitLeased half = (SplitLeased) LeaseDesk.nextLease(state, ids.get(0), 0);
+    assertEquals(4, half.count());
+    state = state.apply(half);
+    state = state.apply(
+        LeaseDesk.completion(state, half.leaseId(), ids.get(0), new SplitReport(2, 1.0, 1, 0, 10_000_000L)).orElseThrow());
+    MemberRun member = state.job(JOB).orElseThrow().member(0);
+    assertEquals(new SplitLedger.Run(4, 4), member.round());
+    assertEquals(2, member.roundSamples());
+    assertEquals(List.of(new MemberRun.StepLoss(0, 3.0)), member.stepLosses());
+
+    CoordinatorState copy = WireRoundTrip.roundTrip(testKit.system(), state);
+
+    assertEquals(state, copy);
+    assertNotSame(state, copy);
+    MemberRun copied = copy.job(JOB).orElseThrow().member(0);
+    assertEquals(member.round(), copied.round());
+    assertEquals(member.roundLossSum(), copied.roundLossSum());
+    assertEquals(member.stepLosses(), copied.stepLosses());
+    assertEquals(16, copy.job(JOB).orElseThrow().globalBatch());
+    assertEquals(2.0, copy.job(JOB).orElseThrow().learningRateScale());
+    assertEquals(List.of(ids.get(2)), copy.retired());
+    assertTrue(copy.worker(ids.get(1)).orElseThrow().draining());
+    assertEquals(0.7 * 100.0 + 0.3 * 200.0, copy.worker(ids.get(0)).orElseThrow().samplesPerSecond(), 1e-9);
+    assertEquals(
+        Optional.of(new SplitLedger.Run(5, 3)), copied.ledger().nextRun(1, 4, 8), "the rest of the lease is remembered");
+
+    // Restored or not, the state takes every further decision and event the same way.
+    while (state.job(JOB).orElseThrow().member(0).stepLosses().size() < 3) {
+      SplitLeased next = (SplitLeased) LeaseDesk.nextLease(state, ids.get(0), 0);
+      assertEquals(next, LeaseDesk.nextLease(copy, ids.get(0), 0));
+      assertEquals(LeaseDesk.grant(state.apply(next), next), LeaseDesk.grant(copy.apply(next), next));
+      state = state.apply(next);
+      copy = copy.apply(next);
+      SplitReport report = new SplitReport(2 * next.count(), 2.0 * next.count(), 1, 0, 10_000_000L);
+      SplitCompleted done = LeaseDesk.completion(state, next.leaseId(), ids.get(0), report).orElseThrow();
+      state = state.apply(done);
+      copy = copy.apply(done);
+      assertEquals(state, copy, () -> "after " + done);
+    }
+    assertEquals(
+        List.of(0, 4, 8),
+        copy.job(JOB).orElseThrow().member(0).stepLosses().stream().map(MemberRun.StepLoss::firstSplit).toList(),
+        "a step of the old batch, its second half, then one of the new batch: all of epoch 1");
+    assertEquals(JobState.EVALUATING, copy.job(JOB).orElseThrow().state());
     assertEquals(state, WireRoundTrip.roundTrip(testKit.system(), state), "and survives the serializer again");
   }
 

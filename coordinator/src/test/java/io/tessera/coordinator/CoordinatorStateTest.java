@@ -15,6 +15,7 @@ import io.tessera.coordinator.CoordinatorEvent.CheckpointAbandoned;
 import io.tessera.coordinator.CoordinatorEvent.CheckpointCompleted;
 import io.tessera.coordinator.CoordinatorEvent.CheckpointDiscarded;
 import io.tessera.coordinator.CoordinatorEvent.CheckpointStarted;
+import io.tessera.coordinator.CoordinatorEvent.GlobalBatchChanged;
 import io.tessera.coordinator.CoordinatorEvent.JobFailed;
 import io.tessera.coordinator.CoordinatorEvent.JobInitializationStarted;
 import io.tessera.coordinator.CoordinatorEvent.JobRecovered;
@@ -26,10 +27,12 @@ import io.tessera.coordinator.CoordinatorEvent.MemberInitialized;
 import io.tessera.coordinator.CoordinatorEvent.OperatorCommandRecorded;
 import io.tessera.coordinator.CoordinatorEvent.SplitCompleted;
 import io.tessera.coordinator.CoordinatorEvent.SplitLeased;
+import io.tessera.coordinator.CoordinatorEvent.WorkerDraining;
 import io.tessera.coordinator.CoordinatorEvent.WorkerJoined;
 import io.tessera.coordinator.CoordinatorEvent.WorkerLeft;
 import io.tessera.coordinator.CoordinatorState.Assignment;
 import io.tessera.coordinator.ledger.SplitLedger.Cut;
+import io.tessera.coordinator.ledger.SplitLedger.Run;
 import io.tessera.coordinator.ledger.SplitLedger;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.AccumulationPlan;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.AuditRecord;
@@ -77,7 +80,10 @@ class CoordinatorStateTest {
     return new WorkerJoined(workerId, ref);
   }
 
-  /** 8 samples per step in micro-batches of 2 (k's sum to 4), splits of 4, two epochs. */
+  /**
+   * 8 samples per step in micro-batches of 2 (k's sum to 4), leases of 4 samples (runs of two
+   * micro-batch splits), two epochs.
+   */
   private static JobSpec spec(String... members) {
     List<MemberSpec> specs = new ArrayList<>();
     for (int i = 0; i < members.length; i++) {
@@ -155,29 +161,36 @@ class CoordinatorStateTest {
     assertEquals(52_000, running.parameterCount());
     assertTrue(running.member(0).initialized());
     assertNotNull(running.member(0).ledger());
-    assertEquals(6, running.member(0).ledger().totalSplits(), "3 splits of 10 samples, 2 epochs");
-    assertEquals(6, running.splitsTotal());
+    assertEquals(10, running.member(0).ledger().totalSplits(), "5 micro-batches of 10 samples, 2 epochs");
+    assertEquals(10, running.splitsTotal());
     assertEquals(20, running.samplesTotal());
     assertEquals(
-        List.of(new AccumulationPlan(1, 0, shares(A, 4))),
+        List.of(new AccumulationPlan(1, 0, 8, shares(A, 4))),
         running.member(0).plans(),
         "the lone worker runs all 4 micro-batches of a step");
     assertEquals(Optional.of(new Assignment(running, 0, 4)), state.assignment(A));
     assertTrue(state.assignment(B).isEmpty(), "an unknown worker has no assignment");
 
-    // Lease and ack every split.
+    // Lease and ack every split, in runs of up to two that never cross an epoch's end.
     long leaseId = state.nextLeaseId();
-    for (int g = 0; g < 6; g++) {
-      assertEquals(JobState.RUNNING, job(state).state());
-      assertEquals(OptionalInt.of(g), job(state).member(0).ledger().nextPending());
-      state = state.apply(new SplitLeased(JOB, 0, g, leaseId, A));
+    List<Run> runs = new ArrayList<>();
+    while (job(state).state() == JobState.RUNNING) {
+      SplitLedger ledger = job(state).member(0).ledger();
+      Run run = ledger.nextRun(2, 0, ledger.totalSplits()).orElseThrow();
+      assertEquals(OptionalInt.of(run.first()), ledger.nextPending());
+      runs.add(run);
+      int done = job(state).splitsDone();
+      state = state.apply(new SplitLeased(JOB, 0, run.first(), run.count(), leaseId, A));
       assertEquals(leaseId + 1, state.nextLeaseId(), "lease ids are never reused");
-      assertEquals(OptionalInt.of(g), job(state).member(0).ledger().splitOfLease(leaseId));
-      Split split = job(state).member(0).ledger().split(g);
-      state = state.apply(new SplitCompleted(JOB, 0, g, leaseId, split.size(), 1.5 * split.size(), 2));
-      assertEquals(g + 1, job(state).splitsDone());
+      assertEquals(Optional.of(run), job(state).member(0).ledger().runOfLease(leaseId));
+      Split split = job(state).member(0).ledger().positions(run);
+      state = state.apply(
+          new SplitCompleted(JOB, 0, run.first(), run.count(), leaseId, A, split.size(), 1.5 * split.size(), 2, 1_000));
+      assertEquals(done + run.count(), job(state).splitsDone());
       leaseId++;
     }
+    assertEquals(
+        List.of(new Run(0, 2), new Run(2, 2), new Run(4, 1), new Run(5, 2), new Run(7, 2), new Run(9, 1)), runs);
 
     JobRun evaluating = job(state);
     assertEquals(JobState.EVALUATING, evaluating.state());
@@ -199,10 +212,10 @@ class CoordinatorStateTest {
     CoordinatorState state = runningWithWorkerA();
     assertTrue(Double.isNaN(job(state).recentLoss()), "NaN before the first split");
 
-    state = apply(state, new SplitLeased(JOB, 0, 0, 1, A), new SplitCompleted(JOB, 0, 0, 1, 4, 8.0, 2));
+    state = apply(state, new SplitLeased(JOB, 0, 0, 2, 1, A), new SplitCompleted(JOB, 0, 0, 2, 1, A, 4, 8.0, 2, 1_000));
     assertEquals(2.0, job(state).recentLoss(), 1e-12);
 
-    state = apply(state, new SplitLeased(JOB, 0, 1, 2, A), new SplitCompleted(JOB, 0, 1, 2, 4, 4.0, 2));
+    state = apply(state, new SplitLeased(JOB, 0, 2, 2, 2, A), new SplitCompleted(JOB, 0, 2, 2, 2, A, 4, 4.0, 2, 1_000));
     assertEquals(0.7 * 2.0 + 0.3 * 1.0, job(state).recentLoss(), 1e-12);
   }
 
@@ -215,19 +228,20 @@ class CoordinatorStateTest {
     assertEquals(2, state.membershipEpoch());
     assertEquals(List.of(A, B), state.workerIds());
     AccumulationPlan two = job(state).member(0).currentPlan();
-    assertEquals(new AccumulationPlan(2, 0, shares(A, 2, B, 2)), two);
+    assertEquals(new AccumulationPlan(2, 0, 8, shares(A, 2, B, 2)), two);
     assertEquals(4, two.totalMicroBatches());
     assertEquals(2, state.assignment(A).orElseThrow().accumulationSteps());
     assertEquals(2, state.assignment(B).orElseThrow().accumulationSteps());
 
     state = state.apply(joined(C));
     assertEquals(3, state.membershipEpoch());
-    assertEquals(new AccumulationPlan(3, 0, shares(A, 2, B, 1, C, 1)), job(state).member(0).currentPlan());
+    assertEquals(new AccumulationPlan(3, 0, 8, shares(A, 2, B, 1, C, 1)), job(state).member(0).currentPlan());
 
-    state = state.apply(new WorkerLeft(A));
+    state = state.apply(new WorkerLeft(A, false));
     assertEquals(4, state.membershipEpoch());
     assertEquals(List.of(B, C), state.workerIds());
-    assertEquals(new AccumulationPlan(4, 0, shares(B, 2, C, 2)), job(state).member(0).currentPlan());
+    assertEquals(new AccumulationPlan(4, 0, 8, shares(B, 2, C, 2)), job(state).member(0).currentPlan());
+    assertEquals(List.of(), state.retired(), "a worker that just left is not retired");
     assertTrue(state.assignment(A).isEmpty(), "a departed worker has no assignment");
 
     List<AccumulationPlan> plans = job(state).member(0).plans();
@@ -245,13 +259,13 @@ class CoordinatorStateTest {
             joined(B),
             new JobInitializationStarted(JOB),
             joined(C),
-            new WorkerLeft(C));
+            new WorkerLeft(C, false));
     assertEquals(4, state.membershipEpoch());
     assertEquals(List.of(), job(state).member(0).plans());
 
     state = state.apply(new MemberInitialized(JOB, 0, DATA, 1, T0));
     assertEquals(
-        List.of(new AccumulationPlan(4, 0, shares(A, 2, B, 2))),
+        List.of(new AccumulationPlan(4, 0, 8, shares(A, 2, B, 2))),
         job(state).member(0).plans(),
         "the first plan is made when the job starts running");
   }
@@ -262,31 +276,32 @@ class CoordinatorStateTest {
         apply(
             runningWithWorkerA(),
             joined(B),
-            new SplitLeased(JOB, 0, 0, 1, A),
-            new SplitLeased(JOB, 0, 1, 2, B),
-            new SplitLeased(JOB, 0, 2, 3, B),
-            new SplitCompleted(JOB, 0, 1, 2, 4, 3.0, 2));
-    assertEquals(OptionalInt.of(3), job(state).member(0).ledger().nextPending());
+            new SplitLeased(JOB, 0, 0, 2, 1, A),
+            new SplitLeased(JOB, 0, 2, 2, 2, B),
+            new SplitLeased(JOB, 0, 4, 1, 3, B),
+            new SplitCompleted(JOB, 0, 2, 2, 2, B, 4, 3.0, 2, 1_000));
+    assertEquals(OptionalInt.of(5), job(state).member(0).ledger().nextPending());
 
-    state = state.apply(new WorkerLeft(B));
+    state = state.apply(new WorkerLeft(B, false));
 
     var ledger = job(state).member(0).ledger();
-    assertEquals(OptionalInt.of(2), ledger.nextPending(), "B's unfinished split 2 goes out first");
-    assertEquals(OptionalInt.empty(), ledger.splitOfLease(3));
+    assertEquals(OptionalInt.of(4), ledger.nextPending(), "B's unfinished split 4 goes out first");
+    assertEquals(Optional.empty(), ledger.runOfLease(3));
     assertEquals(0, ledger.leasesHeldBy(B));
-    assertEquals(OptionalInt.of(0), ledger.splitOfLease(1), "A keeps its lease");
-    assertEquals(1, ledger.ackedSplits(), "B's finished split stays done");
+    assertEquals(Optional.of(new Run(0, 2)), ledger.runOfLease(1), "A keeps its lease");
+    assertEquals(2, ledger.ackedSplits(), "B's finished splits stay done");
     assertEquals(4, state.nextLeaseId(), "a leave does not recycle lease ids");
   }
 
   @Test
   void aReleasedLeaseIsPendingAgain() {
     CoordinatorState state =
-        apply(runningWithWorkerA(), new SplitLeased(JOB, 0, 0, 1, A), new SplitLeased(JOB, 0, 1, 2, A));
+        apply(runningWithWorkerA(), new SplitLeased(JOB, 0, 0, 2, 1, A), new SplitLeased(JOB, 0, 2, 2, 2, A));
 
     state = state.apply(new LeaseReleased(JOB, 0, 0, 1, "CUDA out of memory"));
 
     assertEquals(OptionalInt.of(0), job(state).member(0).ledger().nextPending());
+    assertEquals(Optional.of(new Run(0, 2)), job(state).member(0).ledger().nextRun(2, 0, 10), "it goes out as it was");
     assertEquals(1, job(state).member(0).ledger().leasesHeldBy(A));
     assertEquals(JobState.RUNNING, job(state).state());
   }
@@ -309,28 +324,30 @@ class CoordinatorStateTest {
     state = state.apply(new MemberInitialized(JOB, 0, DATA, 7, T0));
     JobRun running = job(state);
     assertEquals(JobState.RUNNING, running.state());
-    assertEquals(12, running.splitsTotal(), "6 splits per member");
+    assertEquals(20, running.splitsTotal(), "10 splits per member");
     assertEquals(40, running.samplesTotal());
-    assertEquals(new AccumulationPlan(3, 0, shares(A, 2, C, 2)), running.member(0).currentPlan());
-    assertEquals(new AccumulationPlan(3, 1, shares(B, 4)), running.member(1).currentPlan());
+    assertEquals(new AccumulationPlan(3, 0, 8, shares(A, 2, C, 2)), running.member(0).currentPlan());
+    assertEquals(new AccumulationPlan(3, 1, 8, shares(B, 4)), running.member(1).currentPlan());
     assertEquals(new Assignment(running, 0, 2), state.assignment(C).orElseThrow());
     assertEquals(new Assignment(running, 1, 4), state.assignment(B).orElseThrow());
 
     // Member 0 finishes first: its workers move to member 1, under the same membership.
     long lease = 1;
-    for (int g = 0; g < 6; g++) {
-      state = apply(state, new SplitLeased(JOB, 0, g, lease, A), new SplitCompleted(JOB, 0, g, lease, 4, 2.0, 2));
+    for (int g = 0; g < 10; g++) {
+      state = apply(
+          state, new SplitLeased(JOB, 0, g, 1, lease, A), new SplitCompleted(JOB, 0, g, 1, lease, A, 2, 2.0, 2, 1_000));
       lease++;
     }
     JobRun afterMember0 = job(state);
     assertEquals(JobState.RUNNING, afterMember0.state(), "member 1 is still training");
     assertFalse(afterMember0.member(0).isTraining());
-    assertEquals(new AccumulationPlan(3, 1, shares(A, 2, B, 1, C, 1)), afterMember0.member(1).currentPlan());
+    assertEquals(new AccumulationPlan(3, 1, 8, shares(A, 2, B, 1, C, 1)), afterMember0.member(1).currentPlan());
     assertEquals(new Assignment(afterMember0, 1, 2), state.assignment(A).orElseThrow());
     assertEquals(new Assignment(afterMember0, 1, 1), state.assignment(C).orElseThrow());
 
-    for (int g = 0; g < 6; g++) {
-      state = apply(state, new SplitLeased(JOB, 1, g, lease, B), new SplitCompleted(JOB, 1, g, lease, 4, 2.0, 2));
+    for (int g = 0; g < 10; g++) {
+      state = apply(
+          state, new SplitLeased(JOB, 1, g, 1, lease, B), new SplitCompleted(JOB, 1, g, 1, lease, B, 2, 2.0, 2, 1_000));
       lease++;
     }
     assertEquals(JobState.EVALUATING, job(state).state());
@@ -385,21 +402,120 @@ class CoordinatorStateTest {
             new JobInitializationStarted(JOB),
             new MemberInitialized(JOB, 0, DATA, 9, T0),
             new MemberInitialized(JOB, 1, DATA, 9, T0),
-            new SplitLeased(JOB, 0, 0, 1, A),
-            new SplitLeased(JOB, 1, 0, 2, B),
-            new SplitCompleted(JOB, 0, 0, 1, 4, 9.2, 2),
+            new SplitLeased(JOB, 0, 0, 2, 1, A),
+            new SplitLeased(JOB, 1, 0, 2, 2, B),
+            new SplitCompleted(JOB, 0, 0, 2, 1, A, 4, 9.2, 2, 3_000_000),
             new LeaseReleased(JOB, 1, 0, 2, "worker stopping"),
-            new WorkerLeft(B));
+            new WorkerLeft(B, false));
 
     CoordinatorState first = apply(CoordinatorState.empty(), events.toArray(CoordinatorEvent[]::new));
     CoordinatorState second = apply(CoordinatorState.empty(), events.toArray(CoordinatorEvent[]::new));
 
     assertEquals(first, second);
     assertEquals(3, first.membershipEpoch());
-    assertEquals(new AccumulationPlan(3, 0, shares(A, 4)), job(first).member(0).currentPlan());
+    assertEquals(new AccumulationPlan(3, 0, 8, shares(A, 4)), job(first).member(0).currentPlan());
     // One worker for two members: member 1 waits, which its plan for epoch 3 records as no shares.
-    assertEquals(new AccumulationPlan(3, 1, List.of()), job(first).member(1).currentPlan());
+    assertEquals(new AccumulationPlan(3, 1, 8, List.of()), job(first).member(1).currentPlan());
     assertTrue(first.assignment(B).isEmpty());
+  }
+
+  // ---------------------------------------------------------------- draining
+
+  @Test
+  void aDrainingWorkerLeavesThePlansButKeepsWhatItHolds() {
+    CoordinatorState state = apply(runningWithWorkerA(), joined(B), joined(C), new SplitLeased(JOB, 0, 0, 2, 1, B));
+    assertEquals(new AccumulationPlan(3, 0, 8, shares(A, 2, B, 1, C, 1)), job(state).member(0).currentPlan());
+
+    state = state.apply(new WorkerDraining(B));
+
+    assertEquals(4, state.membershipEpoch(), "a drain changes the membership");
+    assertEquals(List.of(A, B, C), state.workerIds(), "still live: it finishes what it holds");
+    assertTrue(state.worker(B).orElseThrow().draining());
+    assertFalse(state.worker(A).orElseThrow().draining());
+    assertEquals(List.of(A, C), state.schedulable().stream().map(WorkerEntry::workerId).toList());
+    AccumulationPlan plan = job(state).member(0).currentPlan();
+    assertEquals(new AccumulationPlan(4, 0, 8, shares(A, 2, C, 2)), plan);
+    assertEquals(job(state).globalBatch() / job(state).spec().microBatch(), plan.totalMicroBatches());
+    assertTrue(state.assignment(B).isEmpty(), "no share for a draining worker");
+    assertEquals(Optional.of(new Run(0, 2)), job(state).member(0).ledger().runOfLease(1), "its lease stays live");
+    assertEquals(List.of(), state.retired());
+  }
+
+  @Test
+  void aDrainedWorkerIsRetiredAndItsUnfinishedWorkGoesBack() {
+    CoordinatorState state =
+        apply(
+            runningWithWorkerA(),
+            joined(B),
+            new SplitLeased(JOB, 0, 0, 2, 1, B),
+            new WorkerDraining(B),
+            new SplitCompleted(JOB, 0, 0, 1, 1, B, 2, 1.0, 1, 1_000));
+    assertEquals(1, job(state).member(0).ledger().ackedSplits(), "it acked the part it pushed");
+
+    state = state.apply(new WorkerLeft(B, true));
+
+    assertEquals(List.of(A), state.workerIds());
+    assertEquals(List.of(B), state.retired());
+    assertEquals(new AccumulationPlan(4, 0, 8, shares(A, 4)), job(state).member(0).currentPlan());
+    assertEquals(Optional.of(new Run(1, 1)), job(state).member(0).ledger().nextRun(2, 0, 10));
+
+    state = apply(state, joined(C), new WorkerLeft(C, false));
+    assertEquals(List.of(B), state.retired(), "only a drained worker is retired");
+  }
+
+  @Test
+  void onlyTheNewestRetiredWorkersAreRemembered() {
+    CoordinatorState state = CoordinatorState.empty();
+    for (int i = 0; i <= CoordinatorState.RETIRED_KEPT; i++) {
+      state = state.apply(new WorkerLeft("w-" + i, true));
+    }
+
+    assertEquals(CoordinatorState.RETIRED_KEPT, state.retired().size());
+    assertEquals("w-1", state.retired().get(0), "the oldest went first");
+    assertEquals("w-" + CoordinatorState.RETIRED_KEPT, state.retired().get(CoordinatorState.RETIRED_KEPT - 1));
+  }
+
+  // ---------------------------------------------------------------- speeds and the global batch
+
+  @Test
+  void aWorkersSpeedIsAMovingAverageOfItsAckedLeases() {
+    CoordinatorState state = runningWithWorkerA();
+    assertEquals(0.0, state.worker(A).orElseThrow().samplesPerSecond(), "unknown before the first ack");
+
+    state = apply(state, new SplitLeased(JOB, 0, 0, 2, 1, A), new SplitCompleted(JOB, 0, 0, 2, 1, A, 4, 4.0, 1, 40_000_000));
+    assertEquals(100.0, state.worker(A).orElseThrow().samplesPerSecond(), 1e-9);
+
+    state = apply(state, new SplitLeased(JOB, 0, 2, 2, 2, A), new SplitCompleted(JOB, 0, 2, 2, 2, A, 4, 4.0, 1, 10_000_000));
+    assertEquals(0.7 * 100.0 + 0.3 * 400.0, state.worker(A).orElseThrow().samplesPerSecond(), 1e-9);
+
+    state = apply(state, new SplitLeased(JOB, 0, 4, 1, 3, A), new SplitCompleted(JOB, 0, 4, 1, 3, A, 2, 2.0, 1, 0));
+    assertEquals(190.0, state.worker(A).orElseThrow().samplesPerSecond(), 1e-9, "no compute time, no measurement");
+    assertEquals(1, job(state).member(0).plans().size(), "a speed alone does not re-plan");
+  }
+
+  @Test
+  void aChangedGlobalBatchIsPlannedForUnderTheSameMembership() {
+    CoordinatorState state = apply(runningWithWorkerA(), joined(B));
+    assertEquals(8, job(state).globalBatch());
+    assertEquals(1.0, job(state).learningRateScale());
+
+    state = state.apply(new GlobalBatchChanged(JOB, 16, 2.0));
+
+    JobRun changed = job(state);
+    assertEquals(16, changed.globalBatch());
+    assertEquals(2.0, changed.learningRateScale());
+    assertEquals(8, changed.splitsPerStep());
+    assertEquals(8, changed.spec().globalBatch(), "the spec keeps what was submitted");
+    AccumulationPlan plan = changed.member(0).currentPlan();
+    assertEquals(new AccumulationPlan(2, 0, 16, shares(A, 4, B, 4)), plan);
+    assertEquals(16 / 2, plan.totalMicroBatches());
+    assertEquals(4, state.assignment(B).orElseThrow().accumulationSteps());
+    assertEquals(
+        List.of(8, 8, 16), changed.member(0).plans().stream().map(AccumulationPlan::globalBatch).toList(),
+        "the history keeps the plans for the old batch");
+
+    state = state.apply(new GlobalBatchChanged(JOB, 6, 0.75));
+    assertEquals(new AccumulationPlan(2, 0, 6, shares(A, 2, B, 1)), job(state).member(0).currentPlan());
   }
 
   // ---------------------------------------------------------------- checkpoints and recovery
@@ -412,7 +528,9 @@ class CoordinatorStateTest {
   /** Leases split {@code g} to A under lease {@code g + 1} and acks it with {@code pushes} pushes. */
   private static CoordinatorState acked(CoordinatorState state, int g, int pushes) {
     return apply(
-        state, new SplitLeased(JOB, 0, g, g + 1, A), new SplitCompleted(JOB, 0, g, g + 1, 4, 4.0, pushes));
+        state,
+        new SplitLeased(JOB, 0, g, 1, g + 1, A),
+        new SplitCompleted(JOB, 0, g, 1, g + 1, A, 2, 2.0, pushes, 1_000));
   }
 
   @Test
@@ -422,7 +540,7 @@ class CoordinatorStateTest {
     assertEquals(
         List.of(
             new CheckpointRecord(
-                0, List.of(Cut.none(6)), List.of(new ShardPosition(0, 0, 1, 0), new ShardPosition(0, 1, 1, 0)))),
+                0, List.of(Cut.none(10)), List.of(new ShardPosition(0, 0, 1, 0), new ShardPosition(0, 1, 1, 0)))),
         running.checkpoints(),
         "every shard's journal starts with its initial values");
     assertEquals(0, running.lastCheckpoint().orElseThrow().checkpointId());
@@ -440,7 +558,7 @@ class CoordinatorStateTest {
 
     state = state.apply(new CheckpointStarted(JOB, 1, T0 + 5_000));
     JobRun started = job(state);
-    assertEquals(new Pending(1, List.of(cutOf(6, 0)), T0 + 5_000), started.pendingCheckpoint());
+    assertEquals(new Pending(1, List.of(cutOf(10, 0)), T0 + 5_000), started.pendingCheckpoint());
     assertEquals(2, started.nextCheckpointId(), "ids are never reused");
     assertEquals(0, started.pushesSinceCheckpoint());
     assertEquals(T0 + 5_000, started.lastCheckpointAtMillis());
@@ -454,7 +572,7 @@ class CoordinatorStateTest {
     state = state.apply(new CheckpointCompleted(JOB, 1, positions(2), 3));
     JobRun completed = job(state);
     assertNull(completed.pendingCheckpoint());
-    assertEquals(new CheckpointRecord(1, List.of(cutOf(6, 0)), positions(2)), completed.lastCheckpoint().orElseThrow());
+    assertEquals(new CheckpointRecord(1, List.of(cutOf(10, 0)), positions(2)), completed.lastCheckpoint().orElseThrow());
     assertEquals(List.of(0L, 1L), completed.checkpoints().stream().map(CheckpointRecord::checkpointId).toList());
     assertEquals(2, completed.pushesSinceCheckpoint(), "pushes after the start count towards the next one");
     assertEquals(Optional.of(new ShardPosition(0, 1, 2, 20)), completed.lastCheckpoint().orElseThrow().position(0, 1));
@@ -495,7 +613,7 @@ class CoordinatorStateTest {
         new CheckpointStarted(JOB, 1, T0 + 1),
         new CheckpointCompleted(JOB, 1, positions(2), 3));
     state = acked(state, 2, 2);
-    state = apply(state, new SplitLeased(JOB, 0, 3, 40, A), new CheckpointStarted(JOB, 2, T0 + 2));
+    state = apply(state, new SplitLeased(JOB, 0, 3, 2, 40, A), new CheckpointStarted(JOB, 2, T0 + 2));
     List<AccumulationPlan> plans = job(state).member(0).plans();
 
     state = state.apply(new JobRewound(JOB, 1, 1, "shard m0/s1 restarted without its numbers"));
@@ -503,9 +621,9 @@ class CoordinatorStateTest {
     assertEquals(JobState.RECOVERING, rewound.state());
     assertEquals(1, rewound.recoveryEpoch());
     assertEquals(2, rewound.splitsDone(), "splits 0 and 1 are in checkpoint 1; split 2 is not");
-    assertEquals(8, rewound.samplesDone());
+    assertEquals(4, rewound.samplesDone());
     assertEquals(OptionalInt.of(2), rewound.member(0).ledger().nextPending());
-    assertEquals(OptionalInt.empty(), rewound.member(0).ledger().splitOfLease(40), "the lease of split 3 is void");
+    assertEquals(Optional.empty(), rewound.member(0).ledger().runOfLease(40), "the lease of splits 3 and 4 is void");
     assertEquals(0, rewound.member(0).ledger().leasesHeldBy(A));
     assertNull(rewound.pendingCheckpoint(), "a checkpoint of the old epoch cannot complete");
     assertTrue(state.assignment(A).isEmpty(), "nothing is leased while recovering");
@@ -521,7 +639,7 @@ class CoordinatorStateTest {
   @Test
   void aRewindAfterTrainingWasOverEvaluatesAgainOnceRecovered() {
     CoordinatorState state = runningWithWorkerA();
-    for (int g = 0; g < 6; g++) {
+    for (int g = 0; g < 10; g++) {
       state = acked(state, g, 1);
     }
     assertEquals(JobState.EVALUATING, job(state).state());
@@ -570,7 +688,7 @@ class CoordinatorStateTest {
   private static Cut cutOf(int splits, int... acked) {
     SplitLedger ledger = SplitLedger.create(splits, 1, 1);
     for (int g : acked) {
-      ledger = ledger.lease(g, g + 1, A).ack(g);
+      ledger = ledger.lease(g, 1, g + 1, A).ack(g + 1, 1);
     }
     return ledger.cut();
   }

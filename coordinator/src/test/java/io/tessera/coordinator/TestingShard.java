@@ -157,7 +157,8 @@ final class TestingShard extends AbstractBehavior<ShardProtocol.Command> {
 
   private Behavior<ShardProtocol.Command> onGetStatus(GetStatus command) {
     script.seen.add(new Seen(entityId, command));
-    command.replyTo().tell(new ShardStatus(entityId, true, epoch, checkpointId, 10 * sequenceNr, 0, 0, 0, 0, 0));
+    command.replyTo().tell(
+        new ShardStatus(entityId, true, epoch, checkpointId, 10 * sequenceNr, 0, 0, 0, 0, 0, 0, 0, List.of()));
     return this;
   }
 

@@ -88,6 +88,14 @@ final class PushRules {
       return StatusReply.success(new ShardProtocol.Stale(live.version));
     }
     StepRule rule = push.rule();
+    if (setup.mode() == TrainingMode.SYNC && rule.step() >= 0
+        && (rule.step() <= live.lastStep || (live.pendingSamples > 0 && rule.step() != live.pendingStep))) {
+      // A contribution to a step this shard has taken, or to another step than the one it is
+      // collecting: it was computed for parameters that are not the current step's.
+      live.stale++;
+      metrics.stale.increment();
+      return StatusReply.success(new ShardProtocol.Stale(live.version));
+    }
     if (setup.mode() == TrainingMode.SYNC && rule.part() >= 0 && !live.pendingParts.add(rule.part())) {
       live.lastSeqByWorker.put(push.workerId(), push.seq());
       live.duplicates++;
@@ -99,6 +107,9 @@ final class PushRules {
       live.pendingGradient[i] += weight * live.decoded[i];
     }
     live.pendingSamples += push.samples();
+    if (rule.step() >= 0) {
+      live.pendingStep = rule.step();
+    }
     live.lastSeqByWorker.put(push.workerId(), push.seq());
     live.clocks.merge(push.workerId(), 1L, Long::sum);
     live.pushers.add(push.workerId());
@@ -160,6 +171,9 @@ final class PushRules {
     live.samplesApplied += live.pendingSamples;
     live.pendingSamples = 0;
     live.pendingParts.clear();
+    if (live.pendingStep >= 0) {
+      live.lastStep = live.pendingStep;
+    }
     live.version++;
     metrics.steps.increment();
     metrics.stepTime.record(System.nanoTime() - start);

@@ -14,6 +14,8 @@ import java.util.Set;
  * @param lastSeqByWorker the newest push sequence number applied per worker (for de-duplication)
  * @param samplesApplied samples in every optimizer step applied so far (the schedule's progress)
  * @param pendingParts in {@code sync} mode, the contributions in {@code pendingGradient}
+ * @param lastStep in {@code sync} mode, the first split of the step most recently taken (-1: none)
+ * @param pendingStep in {@code sync} mode, the first split of the step being collected (-1: none)
  */
 record ShardImage(
     long checkpointId,
@@ -24,7 +26,9 @@ record ShardImage(
     OptimizerState optimizer,
     Map<String, Long> lastSeqByWorker,
     long samplesApplied,
-    Set<Long> pendingParts) {
+    Set<Long> pendingParts,
+    long lastStep,
+    long pendingStep) {
 
   ShardImage {
     lastSeqByWorker = Map.copyOf(lastSeqByWorker);
@@ -38,6 +42,8 @@ record ShardImage(
         && version == that.version
         && pendingSamples == that.pendingSamples
         && samplesApplied == that.samplesApplied
+        && lastStep == that.lastStep
+        && pendingStep == that.pendingStep
         && pendingParts.equals(that.pendingParts)
         && Arrays.equals(parameters, that.parameters)
         && Arrays.equals(pendingGradient, that.pendingGradient)

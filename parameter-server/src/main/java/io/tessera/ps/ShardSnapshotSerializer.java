@@ -28,7 +28,8 @@ import java.util.zip.CRC32;
  * body (version 1): setup (serializer id, manifest, bytes) | checkpoint id | version | pending
  *   samples | optimizer kind, steps, first moment, second moment | parameters | pending gradient |
  *   last sequence number per worker
- * body (version 2): as version 1, then samples applied (long) | pending sync parts (count, longs)
+ * body (version 2): as version 1, then samples applied (long) | pending sync parts (count, longs) |
+ *   last sync step (long) | pending sync step (long)
  * </pre>
  *
  * <p>A snapshot that fails any check is not an exception here: it reads as {@link
@@ -98,7 +99,7 @@ public final class ShardSnapshotSerializer extends JSerializer {
             + 1 + Long.BYTES + floatsLength(optimizer.first()) + floatsLength(optimizer.second())
             + floatsLength(image.parameters()) + floatsLength(image.pendingGradient())
             + Integer.BYTES + workerBytes
-            + Long.BYTES + Integer.BYTES + (long) Long.BYTES * image.pendingParts().size();
+            + Long.BYTES + Integer.BYTES + (long) Long.BYTES * image.pendingParts().size() + Long.BYTES * 2L;
     if (HEADER + bodyLength + Integer.BYTES > Integer.MAX_VALUE) {
       throw new IllegalArgumentException("shard snapshot of " + bodyLength + " bytes is too large for one array");
     }
@@ -120,6 +121,7 @@ public final class ShardSnapshotSerializer extends JSerializer {
     for (long part : image.pendingParts()) {
       out.putLong(part);
     }
+    out.putLong(image.lastStep()).putLong(image.pendingStep());
     CRC32 crc = new CRC32();
     crc.update(out.array(), bodyStart, out.position() - bodyStart);
     out.putInt((int) crc.getValue());
@@ -197,6 +199,8 @@ public final class ShardSnapshotSerializer extends JSerializer {
     }
     long samplesApplied = shardVersion * setup.globalBatch();
     Set<Long> parts = new HashSet<>();
+    long lastStep = -1;
+    long pendingStep = -1;
     if (version >= 2) {
       samplesApplied = in.getLong();
       int count = in.getInt();
@@ -206,6 +210,8 @@ public final class ShardSnapshotSerializer extends JSerializer {
       for (int p = 0; p < count; p++) {
         parts.add(in.getLong());
       }
+      lastStep = in.getLong();
+      pendingStep = in.getLong();
     }
     if (parameters.length != setup.range().size()) {
       return ShardState.corrupt(
@@ -226,7 +232,9 @@ public final class ShardSnapshotSerializer extends JSerializer {
             new OptimizerState(KINDS[kind], steps, first, second),
             lastSeq,
             samplesApplied,
-            parts);
+            parts,
+            lastStep,
+            pendingStep);
     return ShardState.restored(setup, image);
   }
 

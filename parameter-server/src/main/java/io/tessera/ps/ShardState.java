@@ -62,7 +62,9 @@ record ShardState(ShardSetup setup, Live live, ShardImage image, String corrupti
             Optimizer.create(newSetup.optimizer(), newSetup.range().size(), newSetup.segments()).snapshot(),
             Map.of(),
             0,
-            Set.of());
+            Set.of(),
+            -1,
+            -1);
     return restored(newSetup, initial);
   }
 
@@ -94,6 +96,10 @@ record ShardState(ShardSetup setup, Live live, ShardImage image, String corrupti
     long fencedMessages;
     int pendingSamples;
     long samplesApplied;
+    /** Sync mode: the first split of the step most recently taken (-1 before the first). */
+    long lastStep;
+    /** Sync mode: the first split of the step being collected (-1 when none). */
+    long pendingStep;
     long version;
     long accepted;
     long stale;
@@ -109,6 +115,8 @@ record ShardState(ShardSetup setup, Live live, ShardImage image, String corrupti
       this.pendingParts = new HashSet<>(image.pendingParts());
       this.pendingSamples = image.pendingSamples();
       this.samplesApplied = image.samplesApplied();
+      this.lastStep = image.lastStep();
+      this.pendingStep = image.pendingStep();
       this.version = image.version();
     }
 
@@ -127,7 +135,9 @@ record ShardState(ShardSetup setup, Live live, ShardImage image, String corrupti
           optimizer.snapshot(),
           lastSeqByWorker,
           samplesApplied,
-          pendingParts);
+          pendingParts,
+          lastStep,
+          pendingStep);
     }
 
     /** The slowest clock of the roster (0 for an empty roster). */

@@ -82,6 +82,8 @@ class ShardSnapshotSerializerTest {
     live.lastSeqByWorker.put("worker-b/cpu", 9L);
     live.samplesApplied = 2;
     live.pendingParts.add(48L);
+    live.lastStep = 40;
+    live.pendingStep = 48;
     original = initial.checkpoint(9);
     bytes = serialization.serialize(original).get();
   }
@@ -111,6 +113,8 @@ class ShardSnapshotSerializerTest {
     assertEquals(original.image().lastSeqByWorker(), copy.live().lastSeqByWorker);
     assertEquals(2, copy.live().samplesApplied);
     assertEquals(java.util.Set.of(48L), copy.live().pendingParts);
+    assertEquals(40, copy.live().lastStep);
+    assertEquals(48, copy.live().pendingStep);
     // The restored optimizer carries on exactly like the original (AdamW: moments and steps).
     original.live().optimizer.step(original.live().parameters, STEP_GRADIENT.clone(), 0.01);
     copy.live().optimizer.step(copy.live().parameters, STEP_GRADIENT.clone(), 0.01);
@@ -126,7 +130,7 @@ class ShardSnapshotSerializerTest {
   @Test
   void aVersionOneSnapshotIsStillRead() {
     // Version 1 ended after the workers' sequence numbers: no samples applied, no sync parts.
-    int tail = Long.BYTES + Integer.BYTES + Long.BYTES; // samples applied, part count, one part
+    int tail = Long.BYTES + Integer.BYTES + Long.BYTES + 2 * Long.BYTES; // samples, parts (one), steps
     byte[] v1 = new byte[bytes.length - tail];
     System.arraycopy(bytes, 0, v1, 0, v1.length - 4);
     v1[4] = 1;
@@ -142,6 +146,7 @@ class ShardSnapshotSerializerTest {
     assertEquals(1, copy.live().version);
     assertEquals(1L * original.setup().globalBatch(), copy.live().samplesApplied, "one step of the global batch");
     assertTrue(copy.live().pendingParts.isEmpty());
+    assertEquals(-1, copy.live().lastStep);
   }
 
   // ---------------------------------------------------------------- damaged bytes
@@ -237,7 +242,9 @@ class ShardSnapshotSerializerTest {
             image.optimizer(),
             image.lastSeqByWorker(),
             image.samplesApplied(),
-            image.pendingParts());
+            image.pendingParts(),
+            image.lastStep(),
+            image.pendingStep());
     ShardState mismatched = new ShardState(original.setup(), original.live(), shortPending, null);
 
     assertCorrupt(

@@ -72,12 +72,12 @@ class TrainingModesTest {
     float[] a = {2f, 4f, -2f, 0f};
     float[] b = {2f, 0f, 6f, 4f};
 
-    assertEquals(new Accepted(0), push(shard, "w1", 1, 0, 2, a, new StepRule(4, 1.0, 0)));
+    assertEquals(new Accepted(0), push(shard, "w1", 1, 0, 2, a, new StepRule(4, 1.0, 0, 0)));
     assertEquals(2, shard.status().pendingSamples(), "half the step is in");
     // The same part again, from another worker (a backup, or the part re-leased): dropped.
-    assertEquals(new Duplicate(0), push(shard, "w3", 1, 0, 2, a, new StepRule(4, 1.0, 0)));
+    assertEquals(new Duplicate(0), push(shard, "w3", 1, 0, 2, a, new StepRule(4, 1.0, 0, 0)));
     assertEquals(2, shard.status().pendingSamples());
-    assertEquals(new Accepted(1), push(shard, "w2", 1, 0, 2, b, new StepRule(4, 1.0, 2)));
+    assertEquals(new Accepted(1), push(shard, "w2", 1, 0, 2, b, new StepRule(4, 1.0, 2, 0)));
 
     // mean = (a + b) / 4 = {1, 1, 1, 1}; p -= 0.5 * mean
     assertArrayEquals(new float[] {0.5f, 1.5f, -3.5f, 0f}, shard.values());
@@ -91,11 +91,27 @@ class TrainingModesTest {
   @Test
   void aSyncPushOnAnotherVersionIsStaleEvenWithinTheStalenessBound() {
     Shard shard = started(setup(sgd(0.5), 2, 4, TrainingMode.SYNC));
-    assertEquals(new Accepted(1), push(shard, "w1", 1, 0, 2, new float[] {2f, 2f, 2f, 2f}, new StepRule(2, 1.0, 0)));
+    assertEquals(new Accepted(1), push(shard, "w1", 1, 0, 2, new float[] {2f, 2f, 2f, 2f}, new StepRule(2, 1.0, 0, 0)));
 
     // Computed on version 0, which step 0 has moved past: it belongs to no step any more.
-    assertEquals(new Stale(1), push(shard, "w2", 1, 0, 2, new float[] {2f, 2f, 2f, 2f}, new StepRule(2, 1.0, 2)));
+    assertEquals(new Stale(1), push(shard, "w2", 1, 0, 2, new float[] {2f, 2f, 2f, 2f}, new StepRule(2, 1.0, 2, 0)));
     assertEquals(1, shard.status().pushesStale());
+  }
+
+  @Test
+  void aLateCopyOfATakenStepIsStaleEvenWhenComputedOnTheNewVersion() {
+    Shard shard = started(setup(sgd(0.5), 4, 0, TrainingMode.SYNC));
+    float[] g = {2f, 2f, 2f, 2f};
+    push(shard, "w1", 1, 0, 2, g, new StepRule(4, 1.0, 0, 0));
+    assertEquals(new Accepted(1), push(shard, "w2", 1, 0, 2, g, new StepRule(4, 1.0, 2, 0)));
+
+    // A backup pulled after step 0 was taken, so its copy of part 0 is based on version 1: it
+    // still belongs to step 0, and must not leak into step 1.
+    assertEquals(new Stale(1), push(shard, "w3", 1, 1, 2, g, new StepRule(4, 1.0, 0, 0)));
+    assertEquals(0, shard.status().pendingSamples());
+    // Step 1 (its first split is 4) is collected as usual.
+    assertEquals(new Accepted(1), push(shard, "w1", 2, 1, 2, g, new StepRule(4, 1.0, 4, 4)));
+    assertEquals(2, shard.status().pendingSamples());
   }
 
   @Test
@@ -103,7 +119,7 @@ class TrainingModesTest {
     Shard shard = started(setup(sgd(1.0), 64, 0, TrainingMode.SYNC));
 
     // The step rule says this step has 3 samples, not the global batch of 64.
-    assertEquals(new Accepted(1), push(shard, "w1", 1, 0, 3, new float[] {3f, 6f, 0f, -3f}, new StepRule(3, 1.0, 40)));
+    assertEquals(new Accepted(1), push(shard, "w1", 1, 0, 3, new float[] {3f, 6f, 0f, -3f}, new StepRule(3, 1.0, 40, 40)));
     assertArrayEquals(new float[] {0f, 0f, -3f, 1.5f}, shard.values());
   }
 
@@ -115,7 +131,7 @@ class TrainingModesTest {
     float[] g = {4f, 8f, -4f, 0f};
 
     // An operator halved the global batch (2 -> 1) with linear scaling: lr x 0.5, step per sample.
-    assertEquals(new Accepted(1), push(shard, "w1", 1, 0, 1, g, new StepRule(1, 0.5, -1)));
+    assertEquals(new Accepted(1), push(shard, "w1", 1, 0, 1, g, new StepRule(1, 0.5, -1, -1)));
     assertArrayEquals(new float[] {-1f, -2f, -1f, 0.5f}, shard.values());
   }
 

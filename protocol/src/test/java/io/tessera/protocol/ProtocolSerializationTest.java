@@ -368,7 +368,7 @@ class ProtocolSerializationTest {
     // --- parameter-shard protocol ---
     ShardProtocol.ShardSetup setup =
         new ShardProtocol.ShardSetup(JOB, 1, range, segments, sgd, 512, 2, 3_000L, TrainingMode.SYNC, false);
-    ShardProtocol.StepRule syncRule = new ShardProtocol.StepRule(448, 0.7071, 1_234L);
+    ShardProtocol.StepRule syncRule = new ShardProtocol.StepRule(448, 0.7071, 1_234L, 1_232L);
 
     // --- coordinator protocol ---
     ActorRef<WorkerProtocol.Command> worker = ref();

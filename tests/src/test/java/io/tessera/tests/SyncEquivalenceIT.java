@@ -8,6 +8,7 @@ import io.tessera.protocol.coordinator.CoordinatorProtocol.AccumulationHistory;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.AccumulationPlan;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.JobState;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.JobStatus;
+import io.tessera.protocol.ps.ShardProtocol;
 import io.tessera.protocol.spec.JobSpec;
 import io.tessera.protocol.spec.JobSpecParser;
 import io.tessera.worker.data.FashionMnist;
@@ -59,6 +60,29 @@ class SyncEquivalenceIT {
             largest <= TOLERANCE,
             () -> workers + " worker(s) drift from the reference by " + largest + ": " + curve + " vs " + reference);
       }
+
+      // Backup workers: each step is still taken once, from its exact samples.
+      JobSpec withBackup = JobSpecParser.parse(TestJobs.with(TestJobs.subsetSpecText(2, "sync", 2048, 200), "backup-workers", 1));
+      String jobId = cluster.submit(withBackup);
+      JobStatus done = cluster.awaitFinished(jobId, Duration.ofMinutes(3));
+      assertEquals(JobState.COMPLETED, done.state(), () -> "job failed: " + done.failure());
+      List<Double> curve = cluster.trainingCurve(jobId, 0);
+      double worst = 0;
+      for (int step = 0; step < curve.size(); step++) {
+        worst = Math.max(worst, Math.abs(curve.get(step) - reference.get(step)) / Math.max(1.0, Math.abs(reference.get(step))));
+      }
+      long dropped = 0;
+      for (int shard = 0; shard < withBackup.shards(); shard++) {
+        ShardProtocol.ShardStatus status = cluster.shardStatus(jobId, 0, shard);
+        dropped += status.pushesDuplicate() + status.pushesStale();
+      }
+      System.out.printf(
+          "sync equivalence: 3 workers, 1 backup, largest relative step-loss difference %.2e, %d late copies dropped%n",
+          worst, dropped);
+      assertTrue(dropped > 0, "no backup copy ever reached a shard");
+      assertEquals(reference.size(), curve.size());
+      double largest = worst;
+      assertTrue(largest <= TOLERANCE, () -> "with a backup worker the curve drifts by " + largest);
     }
   }
 }

@@ -570,7 +570,7 @@ class WorkerTest {
         .optMembers(List.of(new MemberSpec("m0", MEMBER_SEED)))
         .build();
     Started started = start(sync, SETTINGS);
-    StepRule rule = new StepRule(32, 0.5, 4);
+    StepRule rule = new StepRule(32, 0.5, 4, 4);
     // k = 3 micro-batches of this step's 4; SetAccumulation does not cut a sync contribution.
     started.worker().tell(new WorkerProtocol.SetAccumulation(started.jobId(), 0, 9, 1));
     started.request().replyTo().tell(
@@ -601,7 +601,7 @@ class WorkerTest {
         new LeaseGranted(
             new Lease(
                 61, started.jobId(), 0, 1, new Split(0, 0, 0, 16), 2, TestFixtures.SUBSET_TRAIN_SIZE, sync,
-                new StepRule(16, 1.0, 0))));
+                new StepRule(16, 1.0, 0, 0))));
 
     ReleaseLease released = started.coordinator().expectMessageClass(ReleaseLease.class, WAIT);
     assertEquals(61, released.leaseId());

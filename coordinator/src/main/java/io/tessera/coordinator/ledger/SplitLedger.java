@@ -256,6 +256,11 @@ public final class SplitLedger implements TesseraSerializable {
     return Optional.empty();
   }
 
+  /** The live lease split {@code g} is leased under, if it is leased. */
+  public Optional<Long> leaseAt(int g) {
+    return states[g] == LEASED ? Optional.of(leaseIds[g]) : Optional.empty();
+  }
+
   /** Who holds lease {@code leaseId}, if it is live. */
   public Optional<String> holderOfLease(long leaseId) {
     return runOfLease(leaseId).map(run -> holders[run.first()]);

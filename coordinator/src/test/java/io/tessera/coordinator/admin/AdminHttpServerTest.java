@@ -14,6 +14,7 @@ import io.tessera.coordinator.Coordinator;
 import io.tessera.coordinator.CoordinatorSettings;
 import io.tessera.coordinator.TestingJournal;
 import io.tessera.protocol.coordinator.CoordinatorProtocol;
+import io.tessera.protocol.ps.ShardProtocol;
 import io.tessera.protocol.spec.JobSpecParser;
 import io.tessera.protocol.testing.WireRoundTrip;
 import java.net.URI;
@@ -22,6 +23,7 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
@@ -329,6 +331,227 @@ class AdminHttpServerTest {
     }
   }
 
+  // ------------------------------------------------------------------ workers, drains, the batch, curves
+
+  @Test
+  void theOperatorRoutesNeedTheToken() throws Exception {
+    TestProbe<CoordinatorProtocol.Command> coordinator = testKit.createTestProbe();
+    ServerBinding probed = bind(coordinator.getRef(), Duration.ofSeconds(5));
+    try {
+      assertEquals(401, send(get(probed, "/api/workers").build()).statusCode());
+      assertEquals(401, send(get(probed, "/api/jobs/job-1/curve").build()).statusCode());
+      assertEquals(401, send(get(probed, "/api/jobs/job-1/shards").build()).statusCode());
+      for (String path : new String[] {"/api/drain", "/api/jobs/job-1/global-batch"}) {
+        HttpResponse<String> refused =
+            send(
+                HttpRequest.newBuilder(uri(probed, path))
+                    .timeout(TIMEOUT)
+                    .header("Authorization", "Bearer " + TOKEN + "x")
+                    .POST(HttpRequest.BodyPublishers.ofString("{\"target\": \"w\", \"globalBatch\": 64}"))
+                    .build());
+        assertEquals(401, refused.statusCode(), path);
+      }
+      coordinator.expectNoMessage(Duration.ofMillis(200));
+    } finally {
+      probed.unbind().toCompletableFuture().get(TIMEOUT.toSeconds(), TimeUnit.SECONDS);
+    }
+  }
+
+  @Test
+  void theWorkersAreListedAsAJsonArray() throws Exception {
+    HttpResponse<String> none = send(authorized(get(binding, "/api/workers")));
+    assertEquals(200, none.statusCode(), none.body());
+    assertEquals("[]", none.body());
+
+    TestProbe<CoordinatorProtocol.Command> coordinator = testKit.createTestProbe();
+    ServerBinding probed = bind(coordinator.getRef(), Duration.ofSeconds(5));
+    try {
+      CompletableFuture<HttpResponse<String>> listed = sendAsync(authorized(get(probed, "/api/workers")));
+      coordinator
+          .expectMessageClass(CoordinatorProtocol.ListWorkers.class, TIMEOUT)
+          .replyTo()
+          .tell(
+              new CoordinatorProtocol.WorkerList(
+                  List.of(
+                      new CoordinatorProtocol.WorkerInfo("w-1", "training", 0, 4, 1, -1),
+                      new CoordinatorProtocol.WorkerInfo("w-2", "drained", -1, 0, 0, 1_234))));
+
+      HttpResponse<String> response = listed.get(TIMEOUT.toSeconds(), TimeUnit.SECONDS);
+      assertEquals(200, response.statusCode(), response.body());
+      assertEquals("application/json", response.headers().firstValue("Content-Type").orElse(""));
+      JsonNode workers = JSON.readTree(response.body());
+      assertEquals(2, workers.size());
+      JsonNode training = workers.get(0);
+      assertEquals("w-1", training.path("workerId").asText());
+      assertEquals("training", training.path("state").asText());
+      assertEquals(0, training.path("member").asInt());
+      assertEquals(4, training.path("accumulationSteps").asInt());
+      assertEquals(1, training.path("leasesHeld").asInt());
+      assertEquals("drained", workers.get(1).path("state").asText());
+      assertEquals(1_234, workers.get(1).path("drainMillis").asLong());
+    } finally {
+      probed.unbind().toCompletableFuture().get(TIMEOUT.toSeconds(), TimeUnit.SECONDS);
+    }
+  }
+
+  @Test
+  void aDrainWithoutATargetIsABadRequestAndAnUnknownTargetIsRefused() throws Exception {
+    for (String body : new String[] {"", "not json", "{}", "{\"target\": \"\"}", "{\"target\": null}", "[\"w-1\"]"}) {
+      HttpResponse<String> response = send(postJson(binding, "/api/drain", body));
+      assertEquals(400, response.statusCode(), body);
+      String error = JSON.readTree(response.body()).path("error").asText();
+      assertTrue(error.contains("target"), error);
+    }
+
+    HttpResponse<String> unknown = send(postJson(binding, "/api/drain", "{\"target\": \"10.1.2.3:25520\"}"));
+    assertEquals(400, unknown.statusCode(), unknown.body());
+    String error = JSON.readTree(unknown.body()).path("error").asText();
+    assertTrue(error.contains("'10.1.2.3:25520'"), error);
+    assertEquals("[]", send(authorized(get(binding, "/api/audit"))).body(), "nothing was acknowledged");
+  }
+
+  @Test
+  void aDrainIsAcceptedWithTheWorkersItConcerns() throws Exception {
+    TestProbe<CoordinatorProtocol.Command> coordinator = testKit.createTestProbe();
+    ServerBinding probed = bind(coordinator.getRef(), Duration.ofSeconds(5));
+    try {
+      String target = "akka://tessera@10.0.0.7:25520";
+      CompletableFuture<HttpResponse<String>> accepted =
+          sendAsync(postJson(probed, "/api/drain", "{\"target\": \"" + target + "\"}"));
+      CoordinatorProtocol.DrainWorkers drain =
+          coordinator.expectMessageClass(CoordinatorProtocol.DrainWorkers.class, TIMEOUT);
+      assertEquals(target, drain.target());
+      drain.replyTo().tell(StatusReply.success(new CoordinatorProtocol.DrainStarted(List.of("w-1", "w-2"))));
+
+      HttpResponse<String> response = accepted.get(TIMEOUT.toSeconds(), TimeUnit.SECONDS);
+      assertEquals(202, response.statusCode(), response.body());
+      JsonNode ids = JSON.readTree(response.body()).path("workerIds");
+      assertEquals(List.of("w-1", "w-2"), List.of(ids.get(0).asText(), ids.get(1).asText()));
+    } finally {
+      probed.unbind().toCompletableFuture().get(TIMEOUT.toSeconds(), TimeUnit.SECONDS);
+    }
+  }
+
+  @Test
+  void aGlobalBatchThatIsNoWholeNumberOrIsRefusedIsABadRequest() throws Exception {
+    for (String body : new String[] {"", "{}", "{\"globalBatch\": \"256\"}", "{\"globalBatch\": 1.5}",
+        "{\"globalBatch\": 10000000000}", "{\"global-batch\": 256}", "garbage"}) {
+      HttpResponse<String> response = send(postJson(binding, "/api/jobs/job-1/global-batch", body));
+      assertEquals(400, response.statusCode(), body);
+      assertEquals(
+          "send {\"globalBatch\": <whole number>}", JSON.readTree(response.body()).path("error").asText(), body);
+    }
+
+    HttpResponse<String> unknown = send(postJson(binding, "/api/jobs/job-9/global-batch", "{\"globalBatch\": 256}"));
+    assertEquals(400, unknown.statusCode());
+    assertEquals("no job job-9", JSON.readTree(unknown.body()).path("error").asText());
+    assertEquals(201, send(post(binding, VALID_SPEC)).statusCode());
+    HttpResponse<String> queued = send(postJson(binding, "/api/jobs/job-1/global-batch", "{\"globalBatch\": 256}"));
+    assertEquals(400, queued.statusCode());
+    assertEquals(
+        "job job-1 is QUEUED; the global batch changes while it runs",
+        JSON.readTree(queued.body()).path("error").asText());
+  }
+
+  @Test
+  void aGlobalBatchChangeAnswersTheNewBatchAndLearningRateScale() throws Exception {
+    TestProbe<CoordinatorProtocol.Command> coordinator = testKit.createTestProbe();
+    ServerBinding probed = bind(coordinator.getRef(), Duration.ofSeconds(5));
+    try {
+      CompletableFuture<HttpResponse<String>> set =
+          sendAsync(postJson(probed, "/api/jobs/job-3/global-batch", "{\"globalBatch\": 256}"));
+      CoordinatorProtocol.SetGlobalBatch asked =
+          coordinator.expectMessageClass(CoordinatorProtocol.SetGlobalBatch.class, TIMEOUT);
+      assertEquals("job-3", asked.jobId());
+      assertEquals(256, asked.globalBatch());
+      asked.replyTo().tell(StatusReply.success(new CoordinatorProtocol.GlobalBatchSet("job-3", 256, 2.0)));
+
+      HttpResponse<String> response = set.get(TIMEOUT.toSeconds(), TimeUnit.SECONDS);
+      assertEquals(200, response.statusCode(), response.body());
+      JsonNode body = JSON.readTree(response.body());
+      assertEquals("job-3", body.path("jobId").asText());
+      assertEquals(256, body.path("globalBatch").asInt());
+      assertEquals(2.0, body.path("learningRateScale").asDouble());
+    } finally {
+      probed.unbind().toCompletableFuture().get(TIMEOUT.toSeconds(), TimeUnit.SECONDS);
+    }
+  }
+
+  @Test
+  void theTrainingCurveIsOneLossPerStepOfTheMemberAsked() throws Exception {
+    HttpResponse<String> unknown = send(authorized(get(binding, "/api/jobs/job-9/curve")));
+    assertEquals(404, unknown.statusCode());
+    assertEquals("no member 0 of job job-9", JSON.readTree(unknown.body()).path("error").asText());
+    HttpResponse<String> notANumber = send(authorized(get(binding, "/api/jobs/job-9/curve?member=first")));
+    assertEquals(400, notANumber.statusCode());
+    assertTrue(JSON.readTree(notANumber.body()).path("error").asText().contains("'first'"));
+
+    TestProbe<CoordinatorProtocol.Command> coordinator = testKit.createTestProbe();
+    ServerBinding probed = bind(coordinator.getRef(), Duration.ofSeconds(5));
+    try {
+      CompletableFuture<HttpResponse<String>> byDefault = sendAsync(authorized(get(probed, "/api/jobs/job-3/curve")));
+      CoordinatorProtocol.GetTrainingCurve first =
+          coordinator.expectMessageClass(CoordinatorProtocol.GetTrainingCurve.class, TIMEOUT);
+      assertEquals("job-3", first.jobId());
+      assertEquals(0, first.member(), "member 0 unless asked");
+      first.replyTo().tell(StatusReply.success(new CoordinatorProtocol.TrainingCurve("job-3", 0, List.of())));
+      assertEquals(200, byDefault.get(TIMEOUT.toSeconds(), TimeUnit.SECONDS).statusCode());
+
+      CompletableFuture<HttpResponse<String>> curve =
+          sendAsync(authorized(get(probed, "/api/jobs/job-3/curve?member=2")));
+      CoordinatorProtocol.GetTrainingCurve asked =
+          coordinator.expectMessageClass(CoordinatorProtocol.GetTrainingCurve.class, TIMEOUT);
+      assertEquals(2, asked.member());
+      asked.replyTo().tell(
+          StatusReply.success(new CoordinatorProtocol.TrainingCurve("job-3", 2, List.of(2.25, 1.5, Double.NaN))));
+
+      HttpResponse<String> response = curve.get(TIMEOUT.toSeconds(), TimeUnit.SECONDS);
+      assertEquals(200, response.statusCode(), response.body());
+      JsonNode body = JSON.readTree(response.body());
+      assertEquals("job-3", body.path("jobId").asText());
+      assertEquals(2, body.path("member").asInt());
+      JsonNode losses = body.path("stepLosses");
+      assertEquals(3, losses.size());
+      assertEquals(2.25, losses.get(0).asDouble());
+      assertEquals("NaN", losses.get(2).asText(), "NaN travels as a string");
+    } finally {
+      probed.unbind().toCompletableFuture().get(TIMEOUT.toSeconds(), TimeUnit.SECONDS);
+    }
+  }
+
+  @Test
+  void theShardCountersOfAJobAreListed() throws Exception {
+    HttpResponse<String> unknown = send(authorized(get(binding, "/api/jobs/job-9/shards")));
+    assertEquals(404, unknown.statusCode());
+    assertEquals("no job job-9", JSON.readTree(unknown.body()).path("error").asText());
+
+    TestProbe<CoordinatorProtocol.Command> coordinator = testKit.createTestProbe();
+    ServerBinding probed = bind(coordinator.getRef(), Duration.ofSeconds(5));
+    try {
+      CompletableFuture<HttpResponse<String>> listed = sendAsync(authorized(get(probed, "/api/jobs/job-3/shards")));
+      CoordinatorProtocol.GetShardStatuses asked =
+          coordinator.expectMessageClass(CoordinatorProtocol.GetShardStatuses.class, TIMEOUT);
+      assertEquals("job-3", asked.jobId());
+      asked.replyTo().tell(
+          StatusReply.success(
+              new CoordinatorProtocol.ShardStatuses(
+                  "job-3",
+                  List.of(
+                      new ShardProtocol.ShardStatus(
+                          "job-3:m0:s0", true, 1, 2, 40, 80, 3, 1, 0, 6, 2, 1, List.of("w-1", "w-2"))))));
+
+      HttpResponse<String> response = listed.get(TIMEOUT.toSeconds(), TimeUnit.SECONDS);
+      assertEquals(200, response.statusCode(), response.body());
+      JsonNode shard = JSON.readTree(response.body()).get(0);
+      assertEquals("job-3:m0:s0", shard.path("entityId").asText());
+      assertEquals(40, shard.path("version").asLong());
+      assertEquals(2, shard.path("maxClockLead").asLong());
+      assertEquals(2, shard.path("pushers").size());
+    } finally {
+      probed.unbind().toCompletableFuture().get(TIMEOUT.toSeconds(), TimeUnit.SECONDS);
+    }
+  }
+
   // ------------------------------------------------------------------ HTTP
 
   private static URI uri(ServerBinding server, String path) {
@@ -353,6 +576,15 @@ class AdminHttpServerTest {
         .timeout(TIMEOUT)
         .header("Authorization", "Bearer " + TOKEN)
         .POST(HttpRequest.BodyPublishers.noBody())
+        .build();
+  }
+
+  private static HttpRequest postJson(ServerBinding server, String path, String body) {
+    return HttpRequest.newBuilder(uri(server, path))
+        .timeout(TIMEOUT)
+        .header("Authorization", "Bearer " + TOKEN)
+        .header("Content-Type", "application/json")
+        .POST(HttpRequest.BodyPublishers.ofString(body))
         .build();
   }
 

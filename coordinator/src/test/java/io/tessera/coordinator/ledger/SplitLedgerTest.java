@@ -7,11 +7,13 @@ import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.tessera.coordinator.ledger.SplitLedger.Run;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.Split;
+import java.util.Optional;
 import java.util.OptionalInt;
 import org.junit.jupiter.api.Test;
 
-/** The split ledger: sizes, leasing order, acks, releases and immutability. */
+/** The split ledger: sizes, leasing order, runs, acks, releases and immutability. */
 class SplitLedgerTest {
   private static final String WORKER_A = "akka://tessera@10.0.0.5:25520/user/worker-gpu0#1";
   private static final String WORKER_B = "akka://tessera@10.0.0.6:25520/user/worker-gpu0#2";
@@ -21,6 +23,7 @@ class SplitLedgerTest {
     SplitLedger ledger = SplitLedger.create(10, 4, 2);
 
     assertEquals(6, ledger.totalSplits(), "3 splits per epoch over 2 epochs");
+    assertEquals(3, ledger.splitsPerEpoch());
     assertEquals(20, ledger.totalSamples());
     assertEquals(new Split(0, 0, 0, 4), ledger.split(0));
     assertEquals(new Split(0, 1, 4, 8), ledger.split(1));
@@ -65,42 +68,92 @@ class SplitLedgerTest {
   void leasesTheLowestPendingSplitFirst() {
     SplitLedger ledger = SplitLedger.create(16, 4, 1);
     assertEquals(OptionalInt.of(0), ledger.nextPending());
+    assertEquals(Optional.of(new Run(0, 1)), ledger.nextRun(1, 0, ledger.totalSplits()));
 
-    ledger = ledger.lease(0, 1, WORKER_A).lease(1, 2, WORKER_B);
+    ledger = ledger.lease(0, 1, 1, WORKER_A).lease(1, 1, 2, WORKER_B);
     assertEquals(OptionalInt.of(2), ledger.nextPending());
+    assertEquals(Optional.of(new Run(2, 1)), ledger.nextRun(1, 0, ledger.totalSplits()));
 
     // Leasing out of order (split 3 before 2) still leaves 2 as the next one.
-    ledger = ledger.lease(3, 3, WORKER_A);
+    ledger = ledger.lease(3, 1, 3, WORKER_A);
     assertEquals(OptionalInt.of(2), ledger.nextPending());
+    assertEquals(Optional.of(new Run(2, 1)), ledger.nextRun(4, 0, ledger.totalSplits()), "a run stops at a leased split");
 
     // A split given back goes out again before later ones.
-    ledger = ledger.release(1);
+    ledger = ledger.release(2);
     assertEquals(OptionalInt.of(1), ledger.nextPending());
+    assertEquals(Optional.of(new Run(1, 1)), ledger.nextRun(4, 0, ledger.totalSplits()));
 
-    ledger = ledger.lease(1, 4, WORKER_A).lease(2, 5, WORKER_B);
+    ledger = ledger.lease(1, 1, 4, WORKER_A).lease(2, 1, 5, WORKER_B);
     assertEquals(OptionalInt.empty(), ledger.nextPending());
+    assertEquals(Optional.empty(), ledger.nextRun(4, 0, ledger.totalSplits()));
     assertFalse(ledger.hasPending());
     assertFalse(ledger.isComplete(), "every split leased is not every split done");
   }
 
   @Test
-  void refusesToLeaseASplitThatIsNotPending() {
-    SplitLedger leased = SplitLedger.create(8, 4, 1).lease(0, 1, WORKER_A);
-    assertThrows(IllegalStateException.class, () -> leased.lease(0, 2, WORKER_B));
+  void aRunIsUpToTheAskedNumberOfConsecutivePendingSplits() {
+    SplitLedger ledger = SplitLedger.create(40, 4, 1);
 
-    SplitLedger acked = leased.ack(0);
-    assertThrows(IllegalStateException.class, () -> acked.lease(0, 3, WORKER_B));
+    assertEquals(Optional.of(new Run(0, 3)), ledger.nextRun(3, 0, 10));
+    ledger = ledger.lease(0, 3, 1, WORKER_A);
+    assertEquals(Optional.of(new Run(0, 3)), ledger.runOfLease(1));
+    assertEquals(new Split(0, 0, 0, 12), ledger.positions(new Run(0, 3)), "one contiguous range of positions");
+    assertEquals(Optional.of(new Run(3, 3)), ledger.nextRun(3, 0, 10));
+    assertEquals(Optional.of(new Run(5, 2)), ledger.nextRun(2, 5, 10), "from the lowest pending at or after from");
+
+    assertThrows(IllegalArgumentException.class, () -> SplitLedger.create(40, 4, 1).nextRun(0, 0, 10));
+  }
+
+  @Test
+  void aRunNeverCrossesTheEndOfAnEpoch() {
+    SplitLedger ledger = SplitLedger.create(10, 4, 2); // 3 splits per epoch
+
+    assertEquals(Optional.of(new Run(0, 3)), ledger.nextRun(8, 0, ledger.totalSplits()));
+    assertEquals(Optional.of(new Run(2, 1)), ledger.nextRun(8, 2, ledger.totalSplits()), "split 2 ends epoch 0");
+    ledger = ledger.lease(0, 3, 1, WORKER_A);
+    assertEquals(Optional.of(new Run(3, 3)), ledger.nextRun(8, 0, ledger.totalSplits()), "epoch 1 starts afresh");
+    assertEquals(new Split(1, 0, 0, 10), ledger.positions(new Run(3, 3)), "the last run is short by the short split");
+
+    SplitLedger fresh = SplitLedger.create(10, 4, 2);
+    IllegalArgumentException across =
+        assertThrows(IllegalArgumentException.class, () -> fresh.lease(2, 2, 9, WORKER_A));
+    assertTrue(across.getMessage().contains("does not lie within one epoch"), across.getMessage());
+    assertThrows(IllegalArgumentException.class, () -> fresh.positions(new Run(1, 3)));
+    assertThrows(IllegalArgumentException.class, () -> fresh.positions(new Run(1, 0)));
+  }
+
+  @Test
+  void aRunNeverReachesUntil() {
+    SplitLedger ledger = SplitLedger.create(40, 4, 1);
+
+    assertEquals(Optional.of(new Run(4, 2)), ledger.nextRun(8, 4, 6));
+    ledger = ledger.lease(4, 2, 1, WORKER_A);
+    assertEquals(Optional.empty(), ledger.nextRun(8, 4, 6), "nothing pending in [4, 6)");
+    assertEquals(Optional.of(new Run(0, 4)), ledger.nextRun(8, 0, 6), "the run stops at the leased split 4");
+    assertEquals(Optional.empty(), ledger.nextRun(8, 0, 0));
+    assertEquals(Optional.of(new Run(8, 2)), ledger.nextRun(8, 8, 1_000), "until past the end is the end");
+  }
+
+  @Test
+  void refusesToLeaseASplitThatIsNotPending() {
+    SplitLedger leased = SplitLedger.create(12, 4, 1).lease(0, 1, 1, WORKER_A);
+    assertThrows(IllegalStateException.class, () -> leased.lease(0, 1, 2, WORKER_B));
+    assertThrows(IllegalStateException.class, () -> leased.lease(0, 2, 2, WORKER_B), "a run over a leased split");
+
+    SplitLedger acked = leased.ack(1, 1);
+    assertThrows(IllegalStateException.class, () -> acked.lease(0, 1, 3, WORKER_B));
   }
 
   @Test
   void ackCountsSplitsAndSamplesIncludingTheShortSplit() {
-    SplitLedger ledger = SplitLedger.create(10, 4, 1).lease(0, 1, WORKER_A).lease(2, 2, WORKER_B);
+    SplitLedger ledger = SplitLedger.create(10, 4, 1).lease(0, 1, 1, WORKER_A).lease(2, 1, 2, WORKER_B);
 
-    ledger = ledger.ack(2);
+    ledger = ledger.ack(2, 1);
     assertEquals(1, ledger.ackedSplits());
     assertEquals(2, ledger.ackedSamples(), "split 2 holds samples 8 and 9 only");
 
-    ledger = ledger.ack(0);
+    ledger = ledger.ack(1, 1);
     assertEquals(2, ledger.ackedSplits());
     assertEquals(6, ledger.ackedSamples());
     assertEquals(OptionalInt.of(1), ledger.nextPending());
@@ -108,8 +161,8 @@ class SplitLedgerTest {
 
   @Test
   void ackingTwiceChangesNothing() {
-    SplitLedger once = SplitLedger.create(8, 4, 1).lease(1, 7, WORKER_A).ack(1);
-    SplitLedger twice = once.ack(1);
+    SplitLedger once = SplitLedger.create(8, 4, 1).lease(1, 1, 7, WORKER_A).ack(7, 1);
+    SplitLedger twice = once.ack(7, 1);
 
     assertSame(once, twice, "a duplicate ack returns the ledger unchanged");
     assertEquals(1, twice.ackedSplits());
@@ -118,82 +171,195 @@ class SplitLedgerTest {
 
   @Test
   void ackEndsTheLeaseAndFreesTheHolder() {
-    SplitLedger ledger = SplitLedger.create(8, 4, 1).lease(0, 11, WORKER_A);
-    assertEquals(1, ledger.leasesHeldBy(WORKER_A));
-    assertEquals(OptionalInt.of(0), ledger.splitOfLease(11));
+    SplitLedger ledger = SplitLedger.create(8, 4, 1).lease(0, 2, 11, WORKER_A);
+    assertEquals(1, ledger.leasesHeldBy(WORKER_A), "a run of two splits is one lease");
+    assertEquals(Optional.of(new Run(0, 2)), ledger.runOfLease(11));
+    assertEquals(Optional.of(WORKER_A), ledger.holderOfLease(11));
 
-    ledger = ledger.ack(0);
+    ledger = ledger.ack(11, 2);
     assertEquals(0, ledger.leasesHeldBy(WORKER_A));
-    assertEquals(OptionalInt.empty(), ledger.splitOfLease(11), "an acked split's lease is not live");
-    // Releasing an acked split (a late release after the ack) must not undo the ack.
-    assertSame(ledger, ledger.release(0));
-    assertEquals(1, ledger.ackedSplits());
+    assertEquals(Optional.empty(), ledger.runOfLease(11), "an acked run's lease is not live");
+    assertEquals(Optional.empty(), ledger.holderOfLease(11));
+    // Releasing an acked lease (a late release after the ack) must not undo the ack.
+    assertSame(ledger, ledger.release(11));
+    assertEquals(2, ledger.ackedSplits());
+    assertTrue(ledger.isComplete());
   }
 
   @Test
-  void aSplitAckedWithoutALeaseStillCounts() {
-    SplitLedger ledger = SplitLedger.create(8, 4, 1).ack(1);
+  void anAckOfALeaseNobodyHoldsChangesNothing() {
+    SplitLedger ledger = SplitLedger.create(8, 4, 1).lease(0, 1, 1, WORKER_A);
 
-    assertEquals(1, ledger.ackedSplits());
-    assertEquals(OptionalInt.of(0), ledger.nextPending());
+    assertSame(ledger, ledger.ack(2, 1), "lease 2 was never granted");
+    assertEquals(0, ledger.ackedSplits());
+    assertEquals(OptionalInt.of(1), ledger.nextPending());
+  }
+
+  @Test
+  void aPrefixAckAcksExactlyThatManySplitsAndTheRestIsLeasedAgainUnchanged() {
+    SplitLedger ledger = SplitLedger.create(40, 4, 1).lease(2, 4, 3, WORKER_A);
+
+    SplitLedger acked = ledger.ack(3, 1);
+
+    assertEquals(1, acked.ackedSplits());
+    assertEquals(4, acked.ackedSamples());
+    assertTrue(acked.allAcked(2, 3));
+    assertFalse(acked.anyLeased(0, acked.totalSplits()), "the rest of the lease is given back");
+    assertEquals(Optional.empty(), acked.runOfLease(3));
+    assertEquals(0, acked.leasesHeldBy(WORKER_A));
+    // The remainder [3, 6) is remembered: it goes out again as it was, whatever is asked for.
+    assertEquals(Optional.of(new Run(0, 2)), acked.nextRun(8, 0, 40), "splits before it do not merge into it");
+    SplitLedger front = acked.lease(0, 2, 4, WORKER_B);
+    assertEquals(Optional.of(new Run(3, 3)), front.nextRun(8, 0, 40), "asked for more");
+    assertEquals(Optional.of(new Run(3, 3)), front.nextRun(1, 0, 40), "asked for fewer");
+    assertEquals(new Split(0, 3, 12, 24), front.positions(new Run(3, 3)));
+
+    SplitLedger again = front.lease(3, 3, 5, WORKER_B);
+    assertEquals(Optional.of(new Run(6, 4)), again.nextRun(8, 0, 40), "after it, runs are cut afresh, up to the epoch end");
+    assertEquals(4, again.ack(5, 3).ackedSplits());
+  }
+
+  @Test
+  void anAckOfMoreSplitsThanTheLeaseHoldsAcksTheLease() {
+    SplitLedger ledger = SplitLedger.create(40, 4, 1).lease(0, 2, 1, WORKER_A).lease(2, 2, 2, WORKER_B);
+
+    SplitLedger acked = ledger.ack(1, 5);
+
+    assertEquals(2, acked.ackedSplits(), "only the lease's own splits");
+    assertEquals(Optional.of(new Run(2, 2)), acked.runOfLease(2), "the neighbouring lease is untouched");
+    assertEquals(0, ledger.ack(1, -1).ackedSplits(), "a negative count acks nothing");
+  }
+
+  @Test
+  void aReleasedRunIsLeasedAgainWhole() {
+    SplitLedger ledger = SplitLedger.create(40, 4, 1).lease(0, 3, 1, WORKER_A).lease(3, 3, 2, WORKER_B);
+
+    SplitLedger released = ledger.release(1);
+
+    assertEquals(OptionalInt.of(0), released.nextPending());
+    assertEquals(Optional.of(new Run(0, 3)), released.nextRun(1, 0, 40), "unchanged, though one split was asked for");
+    assertEquals(Optional.of(new Run(3, 3)), released.runOfLease(2));
+    assertEquals(0, released.ackedSplits());
   }
 
   @Test
   void releasePutsALeasedSplitBackAndIgnoresOthers() {
     SplitLedger pending = SplitLedger.create(12, 4, 1);
-    assertSame(pending, pending.release(1), "releasing a pending split changes nothing");
+    assertSame(pending, pending.release(5), "releasing a lease nobody holds changes nothing");
 
-    SplitLedger leased = pending.lease(1, 5, WORKER_A);
-    SplitLedger released = leased.release(1);
+    SplitLedger leased = pending.lease(1, 1, 5, WORKER_A);
+    SplitLedger released = leased.release(5);
 
     assertEquals(OptionalInt.of(0), released.nextPending());
     assertEquals(0, released.leasesHeldBy(WORKER_A));
-    assertEquals(OptionalInt.empty(), released.splitOfLease(5), "a released lease is not live");
+    assertEquals(Optional.empty(), released.runOfLease(5), "a released lease is not live");
     // Released and re-leased under a new id: only the new lease finds it.
-    SplitLedger releasedAgain = released.lease(1, 6, WORKER_B);
-    assertEquals(OptionalInt.empty(), releasedAgain.splitOfLease(5));
-    assertEquals(OptionalInt.of(1), releasedAgain.splitOfLease(6));
+    SplitLedger releasedAgain = released.lease(1, 1, 6, WORKER_B);
+    assertEquals(Optional.empty(), releasedAgain.runOfLease(5));
+    assertEquals(Optional.of(new Run(1, 1)), releasedAgain.runOfLease(6));
+    assertSame(releasedAgain, releasedAgain.release(5), "a late release of the old lease changes nothing");
   }
 
   @Test
   void releaseAllOfReturnsOnlyThatWorkersLeases() {
     SplitLedger ledger =
-        SplitLedger.create(20, 4, 1)
-            .lease(0, 1, WORKER_A)
-            .lease(1, 2, WORKER_B)
-            .lease(2, 3, WORKER_A)
-            .lease(3, 4, WORKER_A)
-            .ack(3);
+        SplitLedger.create(40, 4, 1)
+            .lease(0, 1, 1, WORKER_A)
+            .lease(1, 1, 2, WORKER_B)
+            .lease(2, 1, 3, WORKER_A)
+            .lease(3, 1, 4, WORKER_A)
+            .ack(4, 1);
 
     SplitLedger after = ledger.releaseAllOf(WORKER_A);
 
     assertEquals(0, after.leasesHeldBy(WORKER_A));
     assertEquals(1, after.leasesHeldBy(WORKER_B));
-    assertEquals(OptionalInt.of(1), after.splitOfLease(2), "the other worker keeps its lease");
-    assertEquals(OptionalInt.empty(), after.splitOfLease(1));
-    assertEquals(OptionalInt.empty(), after.splitOfLease(3));
+    assertEquals(Optional.of(new Run(1, 1)), after.runOfLease(2), "the other worker keeps its lease");
+    assertEquals(Optional.empty(), after.runOfLease(1));
+    assertEquals(Optional.empty(), after.runOfLease(3));
     assertEquals(1, after.ackedSplits(), "an acked split of the departed worker stays acked");
     assertEquals(OptionalInt.of(0), after.nextPending());
-    // Splits 0 and 2 are pending again, next to the never-leased split 4.
-    SplitLedger releasedTaken = after.lease(0, 5, WORKER_B).lease(2, 6, WORKER_B);
+    // Splits 0 and 2 are pending again, before the never-leased split 4.
+    SplitLedger releasedTaken = after.lease(0, 1, 5, WORKER_B).lease(2, 1, 6, WORKER_B);
     assertEquals(OptionalInt.of(4), releasedTaken.nextPending());
     assertEquals(3, releasedTaken.leasesHeldBy(WORKER_B));
   }
 
   @Test
+  void releaseAllOfGivesBackAWorkersRunsAsTheyWere() {
+    SplitLedger ledger =
+        SplitLedger.create(40, 4, 1)
+            .lease(0, 2, 1, WORKER_A)
+            .lease(2, 3, 2, WORKER_B)
+            .lease(5, 2, 3, WORKER_A);
+    assertEquals(2, ledger.leasesHeldBy(WORKER_A), "leases are counted, not splits");
+
+    SplitLedger after = ledger.releaseAllOf(WORKER_A);
+
+    assertEquals(0, after.leasesHeldBy(WORKER_A));
+    assertEquals(Optional.of(new Run(2, 3)), after.runOfLease(2));
+    assertEquals(Optional.of(new Run(0, 2)), after.nextRun(8, 0, 40));
+    assertEquals(Optional.of(new Run(5, 2)), after.lease(0, 2, 4, WORKER_B).nextRun(8, 0, 40));
+  }
+
+  @Test
   void releaseAllOfAWorkerWithoutLeasesChangesNothing() {
-    SplitLedger ledger = SplitLedger.create(8, 4, 1).lease(0, 1, WORKER_A);
+    SplitLedger ledger = SplitLedger.create(8, 4, 1).lease(0, 1, 1, WORKER_A);
 
     assertEquals(ledger, ledger.releaseAllOf(WORKER_B));
   }
 
   @Test
-  void splitOfLeaseFindsOnlyLiveLeases() {
-    SplitLedger ledger = SplitLedger.create(40, 4, 2).lease(13, 42, WORKER_A);
+  void runOfLeaseFindsOnlyLiveLeases() {
+    SplitLedger ledger = SplitLedger.create(40, 4, 2).lease(13, 2, 42, WORKER_A);
 
-    assertEquals(OptionalInt.of(13), ledger.splitOfLease(42));
-    assertEquals(OptionalInt.empty(), ledger.splitOfLease(43));
-    assertEquals(OptionalInt.empty(), ledger.splitOfLease(0), "pending splits hold no lease 0");
+    assertEquals(Optional.of(new Run(13, 2)), ledger.runOfLease(42));
+    assertEquals(Optional.empty(), ledger.runOfLease(43));
+    assertEquals(Optional.empty(), ledger.runOfLease(0), "pending splits hold no lease 0");
+  }
+
+  @Test
+  void adjacentLeasesStayApart() {
+    SplitLedger ledger = SplitLedger.create(40, 4, 1).lease(0, 2, 1, WORKER_A).lease(2, 2, 2, WORKER_A);
+
+    assertEquals(2, ledger.leasesHeldBy(WORKER_A));
+    assertEquals(Optional.of(new Run(0, 2)), ledger.runOfLease(1));
+    assertEquals(Optional.of(new Run(2, 2)), ledger.runOfLease(2));
+    SplitLedger first = ledger.ack(1, 2);
+    assertEquals(Optional.of(new Run(2, 2)), first.runOfLease(2));
+    assertEquals(1, first.leasesHeldBy(WORKER_A));
+  }
+
+  @Test
+  void splitsCoveredCountsTheWholeSplitsOfALeasesFirstSamples() {
+    SplitLedger ledger = SplitLedger.create(10, 4, 1).lease(0, 3, 1, WORKER_A);
+
+    assertEquals(0, ledger.splitsCovered(1, 0));
+    assertEquals(0, ledger.splitsCovered(1, 3), "a split is covered only whole");
+    assertEquals(1, ledger.splitsCovered(1, 4));
+    assertEquals(1, ledger.splitsCovered(1, 7));
+    assertEquals(2, ledger.splitsCovered(1, 8));
+    assertEquals(3, ledger.splitsCovered(1, 10), "the short last split needs its two samples only");
+    assertEquals(3, ledger.splitsCovered(1, 50), "never more than the lease holds");
+    assertEquals(0, ledger.splitsCovered(2, 10), "a lease nobody holds covers nothing");
+
+    SplitLedger later = SplitLedger.create(40, 4, 1).lease(3, 2, 7, WORKER_B);
+    assertEquals(1, later.splitsCovered(7, 4), "counted from the run's first position, 12");
+    assertEquals(2, later.splitsCovered(7, 8));
+  }
+
+  @Test
+  void firstUnackedAnyLeasedAndAllAckedDescribeARange() {
+    SplitLedger ledger = SplitLedger.create(40, 4, 1).lease(0, 2, 1, WORKER_A).lease(2, 2, 2, WORKER_B).ack(1, 2);
+
+    assertEquals(OptionalInt.of(2), ledger.firstUnacked());
+    assertTrue(ledger.allAcked(0, 2));
+    assertFalse(ledger.allAcked(0, 3));
+    assertTrue(ledger.anyLeased(0, 4));
+    assertFalse(ledger.anyLeased(0, 2));
+    assertFalse(ledger.anyLeased(4, 10));
+    assertTrue(ledger.allAcked(5, 5), "an empty range is all acked");
+    assertEquals(OptionalInt.empty(), ledger.ack(2, 2).lease(4, 6, 3, WORKER_A).ack(3, 6).firstUnacked());
   }
 
   @Test
@@ -202,11 +368,13 @@ class SplitLedgerTest {
     long lease = 1;
     for (int g = 0; g < ledger.totalSplits(); g++) {
       assertFalse(ledger.isComplete(), "complete before split " + g + " was acked");
-      ledger = ledger.lease(g, lease++, g % 2 == 0 ? WORKER_A : WORKER_B).ack(g);
+      ledger = ledger.lease(g, 1, lease, g % 2 == 0 ? WORKER_A : WORKER_B).ack(lease, 1);
+      lease++;
     }
 
     assertTrue(ledger.isComplete());
     assertFalse(ledger.hasPending());
+    assertEquals(OptionalInt.empty(), ledger.firstUnacked());
     assertEquals(4, ledger.ackedSplits());
     assertEquals(12, ledger.ackedSamples(), "two epochs of 6 samples");
     assertEquals(ledger.totalSamples(), ledger.ackedSamples());
@@ -217,19 +385,19 @@ class SplitLedgerTest {
     SplitLedger fresh = SplitLedger.create(12, 4, 1);
     SplitLedger freshCopy = SplitLedger.create(12, 4, 1);
 
-    SplitLedger leased = fresh.lease(0, 1, WORKER_A);
+    SplitLedger leased = fresh.lease(0, 1, 1, WORKER_A);
     assertEquals(freshCopy, fresh);
     assertEquals(OptionalInt.of(0), fresh.nextPending());
     assertEquals(0, fresh.leasesHeldBy(WORKER_A));
 
-    SplitLedger acked = leased.ack(0);
-    assertEquals(OptionalInt.of(0), leased.splitOfLease(1), "ack must not touch the leased ledger");
+    SplitLedger acked = leased.ack(1, 1);
+    assertEquals(Optional.of(new Run(0, 1)), leased.runOfLease(1), "ack must not touch the leased ledger");
     assertEquals(0, leased.ackedSplits());
     assertEquals(0, leased.ackedSamples());
     assertEquals(1, acked.ackedSplits());
 
-    SplitLedger twoLeases = acked.lease(1, 2, WORKER_A).lease(2, 3, WORKER_B);
-    SplitLedger released = twoLeases.release(1);
+    SplitLedger twoLeases = acked.lease(1, 1, 2, WORKER_A).lease(2, 1, 3, WORKER_B);
+    SplitLedger released = twoLeases.release(2);
     SplitLedger releasedAll = twoLeases.releaseAllOf(WORKER_B);
     assertEquals(1, twoLeases.leasesHeldBy(WORKER_A));
     assertEquals(1, twoLeases.leasesHeldBy(WORKER_B));
@@ -238,16 +406,20 @@ class SplitLedgerTest {
     assertEquals(OptionalInt.of(2), releasedAll.nextPending());
     assertEquals(1, acked.ackedSplits());
     assertEquals(OptionalInt.of(1), acked.nextPending());
+
+    SplitLedger run = SplitLedger.create(40, 4, 1).lease(0, 4, 9, WORKER_A);
+    run.ack(9, 1);
+    assertEquals(Optional.of(new Run(0, 4)), run.runOfLease(9), "a prefix ack must not touch the leased ledger");
   }
 
   @Test
   void ledgersWithTheSameHistoryAreEqual() {
-    SplitLedger a = SplitLedger.create(12, 4, 1).lease(0, 1, WORKER_A).ack(0).lease(1, 2, WORKER_B);
-    SplitLedger b = SplitLedger.create(12, 4, 1).lease(0, 1, WORKER_A).ack(0).lease(1, 2, WORKER_B);
+    SplitLedger a = SplitLedger.create(12, 4, 1).lease(0, 1, 1, WORKER_A).ack(1, 1).lease(1, 1, 2, WORKER_B);
+    SplitLedger b = SplitLedger.create(12, 4, 1).lease(0, 1, 1, WORKER_A).ack(1, 1).lease(1, 1, 2, WORKER_B);
 
     assertEquals(a, b);
     assertEquals(a.hashCode(), b.hashCode());
-    assertNotEquals(a, b.release(1));
+    assertNotEquals(a, b.release(2));
     assertNotEquals(a, SplitLedger.create(12, 4, 1));
   }
 
@@ -256,7 +428,13 @@ class SplitLedgerTest {
   @Test
   void aCutHoldsExactlyTheAckedSplits() {
     SplitLedger ledger =
-        SplitLedger.create(10, 4, 2).lease(0, 1, WORKER_A).ack(0).lease(1, 2, WORKER_B).ack(4).lease(5, 3, WORKER_A);
+        SplitLedger.create(10, 4, 2)
+            .lease(0, 1, 1, WORKER_A)
+            .ack(1, 1)
+            .lease(1, 1, 2, WORKER_B)
+            .lease(4, 1, 3, WORKER_A)
+            .ack(3, 1)
+            .lease(5, 1, 4, WORKER_A);
 
     SplitLedger.Cut cut = ledger.cut();
     assertEquals(6, cut.splits());
@@ -272,8 +450,10 @@ class SplitLedgerTest {
   @Test
   void aCutReachesPastTheFirstWord() {
     SplitLedger ledger = SplitLedger.create(200, 1, 1);
+    long lease = 1;
     for (int g : new int[] {0, 63, 64, 127, 199}) {
-      ledger = ledger.ack(g);
+      ledger = ledger.lease(g, 1, lease, WORKER_A).ack(lease, 1);
+      lease++;
     }
 
     SplitLedger.Cut cut = ledger.cut();
@@ -301,9 +481,10 @@ class SplitLedgerTest {
 
   @Test
   void rewindingKeepsTheCutsSplitsAndPutsEveryOtherBackToPending() {
-    SplitLedger atCheckpoint = SplitLedger.create(10, 4, 2).lease(0, 1, WORKER_A).ack(0).lease(1, 2, WORKER_B);
+    SplitLedger atCheckpoint =
+        SplitLedger.create(10, 4, 2).lease(0, 1, 1, WORKER_A).ack(1, 1).lease(1, 1, 2, WORKER_B);
     SplitLedger.Cut cut = atCheckpoint.cut();
-    SplitLedger later = atCheckpoint.ack(1).lease(2, 3, WORKER_A).ack(2).lease(3, 4, WORKER_B);
+    SplitLedger later = atCheckpoint.ack(2, 1).lease(2, 1, 3, WORKER_A).ack(3, 1).lease(3, 1, 4, WORKER_B);
 
     SplitLedger rewound = later.rewoundTo(cut);
 
@@ -311,22 +492,39 @@ class SplitLedgerTest {
     assertEquals(4, rewound.ackedSamples());
     assertEquals(cut, rewound.cut());
     assertEquals(OptionalInt.of(1), rewound.nextPending(), "split 1, acked after the cut, is trained again");
-    assertEquals(OptionalInt.empty(), rewound.splitOfLease(4), "every lease is void");
-    assertEquals(OptionalInt.empty(), rewound.splitOfLease(2), "even one granted before the cut");
+    assertEquals(Optional.empty(), rewound.runOfLease(4), "every lease is void");
+    assertEquals(Optional.empty(), rewound.runOfLease(2), "even one granted before the cut");
     assertEquals(0, rewound.leasesHeldBy(WORKER_A) + rewound.leasesHeldBy(WORKER_B));
     assertEquals(3, later.ackedSplits(), "the ledger rewound is left as it was");
     // Its new leases go out from split 1 on, with no memory of the voided ones.
-    assertEquals(OptionalInt.of(1), rewound.lease(1, 9, WORKER_A).splitOfLease(9));
+    assertEquals(Optional.of(new Run(1, 1)), rewound.lease(1, 1, 9, WORKER_A).runOfLease(9));
+  }
+
+  @Test
+  void rewindingForgetsTheRunsItVoided() {
+    SplitLedger ledger =
+        SplitLedger.create(40, 4, 1).lease(0, 2, 1, WORKER_A).ack(1, 2).lease(2, 4, 2, WORKER_B);
+    SplitLedger.Cut cut = ledger.cut();
+    // Lease 2 is acked by a prefix (its rest remembered), lease 3 given back whole.
+    SplitLedger later = ledger.ack(2, 1).lease(8, 2, 3, WORKER_A).release(3);
+    assertEquals(Optional.of(new Run(3, 3)), later.nextRun(1, 0, 40));
+
+    SplitLedger rewound = later.rewoundTo(cut);
+
+    assertEquals(Optional.of(new Run(2, 1)), rewound.nextRun(1, 0, 40), "no remembered run after a rewind");
+    assertEquals(Optional.of(new Run(2, 8)), rewound.nextRun(8, 0, 40), "runs are cut afresh across the old ones");
+    assertEquals(SplitLedger.create(40, 4, 1).lease(0, 2, 1, WORKER_A).ack(1, 2).rewoundTo(cut), rewound);
   }
 
   @Test
   void rewindingToACompleteCutLeavesNothingToDo() {
-    SplitLedger done = SplitLedger.create(8, 4, 1).ack(0).ack(1);
+    SplitLedger done = SplitLedger.create(8, 4, 1).lease(0, 2, 1, WORKER_A).ack(1, 2);
 
     SplitLedger rewound = done.rewoundTo(done.cut());
 
     assertTrue(rewound.isComplete());
-    assertEquals(done, rewound);
+    assertEquals(done.cut(), rewound.cut());
+    assertEquals(done.ackedSamples(), rewound.ackedSamples());
   }
 
   @Test

@@ -149,8 +149,12 @@ public final class ShardProtocol {
    * @param learningRateScale factor on the scheduled learning rate
    * @param part in {@code sync} mode, the first split of the contribution: a shard applies each
    *     part of a step once, whoever sends it; -1 otherwise
+   * @param step in {@code sync} mode, the first split of the step the contribution belongs to:
+   *     steps are taken in order, so a contribution to a step a shard has already taken (a
+   *     straggling backup's copy, computed on newer parameters) is stale; -1 otherwise
    */
-  public record StepRule(int stepSamples, double learningRateScale, long part) implements TesseraSerializable {
+  public record StepRule(int stepSamples, double learningRateScale, long part, long step)
+      implements TesseraSerializable {
     public StepRule {
       if (stepSamples <= 0 || !(learningRateScale > 0) || Double.isInfinite(learningRateScale)) {
         throw new IllegalArgumentException(
@@ -161,7 +165,7 @@ public final class ShardProtocol {
 
     /** An asynchronous push towards a step of {@code globalBatch} samples at the planned rate. */
     public static StepRule of(int globalBatch) {
-      return new StepRule(globalBatch, 1.0, -1);
+      return new StepRule(globalBatch, 1.0, -1, -1);
     }
   }
 
