@@ -44,9 +44,14 @@ final class BenchCommand {
   static int run(List<String> args) {
     CommandLine line =
         CommandLine.parse(
-            args, Set.of("data-dir", "spec", "epochs", "threads", "megabytes", "shards", "dir", "interval"), Set.of());
+            args,
+            Set.of("data-dir", "spec", "epochs", "threads", "megabytes", "shards", "dir", "interval", "workers"),
+            Set.of());
     String which = line.positional().isEmpty() ? "" : line.positional().get(0);
     switch (which) {
+      case "sync" -> {
+        return syncThroughput(line);
+      }
       case "throughput" -> {
         return throughput(line);
       }
@@ -65,7 +70,7 @@ final class BenchCommand {
       }
       default ->
           throw new CommandLine.UsageException(
-              "usage: bin/tessera bench throughput|checkpoints|checkpoint-write [options]");
+              "usage: bin/tessera bench throughput|sync|checkpoints|checkpoint-write [options]");
     }
   }
 
@@ -91,6 +96,67 @@ final class BenchCommand {
     System.out.printf("cluster:   %.0f samples/s (coordinator + 1 worker here, parameter shards in a second JVM)%n", cluster);
     System.out.printf("ratio cluster/reference: %.3f%n", cluster / reference.samplesPerSecond());
     return 0;
+  }
+
+  /**
+   * The demo's job in {@code sync} mode: the reference trainer in a JVM of its own with one
+   * PyTorch thread per core, then the cluster in this JVM with {@code --workers} (2) workers of one
+   * thread each, the same global batch; prints the throughput ratio.
+   */
+  private static int syncThroughput(CommandLine line) {
+    int workers = line.intOption("workers", 2);
+    int cores = Runtime.getRuntime().availableProcessors();
+    System.setProperty("ai.djl.pytorch.num_threads", "1");
+    System.setProperty("ai.djl.pytorch.num_interop_threads", "1");
+    System.setProperty("ai.djl.offline", "true");
+    if (System.getProperty("tessera.log.level") == null) {
+      System.setProperty("tessera.log.level", "WARN");
+    }
+    Path dataDir = Path.of(line.option("data-dir").orElse(DataCommand.DEFAULT_DATA_DIR)).toAbsolutePath();
+    Config config = specConfig(line, 1).withValue("mode", ConfigValueFactory.fromAnyRef("sync")).resolve();
+    JobSpec spec = JobSpecParser.parse(config);
+    System.out.printf(
+        "bench sync: %s, %d epoch(s), global batch %d, micro-batch %d; reference with %d threads, cluster with %d"
+            + " workers of 1 thread%n",
+        spec.name(), spec.epochs(), spec.globalBatch(), spec.microBatch(), cores, workers);
+    double reference = referenceInItsOwnJvm(config, dataDir, cores);
+    System.out.printf("reference: %.0f samples/s%n", reference);
+    double cluster = inOneJvm(spec, dataDir, workers);
+    System.out.printf("cluster:   %.0f samples/s (sync, %d workers)%n", cluster, workers);
+    System.out.printf("ratio cluster/reference: %.3f%n", cluster / reference);
+    return 0;
+  }
+
+  /** Runs {@code bin/tessera reference} on {@code spec} in a new JVM and reads its samples/s. */
+  private static double referenceInItsOwnJvm(Config spec, Path dataDir, int threads) {
+    try {
+      Path specFile = Files.createTempFile("tessera-bench", ".conf");
+      Files.writeString(specFile, spec.root().render(com.typesafe.config.ConfigRenderOptions.concise()));
+      Path jar = Path.of(BenchCommand.class.getProtectionDomain().getCodeSource().getLocation().toURI());
+      List<String> command =
+          List.of(
+              Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+              "-Dai.djl.pytorch.num_threads=" + threads,
+              "-Dai.djl.pytorch.num_interop_threads=1",
+              "-jar", jar.toString(), "reference", specFile.toString(), "--data-dir", dataDir.toString());
+      Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
+      String output = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+      if (process.waitFor() != 0) {
+        throw new IllegalStateException("the reference run failed:\n" + output);
+      }
+      java.util.regex.Matcher rate = java.util.regex.Pattern.compile("reference: .* ([0-9]+) samples/s").matcher(output);
+      if (!rate.find()) {
+        throw new IllegalStateException("no throughput in the reference run's output:\n" + output);
+      }
+      return Double.parseDouble(rate.group(1));
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    } catch (URISyntaxException e) {
+      throw new IllegalStateException(e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted", e);
+    }
   }
 
   /**
@@ -123,6 +189,10 @@ final class BenchCommand {
   }
 
   private static double inOneJvm(JobSpec spec, Path dataDir) {
+    return inOneJvm(spec, dataDir, 2);
+  }
+
+  private static double inOneJvm(JobSpec spec, Path dataDir, int workers) {
     Path journal;
     try {
       journal = Files.createTempDirectory("tessera-bench").resolve("journal");
@@ -133,7 +203,7 @@ final class BenchCommand {
     overrides.put("akka.cluster.roles", List.of("coordinator", "ps", "worker"));
     overrides.put("akka.remote.artery.canonical.port", 0);
     overrides.put("akka.coordinated-shutdown.exit-jvm", "off");
-    overrides.put("tessera.worker.count", 2);
+    overrides.put("tessera.worker.count", workers);
     overrides.put("tessera.worker.data-dir", dataDir.toString());
     overrides.put("tessera.admin.enabled", "off");
     overrides.put("tessera.persistence.h2.file", journal.toString());
@@ -154,6 +224,11 @@ final class BenchCommand {
   }
 
   private static JobSpec spec(CommandLine line, int defaultEpochs) {
+    return JobSpecParser.parse(specConfig(line, defaultEpochs).resolve());
+  }
+
+  /** {@code --spec FILE} (else the demo's job) with {@code --epochs}. */
+  private static Config specConfig(CommandLine line, int defaultEpochs) {
     try {
       String text;
       if (line.option("spec").isPresent()) {
@@ -163,9 +238,8 @@ final class BenchCommand {
           text = new String(in.readAllBytes(), StandardCharsets.UTF_8);
         }
       }
-      Config config = ConfigFactory.parseString(text);
-      config = config.withValue("epochs", ConfigValueFactory.fromAnyRef(line.intOption("epochs", defaultEpochs)));
-      return JobSpecParser.parse(config.resolve());
+      return ConfigFactory.parseString(text)
+          .withValue("epochs", ConfigValueFactory.fromAnyRef(line.intOption("epochs", defaultEpochs)));
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }

@@ -56,6 +56,9 @@ public final class Main {
         bench throughput     the same job through the reference trainer and through a cluster
                              (coordinator + 1 worker here, parameter shards in a second JVM)
             --spec FILE      (the demo job)   --epochs N (1)   --data-dir DIR   --threads T
+        bench sync           the demo's job in sync mode: the reference trainer (one thread per core,
+                             its own JVM) against --workers N (2) one-thread workers in one JVM
+            --spec FILE      (the demo job)   --epochs N (1)   --data-dir DIR
         bench checkpoints    the demo's job with checkpoints off and every --interval (30s)
             --epochs N (4)   --data-dir DIR
         bench checkpoint-write   a --megabytes (100) model's checkpoint into H2 against a plain

@@ -17,19 +17,28 @@ import java.util.List;
 import org.junit.jupiter.api.Test;
 
 /**
- * The elastic barrier does not change the optimisation: a {@code sync} job trained through the
- * cluster by 1, 2 or 3 workers takes the same steps, from the same samples, as the single-process
- * reference trainer, so every step's training loss agrees with the reference's to within
- * floating-point noise (the workers' gradient sums are added in another order).
+ * The training modes through the real cluster (one JVM, a node per worker):
+ *
+ * <ul>
+ *   <li>{@code sync}: the elastic barrier does not change the optimisation. A job trained by 1, 2
+ *       or 3 workers (and by 3 with a backup worker) takes the same steps, from the same samples,
+ *       as the single-process reference trainer, so every step's training loss agrees with the
+ *       reference's to within floating-point noise (the workers' gradient sums are added in
+ *       another order).
+ *   <li>{@code ssp}: no worker is ever served parameters while more than the bound ahead of the
+ *       slowest.
+ *   <li>{@code async} with a staleness bound of 0: stale pushes are refused and counted, and the
+ *       workers pull again and finish the job.
+ * </ul>
  */
-class SyncEquivalenceIT {
+class TrainingModesIT {
   /** Two epochs of 2,048 samples at a global batch of 64: 64 steps. */
   private static final JobSpec SPEC = JobSpecParser.parse(TestJobs.subsetSpecText(2, "sync", 2048, 200));
 
   private static final double TOLERANCE = 1e-5;
 
   @Test
-  void oneTwoOrThreeWorkersReproduceTheReferenceLossCurve() {
+  void syncReproducesTheReferenceLossCurveAndSspAndAsyncKeepTheirBounds() {
     List<Double> reference =
         ReferenceTrainer.train(SPEC, 0, FashionMnist.load(TestJobs.subsetDir()), line -> {}).stepLosses();
     assertEquals(64, reference.size());
@@ -83,6 +92,33 @@ class SyncEquivalenceIT {
       assertEquals(reference.size(), curve.size());
       double largest = worst;
       assertTrue(largest <= TOLERANCE, () -> "with a backup worker the curve drifts by " + largest);
+
+      // SSP, three workers, at most one window ahead of the slowest.
+      JobSpec ssp = JobSpecParser.parse(TestJobs.with(TestJobs.subsetSpecText(1, "ssp", 2048, 200), "staleness", 1));
+      String sspJob = cluster.submit(ssp);
+      assertEquals(JobState.COMPLETED, cluster.awaitFinished(sspJob, Duration.ofMinutes(3)).state());
+      for (int shard = 0; shard < ssp.shards(); shard++) {
+        ShardProtocol.ShardStatus status = cluster.shardStatus(sspJob, 0, shard);
+        System.out.printf(
+            "ssp: shard %d, most windows a served worker was ahead: %d (bound 1), %d workers pushed%n",
+            shard, status.maxClockLead(), status.pushers().size());
+        assertTrue(status.maxClockLead() <= 1, "ssp bound broken: " + status);
+        assertEquals(3, status.pushers().size(), "every worker trained: " + status);
+      }
+
+      // Async with no staleness allowed: concurrent workers' pushes go stale, are refused and
+      // counted, and the workers pull again.
+      JobSpec strict = JobSpecParser.parse(TestJobs.with(TestJobs.subsetSpecText(1, "async", 2048, 200), "staleness", 0));
+      String strictJob = cluster.submit(strict);
+      JobStatus strictDone = cluster.awaitFinished(strictJob, Duration.ofMinutes(3));
+      assertEquals(JobState.COMPLETED, strictDone.state(), () -> "job failed: " + strictDone.failure());
+      assertEquals(2048L, strictDone.samplesDone());
+      long stale = 0;
+      for (int shard = 0; shard < strict.shards(); shard++) {
+        stale += cluster.shardStatus(strictJob, 0, shard).pushesStale();
+      }
+      System.out.printf("async, staleness 0, 3 workers: %d stale pushes refused and re-pulled%n", stale);
+      assertTrue(stale > 0, "three workers never pushed on an old version?");
     }
   }
 }
