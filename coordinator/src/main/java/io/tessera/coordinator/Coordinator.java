@@ -80,6 +80,7 @@ import io.tessera.protocol.coordinator.CoordinatorProtocol.SubmitJob;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.AccumulationPlan;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.WorkerShare;
 import io.tessera.protocol.ps.ShardProtocol;
+import io.tessera.protocol.spec.StageKind;
 import io.tessera.protocol.spec.TrainingMode;
 import io.tessera.protocol.worker.WorkerProtocol;
 import io.tessera.protocol.worker.WorkerProtocol.EvaluationReport;
@@ -193,6 +194,9 @@ public final class Coordinator
       String jobId, int member, String workerId, EvaluationReport report, String error)
       implements Local {}
 
+  private record EnsembleReplied(String jobId, String workerId, WorkerProtocol.EnsembleReport report, String error)
+      implements Local {}
+
   private enum Reconcile implements Local {
     INSTANCE
   }
@@ -235,6 +239,7 @@ public final class Coordinator
         .onCommand(FlushLeases.class, this::onFlushLeases)
         .onCommand(ServeParked.class, this::onServeParked)
         .onCommand(SubmitJob.class, this::onSubmitJob)
+        .onCommand(CoordinatorProtocol.SubmitPipeline.class, this::onSubmitPipeline)
         .onCommand(GetJobStatus.class, this::onGetJobStatus)
         .onCommand(ListJobs.class, this::onListJobs)
         .onCommand(GetAccumulationHistory.class, this::onGetAccumulationHistory)
@@ -244,6 +249,7 @@ public final class Coordinator
         .onCommand(WorkersListed.class, this::onWorkersListed)
         .onCommand(InitReplied.class, this::onInitReplied)
         .onCommand(EvaluationReplied.class, this::onEvaluationReplied)
+        .onCommand(EnsembleReplied.class, this::onEnsembleReplied)
         .onCommand(ResolveShardRecovery.class, this::onResolveShardRecovery)
         .onCommand(ReportCorruptCheckpoint.class, this::onReportCorruptCheckpoint)
         .onCommand(RequestCheckpoint.class, this::onRequestCheckpoint)
@@ -324,6 +330,26 @@ public final class Coordinator
                 new JobSubmitted(jobId, command.spec(), now)))
         .thenRun(s -> scheduleReconcile())
         .thenReply(command.replyTo(), s -> StatusReply.success(new JobAccepted(jobId)));
+  }
+
+  private ReplyEffect<CoordinatorEvent, CoordinatorState> onSubmitPipeline(
+      CoordinatorState state, CoordinatorProtocol.SubmitPipeline command) {
+    List<JobSubmitted> stages = Stages.submitted(state, command.pipeline(), System.currentTimeMillis());
+    List<String> jobIds = stages.stream().map(JobSubmitted::jobId).toList();
+    String pipelineId = "job-" + state.nextJobNumber();
+    context.getLog().info("Accepted {} ({}): stages {}", pipelineId, command.pipeline().name(), jobIds);
+    List<CoordinatorEvent> events = new ArrayList<>();
+    String stageNames =
+        jobIds.size() == 1
+            ? ""
+            : ": " + String.join(", ", command.pipeline().stages().stream().map(s -> s.stage().name()).toList());
+    events.add(audit(state, "submit", pipelineId + " (" + command.pipeline().name() + stageNames + ")"));
+    events.addAll(stages);
+    return Effect()
+        .persist(events)
+        .thenRun(s -> scheduleReconcile())
+        .thenReply(
+            command.replyTo(), s -> StatusReply.success(new CoordinatorProtocol.PipelineAccepted(pipelineId, jobIds)));
   }
 
   private ReplyEffect<CoordinatorEvent, CoordinatorState> onGetJobStatus(
@@ -798,6 +824,14 @@ public final class Coordinator
     Optional<JobRun> active = state.activeJob();
     if (active.isEmpty()) {
       Optional<JobRun> next = state.firstQueued();
+      Optional<String> unmet = next.flatMap(job -> Stages.unmet(state, job));
+      if (unmet.isPresent()) {
+        context.getLog().warn("{} cannot start: {}", next.get().jobId(), unmet.get());
+        return Effect()
+            .persist(new JobFailed(next.get().jobId(), unmet.get()))
+            .thenRun(s -> scheduleReconcile())
+            .thenNoReply();
+      }
       if (next.isPresent() && !state.schedulable().isEmpty()) {
         context.getLog().info("Starting {}: setting up {} member(s)", next.get().jobId(), next.get().members().size());
         return Effect()
@@ -824,6 +858,9 @@ public final class Coordinator
       case EVALUATING -> {
         if (job.lastCheckpoint().map(CheckpointRecord::coversEverything).orElse(false)) {
           startEvaluations(state, job);
+          if (job.needsEnsembleEvaluation()) {
+            startEnsembleEvaluation(state, job);
+          }
         } else if (job.pendingCheckpoint() == null && !finalCheckpointRetries.contains(job.jobId())) {
           // Training is over: save the final numbers before evaluating, so that a lost shard
           // cannot take them with it.
@@ -863,7 +900,9 @@ public final class Coordinator
           ModelInitialized.class,
           worker.get().ref(),
           settings.initializeTimeout(),
-          replyTo -> new WorkerProtocol.InitializeModel(job.jobId(), memberIndex, job.spec(), replyTo),
+          replyTo ->
+              new WorkerProtocol.InitializeModel(
+                  job.jobId(), memberIndex, job.spec(), Stages.inputs(state, job, memberIndex), replyTo),
           (result, failure) ->
               new InitReplied(job.jobId(), memberIndex, workerId, result, failure == null ? null : failure.getMessage()));
     }
@@ -951,6 +990,52 @@ public final class Coordinator
         .sum();
   }
 
+  /** Has a worker measure the members of a finished classifier stage together. */
+  private void startEnsembleEvaluation(CoordinatorState state, JobRun job) {
+    String key = "ensemble:" + job.jobId();
+    if (asksInFlight.containsKey(key)) {
+      return;
+    }
+    Optional<WorkerEntry> worker = pickWorker(state, 0);
+    if (worker.isEmpty()) {
+      return;
+    }
+    String workerId = worker.get().workerId();
+    asksInFlight.put(key, workerId);
+    context.getLog().info("Evaluating {}'s {} members together on {}", job.jobId(), job.members().size(), workerId);
+    context.askWithStatus(
+        WorkerProtocol.EnsembleReport.class,
+        worker.get().ref(),
+        settings.evaluationTimeout(),
+        replyTo ->
+            new WorkerProtocol.EvaluateEnsemble(
+                job.jobId(), job.spec(), Stages.members(job), Stages.inputs(state, job, 0), replyTo),
+        (report, failure) -> new EnsembleReplied(job.jobId(), workerId, report, failure == null ? null : failure.getMessage()));
+  }
+
+  private ReplyEffect<CoordinatorEvent, CoordinatorState> onEnsembleReplied(
+      CoordinatorState state, EnsembleReplied reply) {
+    String key = "ensemble:" + reply.jobId();
+    asksInFlight.remove(key);
+    if (state.job(reply.jobId()).filter(JobRun::needsEnsembleEvaluation).isEmpty()) {
+      return Effect().noReply();
+    }
+    if (reply.error() != null) {
+      return retryOrFail(key, reply.jobId(), "evaluating the ensemble", reply.workerId(), reply.error());
+    }
+    WorkerProtocol.EnsembleReport report = reply.report();
+    CoordinatorProtocol.EnsembleResult result =
+        new CoordinatorProtocol.EnsembleResult(report.testSamples(), report.averaged(), report.majority(), report.revoted());
+    context.getLog().info(
+        "{} ensemble: averaged {}, majority {}, re-voted {} (members {})",
+        reply.jobId(), String.format("%.4f", result.averaged()), String.format("%.4f", result.majority()),
+        String.format("%.4f", result.revoted()), report.memberAccuracy());
+    return Effect()
+        .persist(new CoordinatorEvent.EnsembleEvaluated(reply.jobId(), result))
+        .thenRun(s -> scheduleReconcile())
+        .thenNoReply();
+  }
+
   private void startEvaluations(CoordinatorState state, JobRun job) {
     for (MemberRun member : job.members()) {
       String key = "eval:" + job.jobId() + ":" + member.member();
@@ -969,7 +1054,9 @@ public final class Coordinator
           EvaluationReport.class,
           worker.get().ref(),
           settings.evaluationTimeout(),
-          replyTo -> new WorkerProtocol.Evaluate(job.jobId(), memberIndex, job.spec(), replyTo),
+          replyTo ->
+              new WorkerProtocol.Evaluate(
+                  job.jobId(), memberIndex, job.spec(), Stages.inputs(state, job, memberIndex), replyTo),
           (report, failure) ->
               new EvaluationReplied(job.jobId(), memberIndex, workerId, report, failure == null ? null : failure.getMessage()));
     }
@@ -990,7 +1077,14 @@ public final class Coordinator
         "{} member {}: test accuracy {} on {} samples",
         reply.jobId(), reply.member(), String.format("%.4f", report.accuracy()), report.samples());
     return Effect()
-        .persist(new MemberEvaluated(reply.jobId(), reply.member(), report.samples(), report.accuracy()))
+        .persist(
+            new MemberEvaluated(
+                reply.jobId(), reply.member(), report.samples(),
+                // Masked-autoencoder pre-training has a loss to report, not an accuracy.
+                state.job(reply.jobId()).orElseThrow().spec().stage().kind() == StageKind.MAE_PRETRAIN
+                    ? Double.NaN
+                    : report.accuracy(),
+                report.meanLoss(), report.validationAccuracy()))
         .thenRun(
             s -> {
               s.job(reply.jobId())

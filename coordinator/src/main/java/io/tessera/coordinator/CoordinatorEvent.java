@@ -83,8 +83,12 @@ public sealed interface CoordinatorEvent extends TesseraSerializable {
       implements CoordinatorEvent {}
 
   /** A member's final parameters were measured on the test set. */
-  record MemberEvaluated(String jobId, int member, int testSamples, double testAccuracy)
+  record MemberEvaluated(
+      String jobId, int member, int testSamples, double testAccuracy, double testLoss, double validationAccuracy)
       implements CoordinatorEvent {}
+
+  /** A classifier stage's members were measured together on the test set. */
+  record EnsembleEvaluated(String jobId, CoordinatorProtocol.EnsembleResult result) implements CoordinatorEvent {}
 
   /** The job cannot go on; {@code reason} says why. */
   record JobFailed(String jobId, String reason) implements CoordinatorEvent {}

@@ -42,6 +42,7 @@ public final class CoordinatorRegistrar implements KryoRegistrar {
     registry.add(517, CoordinatorEvent.WorkerDraining.class);
     registry.add(518, CoordinatorEvent.GlobalBatchChanged.class);
     registry.add(519, CoordinatorEvent.BackupLeased.class);
+    registry.add(520, CoordinatorEvent.EnsembleEvaluated.class);
 
     // snapshot state
     registry.add(550, CoordinatorState.class);

@@ -137,7 +137,9 @@ public record CoordinatorState(
     if (event instanceof JobSubmitted e) {
       List<JobRun> next = new ArrayList<>(jobs);
       next.add(JobRun.queued(e.jobId(), e.spec(), e.submittedAtMillis()));
-      return new CoordinatorState(nextJobNumber + 1, nextLeaseId, membershipEpoch, workers, next, audit, retired);
+      // The stages of a pipeline (job-N.stage) share its number.
+      long number = Math.max(nextJobNumber, jobNumber(e.jobId()) + 1);
+      return new CoordinatorState(number, nextLeaseId, membershipEpoch, workers, next, audit, retired);
     } else if (event instanceof JobInitializationStarted e) {
       return withJob(e.jobId(), j -> j.withState(JobState.INITIALIZING));
     } else if (event instanceof MemberInitialized e) {
@@ -205,7 +207,11 @@ public record CoordinatorState(
           j ->
               j.withMemberEvaluated(
                   e.member(),
-                  new MemberResult(e.member(), j.member(e.member()).name(), e.testSamples(), e.testAccuracy())));
+                  new MemberResult(
+                      e.member(), j.member(e.member()).name(), e.testSamples(), e.testAccuracy(), e.testLoss(),
+                      e.validationAccuracy())));
+    } else if (event instanceof CoordinatorEvent.EnsembleEvaluated e) {
+      return withJob(e.jobId(), j -> j.withEnsembleEvaluated(e.result()));
     } else if (event instanceof JobFailed e) {
       return withJob(e.jobId(), j -> j.failed(e.reason()));
     } else if (event instanceof CheckpointStarted e) {
@@ -229,6 +235,17 @@ public record CoordinatorState(
       return new CoordinatorState(nextJobNumber, nextLeaseId, membershipEpoch, workers, jobs, next, retired);
     }
     throw new IllegalArgumentException("unknown coordinator event " + event.getClass().getName());
+  }
+
+  /** N of {@code job-N} or {@code job-N.stage}; -1 for an id of another form. */
+  static long jobNumber(String jobId) {
+    String number = jobId.startsWith("job-") ? jobId.substring(4) : "";
+    int dot = number.indexOf('.');
+    try {
+      return Long.parseLong(dot < 0 ? number : number.substring(0, dot));
+    } catch (NumberFormatException e) {
+      return -1;
+    }
   }
 
   private CoordinatorState withJob(String jobId, UnaryOperator<JobRun> change) {

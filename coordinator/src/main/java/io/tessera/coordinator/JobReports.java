@@ -30,7 +30,10 @@ final class JobReports {
         results,
         job.failure() == null ? "" : job.failure(),
         job.recoveryEpoch(),
-        job.lastCheckpoint().map(CheckpointRecord::checkpointId).orElse(-1L));
+        job.lastCheckpoint().map(CheckpointRecord::checkpointId).orElse(-1L),
+        job.spec().stage().name(),
+        job.spec().stage().kind(),
+        job.ensemble());
   }
 
   static AccumulationHistory accumulationHistory(JobRun job) {

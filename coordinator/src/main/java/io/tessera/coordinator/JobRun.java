@@ -5,6 +5,7 @@ import io.tessera.coordinator.CheckpointRecord.ShardPosition;
 import io.tessera.coordinator.ledger.SplitLedger;
 import io.tessera.coordinator.ledger.SplitLedger.Cut;
 import io.tessera.protocol.TesseraSerializable;
+import io.tessera.protocol.coordinator.CoordinatorProtocol;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.JobState;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.MemberResult;
 import io.tessera.protocol.spec.JobSpec;
@@ -29,6 +30,8 @@ import java.util.function.UnaryOperator;
  * @param lastCheckpointAtMillis when the last checkpoint started (or the job started running)
  * @param globalBatch samples per optimizer step now: the spec's, unless an operator changed it
  * @param learningRateScale factor on the scheduled learning rate that came with that change
+ * @param ensemble a classifier stage's members measured together; null until then, and for
+ *     stages of one member or other kinds
  */
 public record JobRun(
     String jobId,
@@ -47,7 +50,8 @@ public record JobRun(
     long pushesSinceCheckpoint,
     long lastCheckpointAtMillis,
     int globalBatch,
-    double learningRateScale)
+    double learningRateScale,
+    CoordinatorProtocol.EnsembleResult ensemble)
     implements TesseraSerializable {
 
   private static final double LOSS_SMOOTHING = 0.3;
@@ -64,7 +68,7 @@ public record JobRun(
     }
     return new JobRun(
         jobId, spec, JobState.QUEUED, submittedAtMillis, null, 0, members, Double.NaN, null, 0, 1, List.of(),
-        null, 0, submittedAtMillis, spec.globalBatch(), 1.0);
+        null, 0, submittedAtMillis, spec.globalBatch(), 1.0, null);
   }
 
   MemberRun member(int index) {
@@ -107,7 +111,7 @@ public record JobRun(
     return new JobRun(
         jobId, spec, nextState, submittedAtMillis, dataset, parameterCount, nextMembers, nextLoss, nextFailure,
         nextEpoch, nextCheckpointNumber, nextCheckpoints, nextPending, nextPushes, nextCheckpointAt, globalBatch,
-        learningRateScale);
+        learningRateScale, ensemble);
   }
 
   boolean isSync() {
@@ -129,7 +133,7 @@ public record JobRun(
         new JobRun(
             jobId, spec, state, submittedAtMillis, dataset, parameterCount, members, recentLoss, failure,
             recoveryEpoch, nextCheckpointId, checkpoints, pendingCheckpoint, pushesSinceCheckpoint,
-            lastCheckpointAtMillis, nextGlobalBatch, nextScale);
+            lastCheckpointAtMillis, nextGlobalBatch, nextScale, ensemble);
     if (!isSync()) {
       return changed;
     }
@@ -170,7 +174,7 @@ public record JobRun(
         new JobRun(
                 jobId, spec, state, submittedAtMillis, found, parameters, members, recentLoss, failure,
                 recoveryEpoch, nextCheckpointId, checkpoints, pendingCheckpoint, pushesSinceCheckpoint,
-                lastCheckpointAtMillis, globalBatch, learningRateScale)
+                lastCheckpointAtMillis, globalBatch, learningRateScale, ensemble)
             .withMember(index, MemberRun::withInitialized);
     if (!next.members.stream().allMatch(MemberRun::initialized)) {
       return next;
@@ -190,7 +194,7 @@ public record JobRun(
     return new JobRun(
         jobId, spec, JobState.RUNNING, submittedAtMillis, found, parameters, running, recentLoss, failure,
         recoveryEpoch, nextCheckpointId, List.of(new CheckpointRecord(0, cuts, positions)), null, 0, atMillis,
-        globalBatch, learningRateScale);
+        globalBatch, learningRateScale, ensemble);
   }
 
   /**
@@ -214,9 +218,41 @@ public record JobRun(
   }
 
   /** Records a member's test result; when every member has one the job is complete. */
+  /**
+   * Records a member's test result; when every member has one the job is complete, unless its
+   * members are still to be measured as an ensemble.
+   */
   JobRun withMemberEvaluated(int index, MemberResult result) {
     JobRun next = withMember(index, m -> m.withResult(result));
+    boolean done = next.members.stream().allMatch(m -> m.result() != null) && !next.needsEnsembleEvaluation();
+    return done ? next.withState(JobState.COMPLETED) : next;
+  }
+
+  /** Whether every member is evaluated and the ensemble still to be measured. */
+  boolean needsEnsembleEvaluation() {
+    return ensemble == null && members.size() > 1 && spec.stage().kind().classifies()
+        && members.stream().allMatch(m -> m.result() != null);
+  }
+
+  /** The members measured together: the job is complete. */
+  JobRun withEnsembleEvaluated(CoordinatorProtocol.EnsembleResult result) {
+    JobRun next =
+        new JobRun(
+            jobId, spec, state, submittedAtMillis, dataset, parameterCount, members, recentLoss, failure,
+            recoveryEpoch, nextCheckpointId, checkpoints, pendingCheckpoint, pushesSinceCheckpoint,
+            lastCheckpointAtMillis, globalBatch, learningRateScale, result);
     return next.members.stream().allMatch(m -> m.result() != null) ? next.withState(JobState.COMPLETED) : next;
+  }
+
+  /** The pipeline this stage belongs to: the job id up to its stage suffix. */
+  String pipelineId() {
+    int dot = jobId.indexOf('.');
+    return dot < 0 ? jobId : jobId.substring(0, dot);
+  }
+
+  /** The job id of stage {@code stage} of this job's pipeline. */
+  String jobIdOfStage(String stage) {
+    return pipelineId() + "." + stage;
   }
 
   /** A checkpoint starts: it will include exactly the splits acknowledged now. */

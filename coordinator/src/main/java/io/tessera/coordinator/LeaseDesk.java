@@ -152,7 +152,8 @@ final class LeaseDesk {
             job.dataset().trainSize(),
             job.spec(),
             new StepRule(
-                ledger.positions(member.round()).size(), member.roundScale(), run.first(), member.round().first())));
+                ledger.positions(member.round()).size(), member.roundScale(), run.first(), member.round().first()),
+            Stages.inputs(state, job, backup.member())));
   }
 
   private static LeaseReply grant(CoordinatorState state, SplitLeased leased) {
@@ -187,7 +188,8 @@ final class LeaseDesk {
             k,
             job.dataset().trainSize(),
             job.spec(),
-            rule));
+            rule,
+            Stages.inputs(state, job, leased.member())));
   }
 
   /**

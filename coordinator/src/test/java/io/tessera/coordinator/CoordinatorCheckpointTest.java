@@ -173,7 +173,7 @@ class CoordinatorCheckpointTest extends CoordinatorFixture {
     CheckpointCompleted last = awaitEvent(CheckpointCompleted.class, e -> e.checkpointId() == 1);
     assertNotNull(last, "the final checkpoint completed before the evaluation was asked for");
     assertTrue(replayedJob().lastCheckpoint().orElseThrow().coversEverything());
-    evaluate.replyTo().tell(StatusReply.success(new EvaluationReport(JOB, 0, 4, 3, 0.5, 1)));
+    evaluate.replyTo().tell(StatusReply.success(new EvaluationReport(JOB, 0, 4, 3, 0.5, 1, 0, 0)));
     JobStatus done = awaitState(coordinator, JOB, JobState.COMPLETED);
     assertEquals(1, done.lastCheckpointId());
 
@@ -182,7 +182,7 @@ class CoordinatorCheckpointTest extends CoordinatorFixture {
     JobStatus after = awaitAssert(() -> checkpointOf(status(coordinator, JOB), 0));
     assertEquals(JobState.COMPLETED, after.state());
     assertEquals(0, after.recoveryEpoch());
-    assertEquals(List.of(new MemberResult(0, "m0", 4, 0.75)), after.results());
+    assertEquals(List.of(new MemberResult(0, "m0", 4, 0.75, 0.5, Double.NaN)), after.results());
     assertEquals(new ShardRecoveryPlan(0, 0, 1), resolveRecovery(coordinator, JOB, 0, 1));
     assertEquals(JobState.COMPLETED, status(coordinator, JOB).state());
   }
@@ -283,7 +283,7 @@ class CoordinatorCheckpointTest extends CoordinatorFixture {
     assertInstanceOf(NoLease.class, complete(coordinator, worker, only.leaseId(), 4, 4.0));
     expectWorkerMessage(worker, Evaluate.class)
         .replyTo()
-        .tell(StatusReply.success(new EvaluationReport(JOB, 0, 4, 2, 0.7, 1)));
+        .tell(StatusReply.success(new EvaluationReport(JOB, 0, 4, 2, 0.7, 1, 0, 0)));
 
     JobStatus done = awaitState(coordinator, JOB, JobState.COMPLETED);
     assertEquals(3, done.lastCheckpointId());
@@ -351,7 +351,7 @@ class CoordinatorCheckpointTest extends CoordinatorFixture {
     assertInstanceOf(NoLease.class, complete(coordinator, worker, last.leaseId(), 4, 4.0));
     expectWorkerMessage(worker, Evaluate.class)
         .replyTo()
-        .tell(StatusReply.success(new EvaluationReport(JOB, 0, 4, 4, 0.2, 1)));
+        .tell(StatusReply.success(new EvaluationReport(JOB, 0, 4, 4, 0.2, 1, 0, 0)));
     JobStatus done = awaitState(coordinator, JOB, JobState.COMPLETED);
     assertEquals(16, done.samplesDone());
     assertEquals(1, done.recoveryEpoch());
@@ -473,7 +473,7 @@ class CoordinatorCheckpointTest extends CoordinatorFixture {
     assertInstanceOf(NoLease.class, complete(respawned, worker, fourth.leaseId(), 4, 4.0));
     expectWorkerMessage(worker, Evaluate.class)
         .replyTo()
-        .tell(StatusReply.success(new EvaluationReport(JOB, 0, 4, 4, 0.1, 1)));
+        .tell(StatusReply.success(new EvaluationReport(JOB, 0, 4, 4, 0.1, 1, 0, 0)));
     assertEquals(4, awaitState(respawned, JOB, JobState.COMPLETED).lastCheckpointId());
   }
 

@@ -28,6 +28,7 @@ import io.tessera.coordinator.CoordinatorEvent.SplitLeased;
 import io.tessera.coordinator.CoordinatorEvent.WorkerDraining;
 import io.tessera.coordinator.CoordinatorEvent.WorkerJoined;
 import io.tessera.coordinator.CoordinatorEvent.WorkerLeft;
+import io.tessera.protocol.coordinator.CoordinatorProtocol;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.AuditRecord;
 import io.tessera.protocol.spec.CheckpointSpec;
 import io.tessera.protocol.spec.DatasetSpec;
@@ -113,6 +114,13 @@ class CoordinatorEventSerializationTest {
         new JobSubmitted("job-1", single, 1_726_000_000_123L),
         new JobSubmitted("job-2", ensemble, 1_726_000_042_000L),
         new JobSubmitted("job-4", weightedSync, 1_726_000_043_000L),
+        new JobSubmitted(
+            "job-5.student",
+            io.tessera.protocol.spec.JobSpecParser.parsePipeline(
+                    "name = p, dataset { validation = 500 }, stages = [{ name = t, ensemble-size = 3 },"
+                        + " { name = student, kind = distill, teacher = t, distill { alpha = 0.2 } }]")
+                .stage("student"),
+            1_726_000_044_000L),
         new JobInitializationStarted("job-2"),
         new MemberInitialized("job-2", 1, new DatasetInfo(60_000, 10_000, "9f2c41d0"), 210_314, 1_726_000_050_000L),
         new WorkerJoined(id, worker.getRef()),
@@ -127,7 +135,10 @@ class CoordinatorEventSerializationTest {
         new LeaseReleased("job-2", 0, 12, 44L, "CUDA out of memory while training split 12"),
         new GlobalBatchChanged("job-2", 1024, 2.0),
         new GlobalBatchChanged("job-2", 96, Math.sqrt(96.0 / 512)),
-        new MemberEvaluated("job-2", 1, 10_000, 0.8812),
+        new MemberEvaluated("job-2", 1, 10_000, 0.8812, Double.NaN, Double.NaN),
+        new MemberEvaluated("job-4.finetune", 2, 10_000, 0.8790, 0.3391, 0.8725),
+        new MemberEvaluated("job-4.pretrain", 0, 10_000, Double.NaN, 0.4102, Double.NaN),
+        new CoordinatorEvent.EnsembleEvaluated("job-4.finetune", new CoordinatorProtocol.EnsembleResult(10_000, 0.8891, 0.8874, 0.8902)),
         new JobFailed("job-3", "initialising member 0 failed 3 times; last error: no data in /data/fmnist"),
         new CheckpointStarted("job-2", 4, 1_726_000_060_000L),
         new CheckpointCompleted(

@@ -291,7 +291,7 @@ class CoordinatorSnapshotTest extends CoordinatorFixture {
     assertInstanceOf(NoLease.class, complete(respawned, worker, lease.leaseId(), 2, 1.0));
     expectWorkerMessage(worker, Evaluate.class)
         .replyTo()
-        .tell(StatusReply.success(new EvaluationReport(JOB, 0, 4, 4, 0.1, 1)));
+        .tell(StatusReply.success(new EvaluationReport(JOB, 0, 4, 4, 0.1, 1, 0, 0)));
     JobStatus done = awaitState(respawned, JOB, JobState.COMPLETED);
     assertEquals(2 * splits, done.samplesDone());
     assertEquals(2, done.lastCheckpointId());

@@ -34,6 +34,7 @@ import io.tessera.coordinator.CoordinatorState.Assignment;
 import io.tessera.coordinator.ledger.SplitLedger.Cut;
 import io.tessera.coordinator.ledger.SplitLedger.Run;
 import io.tessera.coordinator.ledger.SplitLedger;
+import io.tessera.protocol.coordinator.CoordinatorProtocol;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.AccumulationPlan;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.AuditRecord;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.JobState;
@@ -199,7 +200,7 @@ class CoordinatorStateTest {
     assertTrue(state.assignment(A).isEmpty(), "nothing to lease while evaluating");
     assertTrue(state.activeJob().isPresent());
 
-    state = state.apply(new MemberEvaluated(JOB, 0, 5, 0.8));
+    state = state.apply(new MemberEvaluated(JOB, 0, 5, 0.8, Double.NaN, Double.NaN));
     JobRun completed = job(state);
     assertEquals(JobState.COMPLETED, completed.state());
     assertEquals(new MemberResult(0, "m0", 5, 0.8), completed.member(0).result());
@@ -352,10 +353,15 @@ class CoordinatorStateTest {
     }
     assertEquals(JobState.EVALUATING, job(state).state());
 
-    state = state.apply(new MemberEvaluated(JOB, 1, 5, 0.6));
+    state = state.apply(new MemberEvaluated(JOB, 1, 5, 0.6, Double.NaN, Double.NaN));
     assertEquals(JobState.EVALUATING, job(state).state(), "member 0 is not evaluated yet");
-    state = state.apply(new MemberEvaluated(JOB, 0, 5, 0.4));
+    state = state.apply(new MemberEvaluated(JOB, 0, 5, 0.4, Double.NaN, Double.NaN));
+    assertEquals(JobState.EVALUATING, job(state).state(), "a classifier ensemble is measured together last");
+    assertTrue(job(state).needsEnsembleEvaluation());
+    CoordinatorProtocol.EnsembleResult together = new CoordinatorProtocol.EnsembleResult(5, 0.6, 0.6, 0.8);
+    state = state.apply(new CoordinatorEvent.EnsembleEvaluated(JOB, together));
     assertEquals(JobState.COMPLETED, job(state).state());
+    assertEquals(together, job(state).ensemble());
     assertEquals(new MemberResult(0, "m0", 5, 0.4), job(state).member(0).result());
     assertEquals(new MemberResult(1, "m1", 5, 0.6), job(state).member(1).result());
   }

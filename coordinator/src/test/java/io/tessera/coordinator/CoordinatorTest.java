@@ -1,5 +1,7 @@
 package io.tessera.coordinator;
 
+import io.tessera.protocol.worker.WorkerProtocol.StageInputs;
+
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -73,10 +75,10 @@ class CoordinatorTest extends CoordinatorFixture {
 
     // A lease is split-size samples: two micro-batch splits.
     Lease first = requestLease(coordinator, worker);
-    assertEquals(new Lease(1, JOB, 0, 1, new Split(0, 0, 0, 4), 2, 8, spec, new StepRule(4, 1.0, -1, -1)), first);
+    assertEquals(new Lease(1, JOB, 0, 1, new Split(0, 0, 0, 4), 2, 8, spec, new StepRule(4, 1.0, -1, -1), StageInputs.NONE), first);
 
     Lease second = grantedLease(complete(coordinator, worker, first.leaseId(), 4, 8.0));
-    assertEquals(new Lease(2, JOB, 0, 1, new Split(0, 2, 4, 8), 2, 8, spec, new StepRule(4, 1.0, -1, -1)), second);
+    assertEquals(new Lease(2, JOB, 0, 1, new Split(0, 2, 4, 8), 2, 8, spec, new StepRule(4, 1.0, -1, -1), StageInputs.NONE), second);
     JobStatus halfway = status(coordinator, JOB);
     assertEquals(JobState.RUNNING, halfway.state());
     assertEquals(4, halfway.samplesDone());
@@ -92,10 +94,10 @@ class CoordinatorTest extends CoordinatorFixture {
     assertEquals(JOB, evaluate.jobId());
     assertEquals(0, evaluate.member());
     assertEquals(spec, evaluate.spec());
-    evaluate.replyTo().tell(StatusReply.success(new EvaluationReport(JOB, 0, 4, 3, 0.41, 2)));
+    evaluate.replyTo().tell(StatusReply.success(new EvaluationReport(JOB, 0, 4, 3, 0.41, 2, 0, 0)));
 
     JobStatus done = awaitState(coordinator, JOB, JobState.COMPLETED);
-    assertEquals(List.of(new MemberResult(0, "m0", 4, 0.75)), done.results());
+    assertEquals(List.of(new MemberResult(0, "m0", 4, 0.75, 0.41, Double.NaN)), done.results());
     assertEquals(8, done.samplesDone());
     assertEquals(4, done.splitsDone());
     assertEquals(4, done.splitsTotal());
@@ -485,10 +487,10 @@ class CoordinatorTest extends CoordinatorFixture {
 
     expectWorkerMessage(worker, Evaluate.class)
         .replyTo()
-        .tell(StatusReply.success(new EvaluationReport(JOB, 0, 4, 4, 0.1, 3)));
+        .tell(StatusReply.success(new EvaluationReport(JOB, 0, 4, 4, 0.1, 3, 0, 0)));
     JobStatus done = awaitState(respawned, JOB, JobState.COMPLETED);
     assertEquals(12, done.samplesDone());
-    assertEquals(List.of(new MemberResult(0, "m0", 4, 1.0)), done.results());
+    assertEquals(List.of(new MemberResult(0, "m0", 4, 1.0, 0.1, Double.NaN)), done.results());
     assertEquals(1, done.lastCheckpointId());
   }
 
@@ -689,7 +691,7 @@ class CoordinatorTest extends CoordinatorFixture {
     assertEquals(new TrainingCurve(JOB, 0, List.of()), trainingCurve(coordinator, JOB, 0).getValue());
 
     Lease first = requestLease(coordinator, worker);
-    assertEquals(new Lease(1, JOB, 0, 1, new Split(0, 0, 0, 4), 2, 8, spec, new StepRule(4, 1.0, 0, 0)), first);
+    assertEquals(new Lease(1, JOB, 0, 1, new Split(0, 0, 0, 4), 2, 8, spec, new StepRule(4, 1.0, 0, 0), StageInputs.NONE), first);
     Lease second = grantedLease(complete(coordinator, worker, first.leaseId(), 4, 8.0));
     assertEquals(new Split(0, 2, 4, 8), second.split());
     assertEquals(new StepRule(4, 1.0, 2, 2), second.rule());
@@ -703,7 +705,7 @@ class CoordinatorTest extends CoordinatorFixture {
     assertEquals("no member 0 of job job-9", trainingCurve(coordinator, "job-9", 0).getError().getMessage());
     expectWorkerMessage(worker, Evaluate.class)
         .replyTo()
-        .tell(StatusReply.success(new EvaluationReport(JOB, 0, 4, 4, 0.1, 2)));
+        .tell(StatusReply.success(new EvaluationReport(JOB, 0, 4, 4, 0.1, 2, 0, 0)));
     awaitState(coordinator, JOB, JobState.COMPLETED);
     assertEquals(List.of(2.0, 1.0), trainingCurve(coordinator, JOB, 0).getValue().stepLosses());
   }

@@ -94,23 +94,51 @@ final class AdminClient {
     if (response.statusCode() != 201) {
       return failed(response, body);
     }
-    System.out.println(raw ? response.body() : body.get("jobId").asText());
+    if (raw) {
+      System.out.println(response.body());
+    } else {
+      // One line per stage (one line for a one-stage job), so scripts can take the last line.
+      for (JsonNode id : body.get("jobIds")) {
+        System.out.println(id.asText());
+      }
+    }
     return 0;
   }
 
+  /**
+   * A job's status, or, for the id of a pipeline of several stages ({@code job-N}), each stage's
+   * ({@code job-N.<stage>}); with {@code watch}, again every 5 s until every one has finished.
+   */
   private int status(String jobId, boolean raw, boolean watch) throws IOException, InterruptedException {
     long start = System.nanoTime();
     while (true) {
-      HttpResponse<String> response = send(HttpRequest.newBuilder(base.resolve("api/jobs/" + jobId)).GET());
-      JsonNode body = JSON.readTree(response.body());
+      HttpResponse<String> response = send(HttpRequest.newBuilder(base.resolve("api/jobs")).GET());
+      JsonNode all = JSON.readTree(response.body());
       if (response.statusCode() != 200) {
-        return failed(response, body);
+        return failed(response, all);
       }
-      System.out.println(raw ? response.body() : describe(body, watch ? (System.nanoTime() - start) / 1e9 : -1));
-      String state = body.get("state").asText();
-      boolean finished = state.equals("COMPLETED") || state.equals("FAILED");
+      java.util.List<JsonNode> matching = new java.util.ArrayList<>();
+      for (JsonNode job : all) {
+        String id = job.get("jobId").asText();
+        if (id.equals(jobId) || id.startsWith(jobId + ".")) {
+          matching.add(job);
+        }
+      }
+      if (matching.isEmpty()) {
+        System.err.println("tessera: no job " + jobId + " (HTTP 404)");
+        return 1;
+      }
+      boolean finished = true;
+      boolean failed = false;
+      for (JsonNode job : matching) {
+        String state = job.get("state").asText();
+        finished &= state.equals("COMPLETED") || state.equals("FAILED");
+        failed |= state.equals("FAILED");
+        String prefix = matching.size() > 1 ? job.get("jobId").asText() + "  " : "";
+        System.out.println(raw ? job.toString() : prefix + describe(job, watch ? (System.nanoTime() - start) / 1e9 : -1));
+      }
       if (!watch || finished) {
-        return state.equals("FAILED") ? 1 : 0;
+        return failed ? 1 : 0;
       }
       java.util.concurrent.TimeUnit.MILLISECONDS.sleep(WATCH_INTERVAL_MILLIS);
     }
@@ -243,7 +271,18 @@ final class AdminClient {
                 status.get("lastCheckpointId").asLong(),
                 status.get("recoveryEpoch").asLong()));
     for (JsonNode result : status.get("results")) {
-      line.append(String.format(", %s test accuracy %.4f", result.get("name").asText(), result.get("testAccuracy").asDouble()));
+      JsonNode accuracy = result.get("testAccuracy");
+      if (accuracy.isNumber()) {
+        line.append(String.format(", %s test accuracy %.4f", result.get("name").asText(), accuracy.asDouble()));
+      } else {
+        line.append(String.format(", %s test loss %.4f", result.get("name").asText(), result.get("testLoss").asDouble()));
+      }
+    }
+    JsonNode ensemble = status.get("ensemble");
+    if (ensemble != null && ensemble.isObject()) {
+      line.append(String.format(
+          ", ensemble: averaged %.4f, majority %.4f, re-voted %.4f", ensemble.get("averaged").asDouble(),
+          ensemble.get("majority").asDouble(), ensemble.get("revoted").asDouble()));
     }
     if (!status.get("failure").asText().isEmpty()) {
       line.append(", failure: ").append(status.get("failure").asText());

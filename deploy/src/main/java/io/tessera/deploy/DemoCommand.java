@@ -14,6 +14,7 @@ import io.tessera.protocol.coordinator.CoordinatorProtocol.JobStatus;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.MemberResult;
 import io.tessera.protocol.spec.JobSpec;
 import io.tessera.protocol.spec.JobSpecParser;
+import io.tessera.protocol.spec.PipelineSpec;
 import io.tessera.protocol.spec.SpecException;
 import io.tessera.worker.data.DatasetException;
 import java.io.IOException;
@@ -52,7 +53,7 @@ final class DemoCommand {
         CommandLine.parse(
             args, Set.of("data-dir", "from", "workers", "epochs", "spec", "admin-port", "metrics-port"), Set.of());
     Path dataDir = Path.of(line.option("data-dir").orElse(DataCommand.DEFAULT_DATA_DIR));
-    JobSpec spec;
+    PipelineSpec spec;
     try {
       DataCommand.fetch(dataDir, line.option("from").map(Path::of));
       spec = jobSpec(line);
@@ -92,7 +93,8 @@ final class DemoCommand {
     }
   }
 
-  static JobSpec jobSpec(CommandLine line) {
+  /** The job to train: {@code --spec FILE} (one stage or several) or the demo's, with {@code --epochs}. */
+  static PipelineSpec jobSpec(CommandLine line) {
     String text;
     try {
       if (line.option("spec").isPresent()) {
@@ -109,7 +111,7 @@ final class DemoCommand {
     if (line.option("epochs").isPresent()) {
       spec = spec.withValue("epochs", ConfigValueFactory.fromAnyRef(line.intOption("epochs", 1)));
     }
-    return JobSpecParser.parse(spec.resolve());
+    return JobSpecParser.parsePipeline(spec.resolve().root().render(com.typesafe.config.ConfigRenderOptions.concise()));
   }
 
   private static Config nodeConfig(CommandLine line, Path dataDir, int workers) {
@@ -128,29 +130,41 @@ final class DemoCommand {
     return ConfigFactory.parseMap(overrides).withFallback(ConfigFactory.load());
   }
 
-  private static int train(ActorSystem<NodeGuardian.Command> system, JobSpec spec, int workers) {
+  /** Submits the job and follows its stages in turn, printing progress and each stage's results. */
+  private static int train(ActorSystem<NodeGuardian.Command> system, PipelineSpec spec, int workers) {
     ActorRef<CoordinatorProtocol.Command> coordinator = TesseraNode.coordinator(system);
     long start = System.nanoTime();
-    String jobId =
-        AskPattern.<CoordinatorProtocol.Command, CoordinatorProtocol.JobAccepted>askWithStatus(
-                coordinator, replyTo -> new CoordinatorProtocol.SubmitJob(spec, replyTo), ASK, system.scheduler())
+    CoordinatorProtocol.PipelineAccepted accepted =
+        AskPattern.<CoordinatorProtocol.Command, CoordinatorProtocol.PipelineAccepted>askWithStatus(
+                coordinator, replyTo -> new CoordinatorProtocol.SubmitPipeline(spec, replyTo), ASK, system.scheduler())
             .toCompletableFuture()
-            .join()
-            .jobId();
-    System.out.printf(
-        "demo: training %s (%s) with %d workers and %d parameter shards%n", jobId, spec.name(), workers, spec.shards());
-    CompletableFuture<JobStatus> finished = new CompletableFuture<>();
-    Cancellable polling =
-        system
-            .scheduler()
-            .scheduleAtFixedRate(
-                POLL,
-                POLL,
-                () -> printProgress(system, coordinator, jobId, start, finished),
-                system.executionContext());
-    JobStatus last = finished.join();
-    polling.cancel();
-    return report(last, (System.nanoTime() - start) / 1e9);
+            .join();
+    int exit = 0;
+    for (int i = 0; i < accepted.jobIds().size(); i++) {
+      String jobId = accepted.jobIds().get(i);
+      JobSpec stage = spec.stages().get(i);
+      System.out.printf(
+          "demo: training %s (%s%s) with %d workers and %d parameter shards%n",
+          jobId, spec.name(), spec.stages().size() > 1 ? ", stage " + stage.stage().name() : "", workers,
+          stage.shards());
+      long stageStart = System.nanoTime();
+      CompletableFuture<JobStatus> finished = new CompletableFuture<>();
+      Cancellable polling =
+          system
+              .scheduler()
+              .scheduleAtFixedRate(
+                  POLL,
+                  POLL,
+                  () -> printProgress(system, coordinator, jobId, start, finished),
+                  system.executionContext());
+      JobStatus last = finished.join();
+      polling.cancel();
+      exit = Math.max(exit, report(last, (System.nanoTime() - stageStart) / 1e9));
+      if (exit != 0) {
+        break;
+      }
+    }
+    return exit;
   }
 
   private static void printProgress(
@@ -183,9 +197,21 @@ final class DemoCommand {
         "demo: trained %d samples in %.0f s (%.0f samples/s overall)%n",
         status.samplesDone(), seconds, status.samplesDone() / seconds);
     for (MemberResult result : status.results()) {
+      if (Double.isNaN(result.testAccuracy())) {
+        System.out.printf(
+            "Test loss: %.4f (%d Fashion-MNIST test images, member %s, stage %s)%n",
+            result.testLoss(), result.testSamples(), result.name(), status.stage());
+      } else {
+        System.out.printf(
+            "Test accuracy: %.4f (%d Fashion-MNIST test images, member %s%s)%n",
+            result.testAccuracy(), result.testSamples(), result.name(),
+            status.stage().equals("main") ? "" : ", stage " + status.stage());
+      }
+    }
+    if (status.ensemble() != null) {
       System.out.printf(
-          "Test accuracy: %.4f (%d Fashion-MNIST test images, member %s)%n",
-          result.testAccuracy(), result.testSamples(), result.name());
+          "Ensemble test accuracy (stage %s): averaged %.4f, majority vote %.4f, per-class re-voting %.4f%n",
+          status.stage(), status.ensemble().averaged(), status.ensemble().majority(), status.ensemble().revoted());
     }
     return 0;
   }

@@ -71,7 +71,8 @@ class NodeConfigurationTest {
   void theDemoJobIsPackagedAndValidAndEpochsCanBeOverridden() {
     var spec = DemoCommand.jobSpec(CommandLine.parse(List.of("--epochs", "2"), Set.of("epochs", "spec"), Set.of()));
     assertEquals("fashion-mnist-vit", spec.name());
-    assertEquals(2, spec.epochs());
-    assertEquals(2, spec.shards());
+    assertEquals(1, spec.stages().size(), "the demo is one stage");
+    assertEquals(2, spec.stages().get(0).epochs());
+    assertEquals(2, spec.stages().get(0).shards());
   }
 }

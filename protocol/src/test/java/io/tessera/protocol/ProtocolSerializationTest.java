@@ -22,6 +22,13 @@ import io.tessera.protocol.spec.ModelKind;
 import io.tessera.protocol.spec.ModelSpec;
 import io.tessera.protocol.spec.OptimizerKind;
 import io.tessera.protocol.spec.OptimizerSpec;
+import io.tessera.protocol.spec.ComputePrecision;
+import io.tessera.protocol.spec.DistillSpec;
+import io.tessera.protocol.spec.FlipSpec;
+import io.tessera.protocol.spec.MaeSpec;
+import io.tessera.protocol.spec.PipelineSpec;
+import io.tessera.protocol.spec.StageKind;
+import io.tessera.protocol.spec.StageSpec;
 import io.tessera.protocol.tensor.ParameterLayout;
 import io.tessera.protocol.tensor.Segment;
 import io.tessera.protocol.tensor.ShardRange;
@@ -342,6 +349,36 @@ class ProtocolSerializationTest {
             .optLearningRateScaling(LearningRateScaling.NONE)
             .build();
 
+    // --- stages ---
+    MaeSpec mae = new MaeSpec(0.6, 48, 2, 3, 96, false);
+    FlipSpec flip = new FlipSpec(0.75, 32, 1, 2, 64, 48, 1);
+    DistillSpec distill = new DistillSpec(0.3, 2.5);
+    JobSpec pretrain =
+        JobSpec.builder()
+            .setName("mae-pretrain")
+            .optStage(new StageSpec("pretrain", StageKind.MAE_PRETRAIN, "", "", mae, flip, distill, ComputePrecision.FP32))
+            .build();
+    JobSpec student =
+        JobSpec.builder()
+            .setName("mae-student")
+            .optDataset(new DatasetSpec(DatasetSpec.FASHION_MNIST, 6_000, 1_000, 500))
+            .optStage(
+                new StageSpec("student", StageKind.DISTILL, "pretrain", "pretrain-1", MaeSpec.defaults(),
+                    FlipSpec.defaults(), distill, ComputePrecision.FP16))
+            .build();
+    JobSpec teacherStage =
+        JobSpec.builder()
+            .setName("mae-finetune")
+            .optStage(
+                new StageSpec("pretrain-1", StageKind.FINETUNE, "pretrain", "", MaeSpec.defaults(), FlipSpec.defaults(),
+                    DistillSpec.defaults(), ComputePrecision.FP16))
+            .build();
+    PipelineSpec pipeline = new PipelineSpec("mae-pipeline", List.of(pretrain, teacherStage, student));
+    WorkerProtocol.SourceModel source = new WorkerProtocol.SourceModel("job-4.pretrain", 1, pretrain);
+    WorkerProtocol.StageInputs inputs =
+        new WorkerProtocol.StageInputs(List.of(source), List.of(new WorkerProtocol.SourceModel("job-4.pretrain-1", 0, teacherStage)));
+    CoordinatorProtocol.EnsembleResult ensembleResult = new CoordinatorProtocol.EnsembleResult(10_000, 0.8891, 0.8874, 0.8902);
+
     // --- tensors ---
     TensorPayload fp32 = TensorPayload.encode(gaussians(random, 37, 0.02), WirePrecision.FP32);
     TensorPayload bf16 = TensorPayload.encode(gaussians(random, 53, 1.0), WirePrecision.BF16);
@@ -376,9 +413,9 @@ class ProtocolSerializationTest {
     CoordinatorProtocol.SplitReport report =
         new CoordinatorProtocol.SplitReport(2048, 1234.5, 16, 1, 9_876_543_210L);
     CoordinatorProtocol.Lease lease =
-        new CoordinatorProtocol.Lease(77L, JOB, 1, 5L, split, 4, 60_000, ensemble, syncRule);
+        new CoordinatorProtocol.Lease(77L, JOB, 1, 5L, split, 4, 60_000, ensemble, syncRule, inputs);
     CoordinatorProtocol.MemberResult result =
-        new CoordinatorProtocol.MemberResult(0, "m0", 10_000, 0.8812);
+        new CoordinatorProtocol.MemberResult(0, "m0", 10_000, 0.8812, 0.3311, 0.8790);
     List<CoordinatorProtocol.JobStatus> statuses = new ArrayList<>();
     for (JobState state : JobState.values()) {
       boolean failed = state == JobState.FAILED;
@@ -400,7 +437,10 @@ class ProtocolSerializationTest {
                   : List.of(),
               failed ? "worker pool empty for 600 s" : state == JobState.RUNNING ? null : "",
               state.ordinal() % 3,
-              state == JobState.QUEUED ? -1L : state.ordinal()));
+              state == JobState.QUEUED ? -1L : state.ordinal(),
+              state.ordinal() % 2 == 0 ? "main" : "finetune",
+              StageKind.values()[state.ordinal() % StageKind.values().length],
+              state == JobState.COMPLETED ? ensembleResult : null));
     }
     CoordinatorProtocol.WorkerShare share = new CoordinatorProtocol.WorkerShare("worker-a/gpu0", 3);
     CoordinatorProtocol.AccumulationPlan plan =
@@ -446,12 +486,18 @@ class ProtocolSerializationTest {
 
     WorkerProtocol.DatasetInfo info = new WorkerProtocol.DatasetInfo(60_000, 10_000, "9f2c41d0");
     all.add(WorkerProtocol.WorkAvailable.INSTANCE);
-    all.add(new WorkerProtocol.InitializeModel(JOB, 2, ensemble, ref()));
+    all.add(new WorkerProtocol.InitializeModel(JOB, 2, ensemble, WorkerProtocol.StageInputs.NONE, ref()));
+    all.add(new WorkerProtocol.InitializeModel("job-4.student", 0, student, inputs, ref()));
     all.add(new WorkerProtocol.ModelInitialized(JOB, 2, 210_314, 52, info));
     all.add(info);
     all.add(new WorkerProtocol.SetAccumulation(JOB, 0, 5L, 3));
-    all.add(new WorkerProtocol.Evaluate(JOB, 1, single, ref()));
-    all.add(new WorkerProtocol.EvaluationReport(JOB, 1, 10_000, 8_765, 0.3712, 930L));
+    all.add(new WorkerProtocol.Evaluate(JOB, 1, single, WorkerProtocol.StageInputs.NONE, ref()));
+    all.add(new WorkerProtocol.Evaluate("job-4.student", 0, student, inputs, ref()));
+    all.add(new WorkerProtocol.EvaluationReport(JOB, 1, 10_000, 8_765, 0.3712, 930L, 500, 431));
+    all.add(new WorkerProtocol.EvaluationReport("job-4.pretrain", 0, 10_000, 0, 0.4183, 930L, 0, 0));
+    all.add(new WorkerProtocol.EvaluateEnsemble("job-4.pretrain-1", teacherStage, List.of(source, source), inputs, ref()));
+    all.add(
+        new WorkerProtocol.EnsembleReport("job-4.pretrain-1", 10_000, List.of(0.8801, 0.8790), List.of(0.874, Double.NaN), 0.8891, 0.8874, 0.8902));
     all.add(WorkerProtocol.Drain.INSTANCE);
 
     all.add(new CoordinatorProtocol.ResolveShardRecovery(JOB, 1, 0, ref()));
@@ -468,6 +514,10 @@ class ProtocolSerializationTest {
     all.add(new io.tessera.protocol.spec.CheckpointSpec(30_000L, 500L));
     all.add(new CoordinatorProtocol.SubmitJob(ensemble, ref()));
     all.add(new CoordinatorProtocol.JobAccepted(JOB));
+    all.add(new CoordinatorProtocol.SubmitPipeline(pipeline, ref()));
+    all.add(new CoordinatorProtocol.PipelineAccepted("job-4", List.of("job-4.pretrain", "job-4.pretrain-1", "job-4.student")));
+    all.addAll(List.of(mae, flip, distill, pretrain.stage(), student.stage(), pipeline, source, inputs, ensembleResult));
+    all.add(new CoordinatorProtocol.MemberResult(1, "m1", 10_000, Double.NaN, 0.4183, Double.NaN));
     all.add(new CoordinatorProtocol.GetJobStatus(JOB, ref()));
     all.add(new CoordinatorProtocol.ListJobs(ref()));
     all.add(new CoordinatorProtocol.JobList(statuses));

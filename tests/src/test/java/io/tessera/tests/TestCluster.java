@@ -180,6 +180,15 @@ final class TestCluster implements AutoCloseable {
         .jobId();
   }
 
+  /** Submits a pipeline; returns its stages' job ids, in order. */
+  List<String> submit(io.tessera.protocol.spec.PipelineSpec pipeline) {
+    return AskPattern.<CoordinatorProtocol.Command, CoordinatorProtocol.PipelineAccepted>askWithStatus(
+            coordinator, replyTo -> new CoordinatorProtocol.SubmitPipeline(pipeline, replyTo), ASK, seedNode().scheduler())
+        .toCompletableFuture()
+        .join()
+        .jobIds();
+  }
+
   JobStatus status(String jobId) {
     return AskPattern.<CoordinatorProtocol.Command, JobStatus>askWithStatus(
             coordinator, replyTo -> new CoordinatorProtocol.GetJobStatus(jobId, replyTo), ASK, seedNode().scheduler())

@@ -21,24 +21,37 @@ import io.tessera.protocol.coordinator.CoordinatorProtocol.LeaseReply;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.NoLease;
 import io.tessera.protocol.ps.ShardProtocol.PushOutcome;
 import io.tessera.protocol.ps.ShardProtocol.Stale;
+import io.tessera.protocol.spec.ComputePrecision;
 import io.tessera.protocol.spec.JobSpec;
 import io.tessera.protocol.spec.TrainingMode;
 import io.tessera.protocol.tensor.WirePrecision;
 import io.tessera.protocol.worker.WorkerProtocol;
 import io.tessera.protocol.worker.WorkerProtocol.Command;
 import io.tessera.protocol.worker.WorkerProtocol.Drain;
+import io.tessera.protocol.worker.WorkerProtocol.EnsembleReport;
+import io.tessera.protocol.worker.WorkerProtocol.EvaluateEnsemble;
 import io.tessera.protocol.worker.WorkerProtocol.Evaluate;
 import io.tessera.protocol.worker.WorkerProtocol.EvaluationReport;
 import io.tessera.protocol.worker.WorkerProtocol.InitializeModel;
 import io.tessera.protocol.worker.WorkerProtocol.Local;
 import io.tessera.protocol.worker.WorkerProtocol.ModelInitialized;
 import io.tessera.protocol.worker.WorkerProtocol.SetAccumulation;
+import io.tessera.protocol.worker.WorkerProtocol.SourceModel;
+import io.tessera.protocol.worker.WorkerProtocol.StageInputs;
 import io.tessera.protocol.worker.WorkerProtocol.WorkAvailable;
 import io.tessera.worker.ShardClient.PulledParameters;
 import io.tessera.worker.ShardClient.PushRequest;
+import io.tessera.worker.data.StageData;
+import io.tessera.worker.eval.EnsembleVote;
+import io.tessera.worker.train.Classifies;
 import io.tessera.worker.train.MemberTrainer;
+import io.tessera.worker.train.StageTrainers;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -48,8 +61,10 @@ import java.util.Map;
  * trains each leased run of splits in accumulation windows of {@code k} micro-batches: pull the
  * member's parameters from its shards, run the micro-batches forward and backward while gradients
  * add up, push the gradient sum once, and ack the lease when every push was accepted. It also sets
- * up a new member's shards, evaluates members on request, and drains when asked: it finishes the
- * window it is in, acks what it trained, and leaves.
+ * up a new member's shards, evaluates members (alone, or a stage's members together as an
+ * ensemble) on request, and drains when asked: it finishes the window it is in, acks what it
+ * trained, and leaves. A member of a later pipeline stage reads what it needs of earlier stages
+ * (an encoder to start from, teachers) from their shards when its context is built.
  *
  * <p>The actor runs on a dispatcher of its own ({@link WorkerSettings#DISPATCHER}), so the DJL
  * work in its handlers blocks only this worker. Its DJL arrays are closed when it stops.
@@ -166,6 +181,7 @@ public final class Worker extends AbstractBehavior<Command> {
         .onMessage(SetAccumulation.class, this::onSetAccumulation)
         .onMessage(InitializeModel.class, this::onInitializeModel)
         .onMessage(Evaluate.class, this::onEvaluate)
+        .onMessage(EvaluateEnsemble.class, this::onEvaluateEnsemble)
         .onMessage(Drain.class, this::onDrain)
         .onMessage(LeaseAnswered.class, this::onLeaseAnswered)
         .onMessage(ParametersPulled.class, this::onParametersPulled)
@@ -249,7 +265,7 @@ public final class Worker extends AbstractBehavior<Command> {
     timers.cancel(AskForWork.INSTANCE);
     MemberContext member;
     try {
-      member = member(lease.jobId(), lease.member(), lease.spec());
+      member = member(lease.jobId(), lease.member(), lease.spec(), lease.inputs());
       int trainSize = member.trainer.dataset().trainSize();
       if (trainSize != lease.trainSize()) {
         throw new IllegalStateException(
@@ -508,9 +524,9 @@ public final class Worker extends AbstractBehavior<Command> {
 
   private Behavior<Command> onInitializeModel(InitializeModel request) {
     try {
-      MemberContext member = member(request.jobId(), request.member(), request.spec());
+      MemberContext member = member(request.jobId(), request.member(), request.spec(), request.inputs());
       JobSpec spec = request.spec();
-      float[] values = member.trainer.initialValues(spec.members().get(request.member()).seed());
+      float[] values = member.initialValues();
       long totalSteps = spec.optimizerSteps(member.trainer.dataset().trainSize());
       ModelInitialized initialized =
           new ModelInitialized(
@@ -538,7 +554,7 @@ public final class Worker extends AbstractBehavior<Command> {
 
   private Behavior<Command> onEvaluate(Evaluate request) {
     try {
-      MemberContext member = member(request.jobId(), request.member(), request.spec());
+      MemberContext member = member(request.jobId(), request.member(), request.spec(), request.inputs());
       getContext().pipeToSelf(
           member.shards.pull(WirePrecision.FP32, ""),
           (pulled, failure) -> new EvaluationPulled(request, pulled, failure));
@@ -554,21 +570,117 @@ public final class Worker extends AbstractBehavior<Command> {
       request.replyTo().tell(StatusReply.error("could not pull parameters: " + message.failure().getMessage()));
       return this;
     }
-    MemberContext member = member(request.jobId(), request.member(), request.spec());
-    MemberTrainer.Score score = member.trainer.evaluate(message.parameters().values());
+    MemberTrainer.Score score;
+    try {
+      MemberContext member = member(request.jobId(), request.member(), request.spec(), request.inputs());
+      score = member.trainer.evaluate(message.parameters().values());
+    } catch (RuntimeException e) {
+      getContext().getLog().warn("Cannot evaluate {} member {}: {}", request.jobId(), request.member(), e.getMessage());
+      request.replyTo().tell(StatusReply.error(e.getMessage()));
+      return this;
+    }
     long version = Arrays.stream(message.parameters().versions()).min().orElse(0);
     request.replyTo().tell(
         StatusReply.success(
             new EvaluationReport(
                 request.jobId(), request.member(), score.samples(), score.correct(),
-                score.samples() == 0 ? score.summedLoss() : score.summedLoss() / score.samples(), version)));
+                score.samples() == 0 ? score.summedLoss() : score.summedLoss() / score.samples(), version,
+                score.validationSamples(), score.validationCorrect())));
     return this;
+  }
+
+  /**
+   * Measures a finished stage's members together: each member's class probabilities on the
+   * validation split and the test set, then the ensemble by averaging, majority vote and per-class
+   * re-vote. The members' parameters are read from their shards, which hold the final values.
+   */
+  private Behavior<Command> onEvaluateEnsemble(EvaluateEnsemble request) {
+    try {
+      int count = request.members().size();
+      float[][] test = new float[count][];
+      float[][] validation = new float[count][];
+      StageData images = null;
+      for (int i = 0; i < count; i++) {
+        SourceModel source = request.members().get(i);
+        MemberContext member = member(source.jobId(), source.member(), source.spec(), inputsOf(request.inputs(), source.member()));
+        if (!(member.trainer instanceof Classifies classifier)) {
+          throw new IllegalArgumentException(
+              "stage '" + source.spec().stage().name() + "' does not train classifiers; it has no ensemble to measure");
+        }
+        float[] values = readSource(source);
+        images = classifier.data();
+        test[i] = classifier.probabilities(values, images.test());
+        validation[i] = classifier.probabilities(values, images.validation());
+      }
+      EnsembleVote.Scores scores =
+          EnsembleVote.score(
+              test, images.test().labels(), images.validation().size() == 0 ? new float[0][] : validation,
+              images.validation().labels(), request.spec().model().classes());
+      EnsembleReport report =
+          new EnsembleReport(
+              request.jobId(), images.test().size(), boxed(scores.memberAccuracy()),
+              boxed(scores.memberValidationAccuracy()), scores.averaged(), scores.majority(), scores.revoted());
+      getContext().getLog().info(
+          "{}: ensemble of {} on {} test images: averaged {}, majority {}, re-voted {}",
+          request.jobId(), count, report.testSamples(), report.averaged(), report.majority(), report.revoted());
+      request.replyTo().tell(StatusReply.success(report));
+    } catch (RuntimeException e) {
+      getContext().getLog().warn("Cannot evaluate the ensemble of {}: {}", request.jobId(), e.getMessage());
+      request.replyTo().tell(StatusReply.error(e.getMessage()));
+    }
+    return this;
+  }
+
+  /**
+   * Member {@code member}'s inputs, given member 0's: the same teachers, and the member of the
+   * source stage that member {@code member} starts from (they pair up modulo the source's size).
+   */
+  private static StageInputs inputsOf(StageInputs first, int member) {
+    if (first.from().isEmpty()) {
+      return first;
+    }
+    SourceModel source = first.from().get(0);
+    SourceModel paired = new SourceModel(source.jobId(), member % source.spec().members().size(), source.spec());
+    return new StageInputs(List.of(paired), first.teachers());
+  }
+
+  private static List<Double> boxed(double[] values) {
+    List<Double> boxed = new ArrayList<>(values.length);
+    for (double value : values) {
+      boxed.add(value);
+    }
+    return boxed;
+  }
+
+  /**
+   * The final parameters of an earlier stage's member, read from its shards. This blocks the
+   * worker while the pull is answered (the shards run on other dispatchers), which happens only
+   * when a member's context is built or an ensemble measured.
+   */
+  private float[] readSource(SourceModel source) {
+    ShardClient client =
+        new ShardClient(
+            sharding, source.jobId(), source.member(), StageTrainers.layoutOf(source.spec()), source.spec().shards(),
+            settings.shardTimeout());
+    String what = "the final parameters of " + source.jobId() + " member " + source.member();
+    try {
+      return client.pull(WirePrecision.FP32, "").toCompletableFuture()
+          .get(settings.shardTimeout().toMillis() * 2, TimeUnit.MILLISECONDS)
+          .values();
+    } catch (ExecutionException e) {
+      throw new IllegalStateException("could not read " + what + ": " + e.getCause().getMessage(), e);
+    } catch (TimeoutException e) {
+      throw new IllegalStateException("could not read " + what + ": no answer from its shards", e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted while reading " + what, e);
+    }
   }
 
   // ------------------------------------------------------------------ members
 
   /** The context of a member, built on first use; contexts of other jobs are closed then. */
-  private MemberContext member(String jobId, int member, JobSpec spec) {
+  private MemberContext member(String jobId, int member, JobSpec spec, StageInputs inputs) {
     String key = jobId + ":" + member;
     MemberContext existing = members.get(key);
     if (existing != null) {
@@ -583,8 +695,13 @@ public final class Worker extends AbstractBehavior<Command> {
           }
           return false;
         });
+    if (spec.stage().compute() == ComputePrecision.FP16 && !device.isGpu()) {
+      getContext().getLog().warn(
+          "{} computes in fp16 on {}: it works, but CPUs run fp16 slower than fp32", jobId, device);
+    }
     MemberContext created =
-        new MemberContext(jobId, member, spec, data, this::manager, sharding, settings.shardTimeout());
+        new MemberContext(
+            jobId, member, spec, inputs, data, this::manager, sharding, settings.shardTimeout(), this::readSource);
     members.put(key, created);
     return created;
   }

@@ -39,6 +39,7 @@ import io.tessera.protocol.tensor.ParameterLayout;
 import io.tessera.protocol.tensor.ShardRange;
 import io.tessera.protocol.testing.WireRoundTrip;
 import io.tessera.protocol.worker.WorkerProtocol;
+import io.tessera.protocol.worker.WorkerProtocol.StageInputs;
 import io.tessera.protocol.worker.WorkerProtocol.DatasetInfo;
 import io.tessera.protocol.worker.WorkerProtocol.Evaluate;
 import io.tessera.protocol.worker.WorkerProtocol.EvaluationReport;
@@ -155,7 +156,7 @@ class WorkerTest {
 
   private static ModelInitialized initialize(ActorRef<WorkerProtocol.Command> worker, String jobId, JobSpec spec) {
     TestProbe<StatusReply<ModelInitialized>> reply = testKit.createTestProbe();
-    worker.tell(new InitializeModel(jobId, 0, spec, reply.ref()));
+    worker.tell(new InitializeModel(jobId, 0, spec, StageInputs.NONE, reply.ref()));
     StatusReply<ModelInitialized> answer = reply.receiveMessage(WAIT);
     assertTrue(answer.isSuccess(), () -> "initialisation failed: " + answer);
     return answer.getValue();
@@ -164,7 +165,7 @@ class WorkerTest {
   private static Lease lease(long id, String jobId, JobSpec spec, int from, int to, int k, long epoch) {
     return new Lease(
         id, jobId, 0, epoch, new Split(0, 0, from, to), k, TestFixtures.SUBSET_TRAIN_SIZE, spec,
-        StepRule.of(spec.globalBatch()));
+        StepRule.of(spec.globalBatch()), StageInputs.NONE);
   }
 
   /** A worker with its shards set up, whose first lease request is {@code request}. */
@@ -430,7 +431,7 @@ class WorkerTest {
     Started started = start(spec(2), SETTINGS);
     TestProbe<StatusReply<EvaluationReport>> reply = testKit.createTestProbe();
 
-    started.worker().tell(new Evaluate(started.jobId(), 0, started.spec(), reply.ref()));
+    started.worker().tell(new Evaluate(started.jobId(), 0, started.spec(), StageInputs.NONE, reply.ref()));
     StatusReply<EvaluationReport> answer = reply.receiveMessage(WAIT);
 
     assertTrue(answer.isSuccess(), () -> answer.toString());
@@ -575,7 +576,7 @@ class WorkerTest {
     started.worker().tell(new WorkerProtocol.SetAccumulation(started.jobId(), 0, 9, 1));
     started.request().replyTo().tell(
         new LeaseGranted(
-            new Lease(51, started.jobId(), 0, 9, new Split(0, 4, 32, 56), 3, TestFixtures.SUBSET_TRAIN_SIZE, sync, rule)));
+            new Lease(51, started.jobId(), 0, 9, new Split(0, 4, 32, 56), 3, TestFixtures.SUBSET_TRAIN_SIZE, sync, rule, StageInputs.NONE)));
     CompleteSplit done = expectCompleted(started, 51);
 
     List<PushRecord> pushes = started.script().pushes(0);
@@ -601,7 +602,7 @@ class WorkerTest {
         new LeaseGranted(
             new Lease(
                 61, started.jobId(), 0, 1, new Split(0, 0, 0, 16), 2, TestFixtures.SUBSET_TRAIN_SIZE, sync,
-                new StepRule(16, 1.0, 0, 0))));
+                new StepRule(16, 1.0, 0, 0), StageInputs.NONE)));
 
     ReleaseLease released = started.coordinator().expectMessageClass(ReleaseLease.class, WAIT);
     assertEquals(61, released.leaseId());

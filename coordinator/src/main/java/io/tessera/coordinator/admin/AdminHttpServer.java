@@ -31,7 +31,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.core.json.JsonWriteFeature;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import io.tessera.protocol.coordinator.CoordinatorProtocol;
-import io.tessera.protocol.spec.JobSpec;
+import io.tessera.protocol.spec.PipelineSpec;
 import io.tessera.protocol.spec.JobSpecParser;
 import io.tessera.protocol.spec.SpecException;
 import java.security.MessageDigest;
@@ -153,19 +153,21 @@ public final class AdminHttpServer {
   }
 
   private Route submit(String body) {
-    JobSpec spec;
+    PipelineSpec pipeline;
     try {
-      spec = JobSpecParser.parse(body);
+      pipeline = JobSpecParser.parsePipeline(body);
     } catch (SpecException e) {
       return complete(json(StatusCodes.BAD_REQUEST, Map.of("error", e.getMessage())));
     }
-    CompletionStage<CoordinatorProtocol.JobAccepted> accepted =
+    CompletionStage<CoordinatorProtocol.PipelineAccepted> accepted =
         AskPattern.askWithStatus(
             coordinator,
-            replyTo -> new CoordinatorProtocol.SubmitJob(spec, replyTo),
+            replyTo -> new CoordinatorProtocol.SubmitPipeline(pipeline, replyTo),
             settings.askTimeout(),
             system.scheduler());
-    return completeWithFuture(respond(accepted, StatusCodes.CREATED, a -> a));
+    // jobId: the pipeline's id (the job's own id when it has one stage); jobIds: every stage's.
+    return completeWithFuture(
+        respond(accepted, StatusCodes.CREATED, a -> Map.of("jobId", a.pipelineId(), "jobIds", a.jobIds())));
   }
 
   private CompletionStage<HttpResponse> listJobs() {

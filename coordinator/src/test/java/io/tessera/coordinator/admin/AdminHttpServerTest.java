@@ -279,13 +279,14 @@ class AdminHttpServerTest {
     ServerBinding probed = bind(coordinator.getRef(), Duration.ofMillis(500));
     try {
       CompletableFuture<HttpResponse<String>> created = sendAsync(post(probed, VALID_SPEC));
-      CoordinatorProtocol.SubmitJob submit =
-          coordinator.expectMessageClass(CoordinatorProtocol.SubmitJob.class, TIMEOUT);
-      assertEquals(JobSpecParser.parse(VALID_SPEC), submit.spec());
-      submit.replyTo().tell(StatusReply.success(new CoordinatorProtocol.JobAccepted("job-77")));
+      CoordinatorProtocol.SubmitPipeline submit =
+          coordinator.expectMessageClass(CoordinatorProtocol.SubmitPipeline.class, TIMEOUT);
+      assertEquals(JobSpecParser.parsePipeline(VALID_SPEC), submit.pipeline());
+      submit.replyTo().tell(StatusReply.success(new CoordinatorProtocol.PipelineAccepted("job-77", List.of("job-77"))));
       HttpResponse<String> response = created.get(TIMEOUT.toSeconds(), TimeUnit.SECONDS);
       assertEquals(201, response.statusCode());
       assertEquals("job-77", JSON.readTree(response.body()).path("jobId").asText());
+      assertEquals("job-77", JSON.readTree(response.body()).path("jobIds").path(0).asText());
 
       // The probe never answers the status request: the ask times out and the front says so.
       CompletableFuture<HttpResponse<String>> status = sendAsync(authorized(get(probed, "/api/jobs/job-77")));

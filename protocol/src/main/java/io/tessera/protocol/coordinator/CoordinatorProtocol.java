@@ -15,6 +15,7 @@ public final class CoordinatorProtocol {
   /** Everything the coordinator accepts from other nodes. */
   public sealed interface Command extends TesseraSerializable
       permits SubmitJob,
+          SubmitPipeline,
           GetJobStatus,
           ListJobs,
           GetAccumulationHistory,
@@ -45,6 +46,16 @@ public final class CoordinatorProtocol {
       implements Command {}
 
   public record JobAccepted(String jobId) implements TesseraSerializable {}
+
+  /**
+   * Queues a job of several stages, run in order; replies {@link PipelineAccepted} with the id of
+   * each stage's job ({@code job-N.<stage>}). A later stage fails if a stage it builds on failed.
+   */
+  public record SubmitPipeline(
+      io.tessera.protocol.spec.PipelineSpec pipeline, ActorRef<StatusReply<PipelineAccepted>> replyTo)
+      implements Command {}
+
+  public record PipelineAccepted(String pipelineId, List<String> jobIds) implements TesseraSerializable {}
 
   /** Replies the {@link JobStatus} of one job, or an error naming the unknown id. */
   public record GetJobStatus(String jobId, ActorRef<StatusReply<JobStatus>> replyTo)
@@ -221,7 +232,8 @@ public final class CoordinatorProtocol {
       int accumulationSteps,
       int trainSize,
       JobSpec spec,
-      StepRule rule)
+      StepRule rule,
+      WorkerProtocol.StageInputs inputs)
       implements TesseraSerializable {}
 
   /**
@@ -266,6 +278,10 @@ public final class CoordinatorProtocol {
    * @param failure why the job failed, or empty
    * @param recoveryEpoch how many times the job was rewound to a checkpoint
    * @param lastCheckpointId the newest complete checkpoint (0: the initial values, -1: none)
+   * @param stage the stage of its pipeline this job is ({@code main} for a one-stage job)
+   * @param kind what the stage trains
+   * @param ensemble the members measured together, once a stage of several classifier members is
+   *     evaluated; null before and for other stages
    */
   public record JobStatus(
       String jobId,
@@ -282,11 +298,37 @@ public final class CoordinatorProtocol {
       List<MemberResult> results,
       String failure,
       long recoveryEpoch,
-      long lastCheckpointId)
+      long lastCheckpointId,
+      String stage,
+      io.tessera.protocol.spec.StageKind kind,
+      EnsembleResult ensemble)
       implements TesseraSerializable {}
 
-  /** One member's final test result. */
-  public record MemberResult(int member, String name, int testSamples, double testAccuracy)
+  /**
+   * One member's final result.
+   *
+   * @param testAccuracy on the test set (zero-shot for a {@code flip} stage; NaN for {@code
+   *     mae-pretrain}, which reports only its loss)
+   * @param testLoss the mean test loss (the masked-patch error for {@code mae-pretrain})
+   * @param validationAccuracy on the validation split; NaN without one
+   */
+  public record MemberResult(
+      int member, String name, int testSamples, double testAccuracy, double testLoss, double validationAccuracy)
+      implements TesseraSerializable {
+    /** A classifier's result without loss and validation figures. */
+    public MemberResult(int member, String name, int testSamples, double testAccuracy) {
+      this(member, name, testSamples, testAccuracy, Double.NaN, Double.NaN);
+    }
+  }
+
+  /**
+   * A classifier stage's members measured together on the test set.
+   *
+   * @param averaged accuracy of the averaged probabilities
+   * @param majority accuracy of the majority vote
+   * @param revoted accuracy of per-class re-voting (votes weighed by validation precision)
+   */
+  public record EnsembleResult(int testSamples, double averaged, double majority, double revoted)
       implements TesseraSerializable {}
 
   /** Every accumulation plan the coordinator made for a job, in order. */

@@ -38,6 +38,13 @@ public final class ProtocolRegistrar implements KryoRegistrar {
     registry.add(108, TrainingMode.class);
     registry.add(109, io.tessera.protocol.spec.CheckpointSpec.class);
     registry.add(110, io.tessera.protocol.spec.LearningRateScaling.class);
+    registry.add(111, io.tessera.protocol.spec.StageKind.class);
+    registry.add(112, io.tessera.protocol.spec.StageSpec.class);
+    registry.add(113, io.tessera.protocol.spec.MaeSpec.class);
+    registry.add(114, io.tessera.protocol.spec.FlipSpec.class);
+    registry.add(115, io.tessera.protocol.spec.DistillSpec.class);
+    registry.add(116, io.tessera.protocol.spec.ComputePrecision.class);
+    registry.add(117, io.tessera.protocol.spec.PipelineSpec.class);
 
     // tensors: 130-149
     registry.add(130, WirePrecision.class);
@@ -76,6 +83,10 @@ public final class ProtocolRegistrar implements KryoRegistrar {
     registry.add(185, WorkerProtocol.Evaluate.class);
     registry.add(186, WorkerProtocol.EvaluationReport.class);
     registry.add(187, WorkerProtocol.Drain.class);
+    registry.add(188, WorkerProtocol.SourceModel.class);
+    registry.add(189, WorkerProtocol.StageInputs.class);
+    registry.add(190, WorkerProtocol.EvaluateEnsemble.class);
+    registry.add(191, WorkerProtocol.EnsembleReport.class);
 
     // coordinator protocol: 210-259
     registry.add(210, CoordinatorProtocol.SubmitJob.class);
@@ -118,5 +129,8 @@ public final class ProtocolRegistrar implements KryoRegistrar {
     registry.add(247, CoordinatorProtocol.TrainingCurve.class);
     registry.add(248, CoordinatorProtocol.GetShardStatuses.class);
     registry.add(249, CoordinatorProtocol.ShardStatuses.class);
+    registry.add(250, CoordinatorProtocol.SubmitPipeline.class);
+    registry.add(251, CoordinatorProtocol.PipelineAccepted.class);
+    registry.add(252, CoordinatorProtocol.EnsembleResult.class);
   }
 }

@@ -12,8 +12,11 @@ import io.tessera.protocol.TesseraSerializable;
  *     {@code train-limit} samples)
  * @param trainLimit use only the first this-many training samples (0: all)
  * @param testLimit use only the first this-many test samples (0: all)
+ * @param validation the last this-many training samples (of those the limit keeps) are held out
+ *     for validation: not trained on, used to weigh ensemble members and for reports (the test set
+ *     is touched only for final reports)
  */
-public record DatasetSpec(String name, int trainLimit, int testLimit) implements TesseraSerializable {
+public record DatasetSpec(String name, int trainLimit, int testLimit, int validation) implements TesseraSerializable {
 
   public static final String FASHION_MNIST = "fashion-mnist";
   public static final String SYNTHETIC = "synthetic";
@@ -29,6 +32,16 @@ public record DatasetSpec(String name, int trainLimit, int testLimit) implements
         "sets the size of a synthetic dataset and must be positive, was " + trainLimit);
     require(trainLimit >= 0, "dataset.train-limit", "must be >= 0 (0 means all), was " + trainLimit);
     require(testLimit >= 0, "dataset.test-limit", "must be >= 0 (0 means all), was " + testLimit);
+    require(validation >= 0, "dataset.validation", "must be >= 0, was " + validation);
+    require(
+        trainLimit == 0 || validation < trainLimit,
+        "dataset.validation",
+        "(" + validation + ") must leave training samples of the " + trainLimit + " the train-limit keeps");
+  }
+
+  /** No validation split. */
+  public DatasetSpec(String name, int trainLimit, int testLimit) {
+    this(name, trainLimit, testLimit, 0);
   }
 
   public boolean isSynthetic() {
@@ -37,6 +50,6 @@ public record DatasetSpec(String name, int trainLimit, int testLimit) implements
 
   /** All of Fashion-MNIST. */
   public static DatasetSpec fashionMnist() {
-    return new DatasetSpec(FASHION_MNIST, 0, 0);
+    return new DatasetSpec(FASHION_MNIST, 0, 0, 0);
   }
 }

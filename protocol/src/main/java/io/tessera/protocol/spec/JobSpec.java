@@ -36,6 +36,7 @@ import java.util.Set;
  *     contributions; the first copy to arrive counts and the rest are dropped
  * @param learningRateScaling how the learning rate follows an operator's change of the global
  *     batch
+ * @param stage what this stage of its job trains, and from which earlier stages
  */
 public record JobSpec(
     String name,
@@ -55,7 +56,8 @@ public record JobSpec(
     CheckpointSpec checkpoint,
     boolean stalenessDamping,
     int backupWorkers,
-    LearningRateScaling learningRateScaling)
+    LearningRateScaling learningRateScaling,
+    StageSpec stage)
     implements TesseraSerializable {
 
   public JobSpec {
@@ -68,6 +70,15 @@ public record JobSpec(
     require(wirePrecision != null, "wire-precision", "is required");
     require(checkpoint != null, "checkpoint", "is required");
     require(learningRateScaling != null, "learning-rate-scaling", "is required");
+    require(stage != null, "stage", "is required");
+    require(
+        stage.kind() != StageKind.FLIP || stage.flip().unmaskedEpochs() <= epochs,
+        "flip.unmasked-epochs",
+        "(" + stage.flip().unmaskedEpochs() + ") cannot exceed epochs (" + epochs + ")");
+    require(
+        model.kind() != ModelKind.SYNTHETIC || stage.kind() == StageKind.CLASSIFY,
+        "model.kind",
+        "synthetic models train plain stages only, not " + SpecNames.of(stage.kind()));
     require(backupWorkers >= 0 && backupWorkers <= 64, "backup-workers", "must be in 0..64, was " + backupWorkers);
     require(
         backupWorkers == 0 || mode == TrainingMode.SYNC,
@@ -147,6 +158,7 @@ public record JobSpec(
     private boolean stalenessDamping = false;
     private int backupWorkers = 0;
     private LearningRateScaling learningRateScaling = LearningRateScaling.LINEAR;
+    private StageSpec stage = StageSpec.classify("main");
 
     private Builder() {}
 
@@ -240,6 +252,11 @@ public record JobSpec(
       return this;
     }
 
+    public Builder optStage(StageSpec stage) {
+      this.stage = stage;
+      return this;
+    }
+
     public JobSpec build() {
       return new JobSpec(
           name,
@@ -259,7 +276,8 @@ public record JobSpec(
           checkpoint,
           stalenessDamping,
           backupWorkers,
-          learningRateScaling);
+          learningRateScaling,
+          stage);
     }
   }
 }

@@ -6,6 +6,7 @@ import com.typesafe.config.ConfigFactory;
 import com.typesafe.config.ConfigObject;
 import com.typesafe.config.ConfigParseOptions;
 import com.typesafe.config.ConfigSyntax;
+import com.typesafe.config.ConfigValueFactory;
 import io.tessera.protocol.tensor.WirePrecision;
 import java.util.ArrayList;
 import java.util.List;
@@ -48,9 +49,22 @@ public final class JobSpecParser {
           "checkpoint",
           "staleness-damping",
           "backup-workers",
-          "learning-rate-scaling");
+          "learning-rate-scaling",
+          "stages",
+          "kind",
+          "from",
+          "teacher",
+          "mae",
+          "flip",
+          "distill",
+          "compute-precision");
+  private static final Set<String> MAE =
+      Set.of("mask-ratio", "decoder-dim", "decoder-depth", "decoder-heads", "decoder-mlp-dim", "norm-pixel-loss");
+  private static final Set<String> FLIP =
+      Set.of("mask-ratio", "text-dim", "text-depth", "text-heads", "text-mlp-dim", "embed-dim", "unmasked-epochs");
+  private static final Set<String> DISTILL = Set.of("alpha", "temperature");
   private static final Set<String> CHECKPOINT = Set.of("interval", "every-pushes");
-  private static final Set<String> DATASET = Set.of("name", "train-limit", "test-limit");
+  private static final Set<String> DATASET = Set.of("name", "train-limit", "test-limit", "validation");
   private static final Set<String> MODEL =
       Set.of(
           "kind",
@@ -81,23 +95,52 @@ public final class JobSpecParser {
 
   private JobSpecParser() {}
 
-  /** Parses spec text; syntax errors and invalid values become a {@link SpecException}. */
+  /**
+   * Parses the text of a one-stage spec; syntax errors and invalid values become a {@link
+   * SpecException}. A spec with {@code stages} is read by {@link #parsePipeline}.
+   */
   public static JobSpec parse(String text) {
-    Config config;
-    try {
-      config =
-          ConfigFactory.parseString(text, ConfigParseOptions.defaults().setSyntax(ConfigSyntax.CONF))
-              .resolve();
-    } catch (ConfigException e) {
-      throw new SpecException("job spec is not valid HOCON: " + e.getMessage());
+    Config config = hocon(text);
+    if (config.hasPath("stages")) {
+      throw new SpecException("this job spec has stages: read it as a pipeline");
     }
     return parse(config);
   }
 
-  /** Builds a spec from an already parsed config whose root holds the job's keys. */
-  public static JobSpec parse(Config config) {
+  /**
+   * Parses a job spec of one or more stages. Keys outside {@code stages} are every stage's
+   * defaults; each entry of {@code stages} needs a {@code name} and may set any job key ({@code
+   * kind}, {@code from}, {@code model { ... }}, ...), its sections merging key by key with the
+   * defaults. A spec without {@code stages} is a pipeline of one stage named {@code main}.
+   */
+  public static PipelineSpec parsePipeline(String text) {
+    Config config = hocon(text);
     try {
-      return build(config);
+      if (!config.hasPath("stages")) {
+        JobSpec only = parse(config);
+        return new PipelineSpec(only.name(), List.of(only));
+      }
+      Config shared = config.withoutPath("stages");
+      String name = shared.hasPath("name") ? shared.getString("name") : null;
+      List<JobSpec> stages = new ArrayList<>();
+      List<? extends ConfigObject> entries = config.getObjectList("stages");
+      for (int i = 0; i < entries.size(); i++) {
+        Config entry = entries.get(i).toConfig();
+        if (!entry.hasPath("name")) {
+          throw new SpecException("stages[" + i + "].name is required");
+        }
+        String stageName = entry.getString("name");
+        Config merged = entry.withoutPath("name").withFallback(shared);
+        if (name != null) {
+          merged = merged.withValue("name", ConfigValueFactory.fromAnyRef(name));
+        }
+        try {
+          stages.add(build(merged, stageName));
+        } catch (SpecException e) {
+          throw new SpecException("stage '" + stageName + "': " + e.getMessage());
+        }
+      }
+      return new PipelineSpec(name, stages);
     } catch (ConfigException.WrongType e) {
       throw new SpecException("job spec has a value of the wrong type: " + e.getMessage());
     } catch (ConfigException e) {
@@ -105,9 +148,32 @@ public final class JobSpecParser {
     }
   }
 
-  private static JobSpec build(Config c) {
+  private static Config hocon(String text) {
+    try {
+      return ConfigFactory.parseString(text, ConfigParseOptions.defaults().setSyntax(ConfigSyntax.CONF)).resolve();
+    } catch (ConfigException e) {
+      throw new SpecException("job spec is not valid HOCON: " + e.getMessage());
+    }
+  }
+
+  /** Builds a spec from an already parsed config whose root holds the job's keys. */
+  public static JobSpec parse(Config config) {
+    try {
+      return build(config, "main");
+    } catch (ConfigException.WrongType e) {
+      throw new SpecException("job spec has a value of the wrong type: " + e.getMessage());
+    } catch (ConfigException e) {
+      throw new SpecException("job spec could not be read: " + e.getMessage());
+    }
+  }
+
+  private static JobSpec build(Config c, String stageName) {
     refuseUnknown("", c.root(), TOP_LEVEL);
+    if (c.hasPath("stages")) {
+      throw new SpecException("stages cannot be nested");
+    }
     JobSpec.Builder job = JobSpec.builder();
+    job.optStage(stage(c, stageName));
     if (c.hasPath("name")) {
       job.setName(c.getString("name"));
     }
@@ -178,6 +244,64 @@ public final class JobSpecParser {
     return job.build();
   }
 
+  private static StageSpec stage(Config c, String name) {
+    StageSpec defaults = StageSpec.classify(name);
+    StageKind kind =
+        c.hasPath("kind") ? SpecNames.parse(StageKind.class, "kind", c.getString("kind")) : defaults.kind();
+    return new StageSpec(
+        name,
+        kind,
+        c.hasPath("from") ? c.getString("from") : "",
+        c.hasPath("teacher") ? c.getString("teacher") : "",
+        c.hasPath("mae") ? mae(c.getConfig("mae")) : defaults.mae(),
+        c.hasPath("flip") ? flip(c.getConfig("flip")) : defaults.flip(),
+        c.hasPath("distill") ? distill(c.getConfig("distill")) : defaults.distill(),
+        c.hasPath("compute-precision") ? computePrecision(c.getString("compute-precision")) : defaults.compute());
+  }
+
+  private static ComputePrecision computePrecision(String value) {
+    if (value.equalsIgnoreCase("bf16")) {
+      throw new SpecException(
+          "compute-precision bf16 is not available: DJL 0.36's PyTorch bindings cannot create bfloat16"
+              + " tensors (the JVM aborts); use fp16 (with loss scaling, meant for GPUs) or fp32."
+              + " Pulls and pushes can still travel as bf16 (wire-precision)");
+    }
+    return SpecNames.parse(ComputePrecision.class, "compute-precision", value);
+  }
+
+  private static MaeSpec mae(Config c) {
+    refuseUnknown("mae.", c.root(), MAE);
+    MaeSpec d = MaeSpec.defaults();
+    return new MaeSpec(
+        c.hasPath("mask-ratio") ? c.getDouble("mask-ratio") : d.maskRatio(),
+        c.hasPath("decoder-dim") ? intAt(c, "mae.", "decoder-dim") : d.decoderDim(),
+        c.hasPath("decoder-depth") ? intAt(c, "mae.", "decoder-depth") : d.decoderDepth(),
+        c.hasPath("decoder-heads") ? intAt(c, "mae.", "decoder-heads") : d.decoderHeads(),
+        c.hasPath("decoder-mlp-dim") ? intAt(c, "mae.", "decoder-mlp-dim") : d.decoderMlpDim(),
+        c.hasPath("norm-pixel-loss") ? c.getBoolean("norm-pixel-loss") : d.normPixelLoss());
+  }
+
+  private static FlipSpec flip(Config c) {
+    refuseUnknown("flip.", c.root(), FLIP);
+    FlipSpec d = FlipSpec.defaults();
+    return new FlipSpec(
+        c.hasPath("mask-ratio") ? c.getDouble("mask-ratio") : d.maskRatio(),
+        c.hasPath("text-dim") ? intAt(c, "flip.", "text-dim") : d.textDim(),
+        c.hasPath("text-depth") ? intAt(c, "flip.", "text-depth") : d.textDepth(),
+        c.hasPath("text-heads") ? intAt(c, "flip.", "text-heads") : d.textHeads(),
+        c.hasPath("text-mlp-dim") ? intAt(c, "flip.", "text-mlp-dim") : d.textMlpDim(),
+        c.hasPath("embed-dim") ? intAt(c, "flip.", "embed-dim") : d.embedDim(),
+        c.hasPath("unmasked-epochs") ? intAt(c, "flip.", "unmasked-epochs") : d.unmaskedEpochs());
+  }
+
+  private static DistillSpec distill(Config c) {
+    refuseUnknown("distill.", c.root(), DISTILL);
+    DistillSpec d = DistillSpec.defaults();
+    return new DistillSpec(
+        c.hasPath("alpha") ? c.getDouble("alpha") : d.alpha(),
+        c.hasPath("temperature") ? c.getDouble("temperature") : d.temperature());
+  }
+
   private static CheckpointSpec checkpoint(Config c) {
     refuseUnknown("checkpoint.", c.root(), CHECKPOINT);
     CheckpointSpec defaults = CheckpointSpec.defaults();
@@ -192,7 +316,8 @@ public final class JobSpecParser {
     return new DatasetSpec(
         c.hasPath("name") ? c.getString("name") : defaults.name(),
         c.hasPath("train-limit") ? intAt(c, "dataset.", "train-limit") : defaults.trainLimit(),
-        c.hasPath("test-limit") ? intAt(c, "dataset.", "test-limit") : defaults.testLimit());
+        c.hasPath("test-limit") ? intAt(c, "dataset.", "test-limit") : defaults.testLimit(),
+        c.hasPath("validation") ? intAt(c, "dataset.", "validation") : defaults.validation());
   }
 
   private static ModelSpec model(Config c) {

@@ -5,10 +5,10 @@ import java.util.Locale;
 import java.util.stream.Collectors;
 
 /** How enum constants are spelled in spec files: lower case, words joined by '-'. */
-final class SpecNames {
+public final class SpecNames {
   private SpecNames() {}
 
-  static String of(Enum<?> value) {
+  public static String of(Enum<?> value) {
     return value.name().toLowerCase(Locale.ROOT).replace('_', '-');
   }
 

@@ -5,6 +5,7 @@ import akka.actor.typed.receptionist.ServiceKey;
 import akka.pattern.StatusReply;
 import io.tessera.protocol.TesseraSerializable;
 import io.tessera.protocol.spec.JobSpec;
+import java.util.List;
 
 /** What the coordinator says to a worker. Workers register under {@link #SERVICE_KEY}. */
 public final class WorkerProtocol {
@@ -16,7 +17,7 @@ public final class WorkerProtocol {
 
   /** Everything a worker accepts from other nodes. */
   public sealed interface Command extends TesseraSerializable
-      permits WorkAvailable, InitializeModel, SetAccumulation, Evaluate, Drain, Local {}
+      permits WorkAvailable, InitializeModel, SetAccumulation, Evaluate, EvaluateEnsemble, Drain, Local {}
 
   /**
    * A worker's own timer and adapter messages, declared in its behavior. They never cross a node,
@@ -45,8 +46,30 @@ public final class WorkerProtocol {
    * shards acknowledged, or an error that says what went wrong (no data, model too large, ...).
    */
   public record InitializeModel(
-      String jobId, int member, JobSpec spec, ActorRef<StatusReply<ModelInitialized>> replyTo)
+      String jobId, int member, JobSpec spec, StageInputs inputs, ActorRef<StatusReply<ModelInitialized>> replyTo)
       implements Command {}
+
+  /**
+   * A member of a finished stage whose final parameters a worker reads (from its shards, which
+   * hold the stage's final checkpoint).
+   */
+  public record SourceModel(String jobId, int member, JobSpec spec) implements TesseraSerializable {}
+
+  /**
+   * What a member of a stage reads from earlier stages.
+   *
+   * @param from the model its encoder starts from ({@code finetune}), or whose frozen encoder it
+   *     reads ({@code linear-probe}); empty when none
+   * @param teachers the members whose averaged softened predictions teach it ({@code distill})
+   */
+  public record StageInputs(List<SourceModel> from, List<SourceModel> teachers) implements TesseraSerializable {
+    public static final StageInputs NONE = new StageInputs(List.of(), List.of());
+
+    public StageInputs {
+      from = List.copyOf(from);
+      teachers = List.copyOf(teachers);
+    }
+  }
 
   /** Reply to {@link InitializeModel}: the model's size and the data the worker found. */
   public record ModelInitialized(
@@ -74,15 +97,52 @@ public final class WorkerProtocol {
    * EvaluationReport}.
    */
   public record Evaluate(
-      String jobId, int member, JobSpec spec, ActorRef<StatusReply<EvaluationReport>> replyTo)
+      String jobId, int member, JobSpec spec, StageInputs inputs, ActorRef<StatusReply<EvaluationReport>> replyTo)
       implements Command {}
 
-  /** Test-set results of one member. */
+  /**
+   * Test-set (and validation-split) results of one member. For a classifier {@code correct} counts
+   * right answers; for a {@code flip} stage, right zero-shot answers; an {@code mae-pretrain} stage
+   * reports only its loss (the masked-patch error) and no correct answers.
+   */
   public record EvaluationReport(
-      String jobId, int member, int samples, int correct, double meanLoss, long parameterVersion)
+      String jobId,
+      int member,
+      int samples,
+      int correct,
+      double meanLoss,
+      long parameterVersion,
+      int validationSamples,
+      int validationCorrect)
       implements TesseraSerializable {
     public double accuracy() {
       return samples == 0 ? 0.0 : (double) correct / samples;
     }
+
+    public double validationAccuracy() {
+      return validationSamples == 0 ? Double.NaN : (double) validationCorrect / validationSamples;
+    }
   }
+
+  /**
+   * Asks a worker to measure the members of a finished classifier stage together: each member's
+   * accuracy, and the ensemble's by probability averaging, majority vote and per-class re-voting
+   * (votes weighed by each member's validation precision on the class it predicts). Replies
+   * {@link EnsembleReport}.
+   */
+  public record EvaluateEnsemble(
+      String jobId, JobSpec spec, List<SourceModel> members, StageInputs inputs,
+      ActorRef<StatusReply<EnsembleReport>> replyTo)
+      implements Command {}
+
+  /** An ensemble's test accuracies; member figures in member order. */
+  public record EnsembleReport(
+      String jobId,
+      int testSamples,
+      List<Double> memberAccuracy,
+      List<Double> memberValidationAccuracy,
+      double averaged,
+      double majority,
+      double revoted)
+      implements TesseraSerializable {}
 }

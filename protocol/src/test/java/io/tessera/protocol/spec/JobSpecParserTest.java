@@ -408,4 +408,90 @@ class JobSpecParserTest {
         String.valueOf(error.getMessage()).contains(text),
         () -> "expected '" + text + "' in: " + error.getMessage());
   }
+
+  private static final String PIPELINE =
+      """
+      name = "mae-then-finetune"
+      epochs = 2
+      dataset { validation = 500 }
+      model { patch-size = 7, dim = 64, depth = 2, heads = 4, mlp-dim = 128 }
+      stages = [
+        { name = pretrain, kind = mae-pretrain, epochs = 5, mae { mask-ratio = 0.6, decoder-dim = 48 } }
+        { name = finetune, kind = finetune, from = pretrain, ensemble-size = 3, compute-precision = fp16 }
+        { name = student, kind = distill, teacher = finetune, model { dim = 32, heads = 2 },
+          distill { alpha = 0.3, temperature = 3 } }
+        { name = probe, kind = linear-probe, from = pretrain }
+        { name = clip, kind = flip, flip { mask-ratio = 0.75, unmasked-epochs = 1 } }
+      ]
+      """;
+
+  @Test
+  void aPipelineMergesEachStageWithTheSharedKeys() {
+    PipelineSpec pipeline = JobSpecParser.parsePipeline(PIPELINE);
+
+    assertEquals("mae-then-finetune", pipeline.name());
+    assertEquals(List.of("pretrain", "finetune", "student", "probe", "clip"),
+        pipeline.stages().stream().map(s -> s.stage().name()).toList());
+    JobSpec pretrain = pipeline.stage("pretrain");
+    assertEquals(StageKind.MAE_PRETRAIN, pretrain.stage().kind());
+    assertEquals(5, pretrain.epochs(), "a stage's own key wins");
+    assertEquals(0.6, pretrain.stage().mae().maskRatio());
+    assertEquals(48, pretrain.stage().mae().decoderDim());
+    assertEquals(MaeSpec.defaults().decoderDepth(), pretrain.stage().mae().decoderDepth(), "unset keys keep defaults");
+    assertEquals(500, pretrain.dataset().validation(), "shared sections apply to every stage");
+
+    JobSpec finetune = pipeline.stage("finetune");
+    assertEquals("pretrain", finetune.stage().from());
+    assertEquals(3, finetune.members().size());
+    assertEquals(2, finetune.epochs(), "the shared epochs");
+    assertEquals(ComputePrecision.FP16, finetune.stage().compute());
+
+    JobSpec student = pipeline.stage("student");
+    assertEquals(32, student.model().dim(), "the student's model merges key by key");
+    assertEquals(2, student.model().depth(), "and keeps the shared depth");
+    assertEquals(new DistillSpec(0.3, 3.0), student.stage().distill());
+    assertEquals(0.75, pipeline.stage("clip").stage().flip().maskRatio());
+    assertEquals(1, pipeline.stage("clip").stage().flip().unmaskedEpochs());
+  }
+
+  @Test
+  void aSpecWithoutStagesIsAPipelineOfOneClassifierStage() {
+    PipelineSpec pipeline = JobSpecParser.parsePipeline(FULL);
+    assertEquals(1, pipeline.stages().size());
+    assertEquals(StageKind.CLASSIFY, pipeline.stages().get(0).stage().kind());
+    assertEquals("main", pipeline.stages().get(0).stage().name());
+  }
+
+  @Test
+  void aSingleJobReaderRefusesStages() {
+    SpecException e = assertThrows(SpecException.class, () -> JobSpecParser.parse(PIPELINE));
+    assertTrue(e.getMessage().contains("pipeline"), e.getMessage());
+  }
+
+  @ParameterizedTest
+  @CsvSource(
+      delimiter = '|',
+      value = {
+        "{ name = a, kind = finetune, from = b } | must name an earlier stage",
+        "{ name = a }, { name = b, kind = finetune } | must name the earlier stage a finetune stage starts from",
+        "{ name = a }, { name = b, kind = distill } | must name the earlier stage whose members teach",
+        "{ name = a, kind = mae-pretrain }, { name = b, kind = distill, teacher = a } | does not train a classifier",
+        "{ name = a, kind = mae-pretrain }, { name = p, kind = linear-probe, from = a }, { name = b, kind = distill, teacher = p } | a teacher must be a whole classifier",
+        "{ name = a, kind = mae-pretrain }, { name = p, kind = linear-probe, from = a }, { name = b, kind = finetune, from = p } | no encoder of its own",
+        "{ name = a }, { name = a } | has the name 'a' twice",
+        "{ name = a, kind = classify, teacher = a } | applies to distill stages only",
+        "{ name = a, kind = mae-pretrain, compute-precision = fp16 } | a mae-pretrain stage computes in fp32",
+        "{ name = a, compute-precision = bf16 } | bf16 is not available",
+        "{ name = a, kind = mae-pretrain, mae { mask-ratio = 1.0 } } | mae.mask-ratio",
+        "{ name = a, kind = mae-pretrain, mae { decoder-heads = 5 } } | mae.decoder-heads",
+        "{ name = a, kind = flip, flip { colour = 3 } } | flip.colour",
+        "{ name = a, kind = distill-ish } | kind",
+        "{ kind = flip } | stages[0].name is required",
+        "{ name = Bad_Name } | lower-case",
+      })
+  void badStagesAreRefusedNamingTheField(String stages, String expected) {
+    SpecException e =
+        assertThrows(SpecException.class, () -> JobSpecParser.parsePipeline("name = p\nstages = [" + stages + "]"));
+    assertTrue(e.getMessage().contains(expected), () -> "'" + e.getMessage() + "' does not say '" + expected + "'");
+  }
 }

@@ -92,6 +92,15 @@ public final class ImageSet {
     return labels[i];
   }
 
+  /** Every label, in order. */
+  public int[] labels() {
+    int[] labels = new int[size()];
+    for (int i = 0; i < labels.length; i++) {
+      labels[i] = label(i);
+    }
+    return labels;
+  }
+
   /** The raw value {@code 0..255} of one pixel of image {@code i}. */
   public int pixel(int i, int row, int col) {
     Objects.checkIndex(i, size);
@@ -127,6 +136,15 @@ public final class ImageSet {
       return this;
     }
     return new ImageSet(pixels, labels, n, rows, cols);
+  }
+
+  /** Images {@code [from, to)}, copied: how a validation split is carved from the training set. */
+  public ImageSet range(int from, int to) {
+    Objects.checkFromToIndex(from, to, size);
+    int per = pixelsPerImage();
+    byte[] pixelCopy = java.util.Arrays.copyOfRange(pixels, from * per, to * per);
+    byte[] labelCopy = java.util.Arrays.copyOfRange(labels, from, to);
+    return new ImageSet(pixelCopy, labelCopy, to - from, rows, cols);
   }
 
   /** How many images of each class this set holds, indexed by label. */

@@ -1,6 +1,7 @@
 package io.tessera.worker.model;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 
 /**
@@ -16,6 +17,18 @@ import ai.djl.ndarray.types.Shape;
  */
 public final class Scalars {
   private Scalars() {}
+
+  /**
+   * {@code x} in fp32, differentiably: DJL's {@code toType} casts without recording autograd, so
+   * reduced-precision activations are promoted by multiplying with a one-element fp32 array (a
+   * dimensioned operand, so PyTorch's type promotion picks fp32).
+   */
+  public static NDArray float32(NDArray x) {
+    if (x.getDataType() == DataType.FLOAT32) {
+      return x;
+    }
+    return x.mul(x.getManager().ones(new Shape(1), DataType.FLOAT32));
+  }
 
   /** A scalar of {@code like}'s type, on its device, owned by PyTorch. */
   public static NDArray of(NDArray like, float value) {

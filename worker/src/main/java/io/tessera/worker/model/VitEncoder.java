@@ -34,6 +34,33 @@ public final class VitEncoder {
   }
 
   /**
+   * Encodes only the patches a mask keeps visible: {@code patches (batch, patchCount,
+   * patchValues)} and {@code keep (batch, kept)} (int64 patch indices) into normalised tokens
+   * {@code (batch, 1 + kept, dim)}, each kept patch with its own position's embedding; token 0 is
+   * the cls token. What MAE's and FLIP's encoders do: the hidden patches cost nothing.
+   */
+  public NDArray forwardVisible(ModelParameters p, NDArray patches, NDArray keep) {
+    long batch = patches.getShape().get(0);
+    long kept = keep.getShape().get(1);
+    NDArray visible = patches.gather(keep.expandDims(2).repeat(2, spec.patchValues()), 1);
+    NDArray x =
+        Linear.linear(visible, p.get("encoder.patch_embed.weight"), p.get("encoder.patch_embed.bias"))
+            .singletonOrThrow();
+    NDArray pos = p.get("encoder.pos_embed");
+    NDArray patchPositions = pos.get(":, 1:, :").broadcast(batch, spec.patchCount(), spec.dim());
+    x = x.add(patchPositions.gather(keep.expandDims(2).repeat(2, spec.dim()), 1));
+    NDArray cls = p.get("encoder.cls_token").add(pos.get(":, 0:1, :")).broadcast(batch, 1, spec.dim());
+    x = cls.concat(x, 1);
+    for (TransformerBlock block : blocks) {
+      x = block.forward(p, x);
+    }
+    assert x.getShape().get(1) == kept + 1;
+    return LayerNorm.layerNorm(
+            x, normShape, p.get("encoder.norm.gamma"), p.get("encoder.norm.beta"), TransformerBlock.NORM_EPSILON)
+        .singletonOrThrow();
+  }
+
+  /**
    * Encodes patches {@code (batch, patchCount, patchValues)} into normalised tokens {@code (batch,
    * 1 + patchCount, dim)}; token 0 is the cls token.
    */

@@ -36,11 +36,14 @@ public interface MemberTrainer extends AutoCloseable {
     return 0;
   }
 
-  /** Scores {@code parameters} on the test set. */
+  /** Scores {@code parameters} on the test set (and the validation split, if the stage has one). */
   Score evaluate(float[] parameters);
 
-  /** Test-set results: samples scored, correctly classified, and their summed loss. */
-  record Score(int samples, int correct, double summedLoss) {}
+  /**
+   * Results: test samples scored, correctly answered, their summed loss; and the same count for
+   * the validation split (0 and 0 without one, or for a stage that answers nothing).
+   */
+  record Score(int samples, int correct, double summedLoss, int validationSamples, int validationCorrect) {}
 
   @Override
   void close();

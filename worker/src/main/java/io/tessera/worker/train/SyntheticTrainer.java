@@ -82,7 +82,7 @@ public final class SyntheticTrainer implements MemberTrainer {
       squares += difference * difference;
     }
     // No classes to count: a synthetic member reports its loss over zero scored samples.
-    return new Score(0, 0, 0.5 * squares / parameters.length);
+    return new Score(0, 0, 0.5 * squares / parameters.length, 0, 0);
   }
 
   @Override

@@ -2,9 +2,11 @@ package io.tessera.worker.train;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.ndarray.NDManager;
+import io.tessera.protocol.spec.ComputePrecision;
 import io.tessera.worker.data.FashionMnist;
 import io.tessera.worker.data.ImageSet;
 import io.tessera.worker.model.TrainableModel;
@@ -219,5 +221,38 @@ class TrainingSessionTest {
       }
     }
     return parameters;
+  }
+
+  @Test
+  void anFp16WindowThatOverflowsIsSkippedAndHalvesTheScale() {
+    // A scale far beyond fp16's range (65504) makes the scaled backward pass overflow.
+    LossScaler scaler = new LossScaler(1e9f, 2, 2f, 0.5f);
+    try (TrainingSession fp16 = new TrainingSession(model, manager, ComputePrecision.FP16, scaler)) {
+      fp16.load(model.initialValues(1));
+      fp16.accumulate(batch(0, 8));
+      float[] target = new float[fp16.parameterCount()];
+      assertFalse(fp16.drainGradients(target), "an overflowed window is skipped");
+      assertEquals(0.0, norm(target), "and contributes nothing");
+      assertEquals(5e8f, scaler.scale(), "the scale halves");
+      assertEquals(1, scaler.skipped());
+
+      // Halve down to a scale fp16 can carry, then two clean windows grow it again.
+      while (scaler.scale() > 1024) {
+        fp16.accumulate(batch(0, 8));
+        fp16.drainGradients(new float[fp16.parameterCount()]);
+      }
+      float settled = scaler.scale();
+      float[] clean = new float[fp16.parameterCount()];
+      fp16.accumulate(batch(0, 8));
+      assertTrue(fp16.drainGradients(clean), "a window within range is used");
+      fp16.accumulate(batch(0, 8));
+      fp16.drainGradients(new float[fp16.parameterCount()]);
+      assertEquals(settled * 2, scaler.scale(), "two clean windows grow the scale");
+
+      session.accumulate(batch(0, 8));
+      float[] exact = drain();
+      double distance = TestFixtures.relativeDistance(exact, clean);
+      assertTrue(distance < 0.05, "the unscaled fp16 gradient is " + distance + " away from fp32's");
+    }
   }
 }
