@@ -1017,7 +1017,11 @@ public final class Coordinator
       CoordinatorState state, EnsembleReplied reply) {
     String key = "ensemble:" + reply.jobId();
     asksInFlight.remove(key);
-    if (state.job(reply.jobId()).filter(JobRun::needsEnsembleEvaluation).isEmpty()) {
+    // Only while evaluating: a report asked for before the job was rewound (or failed) does not
+    // complete it; the members are measured again once it is back.
+    if (state.job(reply.jobId())
+        .filter(j -> j.state() == JobState.EVALUATING && j.needsEnsembleEvaluation())
+        .isEmpty()) {
       return Effect().noReply();
     }
     if (reply.error() != null) {

@@ -37,6 +37,7 @@ import io.tessera.protocol.coordinator.CoordinatorProtocol.LeaseGranted;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.LeaseReply;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.ListWorkers;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.NoLease;
+import io.tessera.protocol.coordinator.CoordinatorProtocol.PipelineAccepted;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.RequestCheckpoint;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.RequestLease;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.ResolveShardRecovery;
@@ -44,6 +45,7 @@ import io.tessera.protocol.coordinator.CoordinatorProtocol.SetGlobalBatch;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.ShardRecoveryPlan;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.SplitReport;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.SubmitJob;
+import io.tessera.protocol.coordinator.CoordinatorProtocol.SubmitPipeline;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.TrainingCurve;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.WorkerInfo;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.WorkerList;
@@ -51,6 +53,7 @@ import io.tessera.protocol.coordinator.CoordinatorProtocol.WorkerShare;
 import io.tessera.protocol.ps.ShardProtocol;
 import io.tessera.protocol.spec.CheckpointSpec;
 import io.tessera.protocol.spec.JobSpec;
+import io.tessera.protocol.spec.PipelineSpec;
 import io.tessera.protocol.spec.TrainingMode;
 import io.tessera.protocol.testing.WireRoundTrip;
 import io.tessera.protocol.worker.WorkerProtocol;
@@ -255,6 +258,12 @@ abstract class CoordinatorFixture {
     return reply.receiveMessage(TIMEOUT).getValue().jobId();
   }
 
+  PipelineAccepted submitPipeline(ActorRef<Command> coordinator, PipelineSpec pipeline) {
+    TestProbe<StatusReply<PipelineAccepted>> reply = testKit.createTestProbe();
+    coordinator.tell(new SubmitPipeline(pipeline, reply.getRef()));
+    return reply.receiveMessage(TIMEOUT).getValue();
+  }
+
   JobStatus status(ActorRef<Command> coordinator, String jobId) {
     TestProbe<StatusReply<JobStatus>> reply = testKit.createTestProbe();
     coordinator.tell(new GetJobStatus(jobId, reply.getRef()));
@@ -406,6 +415,29 @@ abstract class CoordinatorFixture {
                 return FishingOutcomes.complete();
               }
               if (message == WorkerProtocol.WorkAvailable.INSTANCE) {
+                return FishingOutcomes.continueAndIgnore();
+              }
+              return FishingOutcomes.fail("expected " + type.getSimpleName() + ", got " + message);
+            });
+    return type.cast(fished.get(fished.size() - 1));
+  }
+
+  /**
+   * {@link #expectWorkerMessage} that also skips {@code SetAccumulation}, which a lone worker gets
+   * whenever the member it trains changes (one member finished, the next one's turn).
+   */
+  static <T extends WorkerProtocol.Command> T expectSkippingPlans(
+      TestProbe<WorkerProtocol.Command> worker, Class<T> type) {
+    List<WorkerProtocol.Command> fished =
+        worker.fishForMessage(
+            TIMEOUT,
+            "waiting for " + type.getSimpleName(),
+            message -> {
+              if (type.isInstance(message)) {
+                return FishingOutcomes.complete();
+              }
+              if (message == WorkerProtocol.WorkAvailable.INSTANCE
+                  || message instanceof WorkerProtocol.SetAccumulation) {
                 return FishingOutcomes.continueAndIgnore();
               }
               return FishingOutcomes.fail("expected " + type.getSimpleName() + ", got " + message);

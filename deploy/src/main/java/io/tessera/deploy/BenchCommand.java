@@ -45,7 +45,7 @@ final class BenchCommand {
     CommandLine line =
         CommandLine.parse(
             args,
-            Set.of("data-dir", "spec", "epochs", "threads", "megabytes", "shards", "dir", "interval", "workers"),
+            Set.of("data-dir", "spec", "epochs", "threads", "megabytes", "shards", "dir", "interval", "workers", "windows", "window", "mae-spec", "flip-spec"),
             Set.of());
     String which = line.positional().isEmpty() ? "" : line.positional().get(0);
     switch (which) {
@@ -68,9 +68,19 @@ final class BenchCommand {
           throw new UncheckedIOException(e);
         }
       }
+      case "masking" -> {
+        int threads = line.intOption("threads", 1);
+        System.setProperty("ai.djl.pytorch.num_threads", String.valueOf(threads));
+        System.setProperty("ai.djl.pytorch.num_interop_threads", "1");
+        Path dataDir = Path.of(line.option("data-dir").orElse(DataCommand.DEFAULT_DATA_DIR));
+        DataCommand.fetch(dataDir, java.util.Optional.empty());
+        return MaskingBench.run(
+            FashionMnist.load(dataDir), line.intOption("windows", 20), line.intOption("window", 256),
+            line.option("mae-spec").map(Path::of), line.option("flip-spec").map(Path::of));
+      }
       default ->
           throw new CommandLine.UsageException(
-              "usage: bin/tessera bench throughput|sync|checkpoints|checkpoint-write [options]");
+              "usage: bin/tessera bench throughput|sync|checkpoints|checkpoint-write|masking [options]");
     }
   }
 

@@ -23,6 +23,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -140,6 +141,7 @@ final class DemoCommand {
             .toCompletableFuture()
             .join();
     int exit = 0;
+    List<JobStatus> finished = new ArrayList<>();
     for (int i = 0; i < accepted.jobIds().size(); i++) {
       String jobId = accepted.jobIds().get(i);
       JobSpec stage = spec.stages().get(i);
@@ -148,23 +150,61 @@ final class DemoCommand {
           jobId, spec.name(), spec.stages().size() > 1 ? ", stage " + stage.stage().name() : "", workers,
           stage.shards());
       long stageStart = System.nanoTime();
-      CompletableFuture<JobStatus> finished = new CompletableFuture<>();
+      CompletableFuture<JobStatus> done = new CompletableFuture<>();
       Cancellable polling =
           system
               .scheduler()
               .scheduleAtFixedRate(
                   POLL,
                   POLL,
-                  () -> printProgress(system, coordinator, jobId, start, finished),
+                  () -> printProgress(system, coordinator, jobId, start, done),
                   system.executionContext());
-      JobStatus last = finished.join();
+      JobStatus last = done.join();
       polling.cancel();
+      finished.add(last);
       exit = Math.max(exit, report(last, (System.nanoTime() - stageStart) / 1e9));
       if (exit != 0) {
         break;
       }
     }
+    if (spec.stages().size() > 1) {
+      System.out.print(summary(spec.name(), finished, (System.nanoTime() - start) / 1e9));
+    }
     return exit;
+  }
+
+  /** One line per finished stage: its members' best and mean test accuracy, the ensemble's, the loss. */
+  static String summary(String pipeline, List<JobStatus> stages, double seconds) {
+    StringBuilder out = new StringBuilder();
+    out.append(String.format("demo: %s in %.0f s%n", pipeline, seconds));
+    out.append(String.format(
+        "  %-14s %-13s %7s %8s %8s %9s %9s %9s %10s%n",
+        "stage", "kind", "members", "best", "mean", "averaged", "majority", "re-voted", "test loss"));
+    for (JobStatus status : stages) {
+      double best = Double.NaN;
+      double sum = 0;
+      double loss = 0;
+      for (MemberResult result : status.results()) {
+        best = Double.isNaN(best) || result.testAccuracy() > best ? result.testAccuracy() : best;
+        sum += result.testAccuracy();
+        loss += result.testLoss();
+      }
+      int members = status.results().size();
+      CoordinatorProtocol.EnsembleResult ensemble = status.ensemble();
+      out.append(String.format(
+          "  %-14s %-13s %7d %8s %8s %9s %9s %9s %10s%n",
+          status.stage(), status.kind().name().toLowerCase(java.util.Locale.ROOT).replace('_', '-'), members,
+          figure(best), figure(members == 0 ? Double.NaN : sum / members),
+          figure(ensemble == null ? Double.NaN : ensemble.averaged()),
+          figure(ensemble == null ? Double.NaN : ensemble.majority()),
+          figure(ensemble == null ? Double.NaN : ensemble.revoted()),
+          figure(members == 0 ? Double.NaN : loss / members)));
+    }
+    return out.toString();
+  }
+
+  private static String figure(double value) {
+    return Double.isNaN(value) ? "-" : String.format("%.4f", value);
   }
 
   private static void printProgress(

@@ -63,13 +63,24 @@ public final class Main {
             --epochs N (4)   --data-dir DIR
         bench checkpoint-write   a --megabytes (100) model's checkpoint into H2 against a plain
                              file write of the same bytes   --shards N (16)   --dir DIR (data/bench)
+        bench masking        samples/s of MAE (mask 0.75) against the same encoder on every patch,
+                             and of FLIP at mask 0.5 against 0, training windows in this process
+            --windows N (30)   --threads T (1)   --data-dir DIR
+
+        reconstruct          a PNG of test images (original | masked | reconstructed) from an
+                             mae-pretrain stage's last checkpoint in the snapshot store
+            --spec FILE      the job's spec (required)     --job ID   e.g. job-1.pretrain (required)
+            --stage NAME     (the spec's mae-pretrain stage)   --member M (0)   --count N (8)
+            --journal FILE   the H2 file without .mv.db (data/demo/journal), or
+            --postgres-url URL   jdbc:postgresql://...?user=...
+            --out FILE       (reconstructions.png)   --data-dir DIR (data/fashion-mnist)
       """;
 
   public static void main(String[] args) {
     System.exit(run(Arrays.asList(args)));
   }
 
-  static int run(List<String> args) {
+  public static int run(List<String> args) {
     if (args.isEmpty() || args.get(0).equals("help") || args.get(0).equals("--help")) {
       System.out.print(USAGE);
       return args.isEmpty() ? 2 : 0;
@@ -84,6 +95,7 @@ public final class Main {
         case "data" -> DataCommand.run(rest);
         case "reference" -> ReferenceCommand.run(rest);
         case "bench" -> BenchCommand.run(rest);
+        case "reconstruct" -> ReconstructCommand.run(rest);
         default -> throw new CommandLine.UsageException("unknown command '" + args.get(0) + "'");
       };
     } catch (CommandLine.UsageException e) {

@@ -5,6 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.tessera.protocol.spec.JobSpec;
 import io.tessera.protocol.spec.JobSpecParser;
+import io.tessera.protocol.spec.PipelineSpec;
+import io.tessera.protocol.spec.StageKind;
 import io.tessera.protocol.spec.TrainingMode;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -27,9 +29,31 @@ class ShippedJobsTest {
       List<Path> specs = files.filter(f -> f.toString().endsWith(".conf")).toList();
       assertTrue(specs.size() >= 4, "specs found: " + specs);
       for (Path spec : specs) {
-        JobSpecParser.parse(Files.readString(spec));
+        JobSpecParser.parsePipeline(Files.readString(spec));
       }
     }
+  }
+
+  @Test
+  void theResearchPipelinesHaveTheStagesTheReadmeDescribes() throws IOException {
+    PipelineSpec research = JobSpecParser.parsePipeline(Files.readString(JOBS.resolve("mae-finetune-distill.conf")));
+    assertEquals(
+        List.of("pretrain", "finetune", "scratch", "student", "student-alone"),
+        research.stages().stream().map(s -> s.stage().name()).toList());
+    assertEquals(0.75, research.stage("pretrain").stage().mae().maskRatio());
+    assertEquals(3, research.stage("finetune").members().size());
+    assertEquals(research.stage("finetune").epochs(), research.stage("scratch").epochs(), "the same budget");
+    assertEquals(research.stage("finetune").model(), research.stage("scratch").model(), "the same ViT");
+    assertEquals(research.stage("student").model(), research.stage("student-alone").model());
+    assertTrue(research.stage("student").model().dim() < research.stage("finetune").model().dim(), "a smaller student");
+    assertEquals(5000, research.stage("finetune").dataset().validation());
+
+    PipelineSpec flip = JobSpecParser.parsePipeline(Files.readString(JOBS.resolve("flip-zero-shot.conf")));
+    assertEquals(StageKind.FLIP, flip.stages().get(0).stage().kind());
+    assertEquals(flip.stages().get(0).globalBatch(), flip.stages().get(0).microBatch(), "InfoNCE over the whole batch");
+
+    PipelineSpec probe = JobSpecParser.parsePipeline(Files.readString(JOBS.resolve("mae-linear-probe.conf")));
+    assertEquals(StageKind.LINEAR_PROBE, probe.stage("probe").stage().kind());
   }
 
   @Test

@@ -100,6 +100,11 @@ final class PersistentShard extends EventSourcedBehavior<Command, ShardEvent, Sh
   private record PendingCheckpoint(
       long checkpointId, long version, ActorRef<StatusReply<ShardProtocol.CheckpointSaved>> replyTo) {}
 
+  /** Where the shard entity {@code entityId} journals and snapshots. */
+  static PersistenceId persistenceIdOf(String entityId) {
+    return PersistenceId.of("ParameterShard", entityId);
+  }
+
   private PersistentShard(
       ActorContext<Command> context,
       String entityId,
@@ -107,7 +112,7 @@ final class PersistentShard extends EventSourcedBehavior<Command, ShardEvent, Sh
       ActorRef<ClusterSharding.ShardCommand> shardRegion,
       ActorRef<CoordinatorProtocol.Command> coordinator,
       ShardSettings settings) {
-    super(PersistenceId.of("ParameterShard", entityId));
+    super(persistenceIdOf(entityId));
     this.context = context;
     this.entityId = entityId;
     this.address = ShardAddress.parse(entityId);

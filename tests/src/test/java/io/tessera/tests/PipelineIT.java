@@ -11,8 +11,14 @@ import io.tessera.protocol.coordinator.CoordinatorProtocol.MemberResult;
 import io.tessera.protocol.spec.JobSpecParser;
 import io.tessera.protocol.spec.PipelineSpec;
 import io.tessera.protocol.spec.StageKind;
+import io.tessera.deploy.Main;
+import java.awt.image.BufferedImage;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import javax.imageio.ImageIO;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -44,7 +50,7 @@ class PipelineIT {
       """;
 
   @Test
-  void everyStageKindRunsThroughTheClusterAndReports() {
+  void everyStageKindRunsThroughTheClusterAndReports() throws IOException {
     PipelineSpec pipeline = JobSpecParser.parsePipeline(PIPELINE);
     try (TestCluster cluster = TestCluster.start("coordinator", "ps")) {
       cluster.addNode("worker");
@@ -58,6 +64,7 @@ class PipelineIT {
       MemberResult mae = pretrain.results().get(0);
       assertTrue(Double.isNaN(mae.testAccuracy()), "an autoencoder reports no accuracy");
       assertTrue(mae.testLoss() > 0 && mae.testLoss() < 1.0, "masked-patch loss (normalised pixels) " + mae.testLoss());
+      checkReconstructions(cluster, jobIds.get(0));
 
       JobStatus finetune = finished(cluster, jobIds.get(1));
       assertEquals(3, finetune.results().size());
@@ -83,6 +90,43 @@ class PipelineIT {
       JobStatus clip = finished(cluster, jobIds.get(4));
       assertTrue(clip.results().get(0).testAccuracy() > 0.25, "zero-shot " + clip.results().get(0) + " (chance is 0.1)");
     }
+  }
+
+  /**
+   * {@code bin/tessera reconstruct} reads the pre-training stage's last checkpoint from the shared
+   * H2 journal while the cluster runs, and writes a grid whose middle column hides 3 of 4 patches
+   * and whose right column fills them in.
+   */
+  private static void checkReconstructions(TestCluster cluster, String jobId) throws IOException {
+    Path dir = Files.createDirectories(Path.of("target", "reconstructions"));
+    Path spec = dir.resolve("pipeline.conf");
+    Files.writeString(spec, PIPELINE);
+    Path png = dir.resolve(jobId + ".png");
+    Files.deleteIfExists(png);
+    int exit =
+        Main.run(
+            List.of(
+                "reconstruct", "--spec", spec.toString(), "--job", jobId, "--journal", cluster.journal().toString(),
+                "--data-dir", TestJobs.subsetDir().toString(), "--count", "4", "--out", png.toString()));
+    assertEquals(0, exit, "reconstruct failed");
+    BufferedImage grid = ImageIO.read(png.toFile());
+    int cell = 28 * 4;
+    assertEquals(3 * cell + 4 * 4, grid.getWidth());
+    assertEquals(4 * (cell + 4) + 4, grid.getHeight());
+    int hidden = 0;
+    int changed = 0;
+    int pixels = 0;
+    for (int y = 4; y < 4 + cell; y += 4) {
+      for (int x = 0; x < cell; x += 4) {
+        int masked = grid.getRGB(4 + cell + 4 + x, y) & 0xFFFFFF;
+        int rebuilt = grid.getRGB(4 + 2 * (cell + 4) + x, y) & 0xFFFFFF;
+        hidden += masked == 0x465A8C ? 1 : 0;
+        changed += masked == 0x465A8C && rebuilt != 0x465A8C ? 1 : 0;
+        pixels++;
+      }
+    }
+    assertEquals(0.75, hidden / (double) pixels, 0.01, "three of four patches are hidden in the masked column");
+    assertEquals(hidden, changed, "every hidden pixel is reconstructed");
   }
 
   private static JobStatus finished(TestCluster cluster, String jobId) {

@@ -1,6 +1,7 @@
 package io.tessera.coordinator.admin;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import akka.actor.testkit.typed.javadsl.ActorTestKit;
@@ -16,6 +17,7 @@ import io.tessera.coordinator.TestingJournal;
 import io.tessera.protocol.coordinator.CoordinatorProtocol;
 import io.tessera.protocol.ps.ShardProtocol;
 import io.tessera.protocol.spec.JobSpecParser;
+import io.tessera.protocol.spec.SpecException;
 import io.tessera.protocol.testing.WireRoundTrip;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -48,6 +50,19 @@ class AdminHttpServerTest {
           "micro-batch = 32",
           "model { patch-size = 7, dim = 32, depth = 2, heads = 2, mlp-dim = 64 }",
           "members = [ { name = m0, seed = 1 } ]");
+
+  private static final String PIPELINE_SPEC =
+      String.join(
+          "\n",
+          "name = \"fmnist-mae\"",
+          "global-batch = 128",
+          "micro-batch = 32",
+          "model { patch-size = 7, dim = 32, depth = 2, heads = 2, mlp-dim = 64 }",
+          "stages = [",
+          "  { name = pre, kind = mae-pretrain }",
+          "  { name = ft, kind = finetune, from = pre, ensemble-size = 2 }",
+          "  { name = probe, kind = linear-probe, from = ft }",
+          "]");
 
   @TempDir Path snapshots;
 
@@ -206,6 +221,60 @@ class AdminHttpServerTest {
 
     HttpResponse<String> jobs = send(authorized(get(binding, "/api/jobs")));
     assertEquals("[]", jobs.body(), "nothing was queued");
+  }
+
+  @Test
+  void aMultiStageSpecIsQueuedAsOneJobPerStage() throws Exception {
+    HttpResponse<String> created = send(post(binding, PIPELINE_SPEC));
+
+    assertEquals(201, created.statusCode(), created.body());
+    JsonNode accepted = JSON.readTree(created.body());
+    assertEquals("job-1", accepted.path("jobId").asText(), "the pipeline's id");
+    assertEquals(
+        List.of("job-1.pre", "job-1.ft", "job-1.probe"),
+        List.of(
+            accepted.path("jobIds").path(0).asText(),
+            accepted.path("jobIds").path(1).asText(),
+            accepted.path("jobIds").path(2).asText()));
+    assertEquals(3, accepted.path("jobIds").size());
+
+    JsonNode jobs = JSON.readTree(send(authorized(get(binding, "/api/jobs"))).body());
+    assertEquals(3, jobs.size(), jobs::toString);
+    HttpResponse<String> stage = send(authorized(get(binding, "/api/jobs/job-1.ft")));
+    assertEquals(200, stage.statusCode(), stage.body());
+    JsonNode ft = JSON.readTree(stage.body());
+    assertEquals("job-1.ft", ft.path("jobId").asText());
+    assertEquals("ft", ft.path("stage").asText());
+    assertEquals("FINETUNE", ft.path("kind").asText());
+    assertEquals("QUEUED", ft.path("state").asText());
+
+    // The next submission takes the next number, not one of the stages'.
+    HttpResponse<String> next = send(post(binding, VALID_SPEC));
+    assertEquals("job-2", JSON.readTree(next.body()).path("jobId").asText());
+  }
+
+  @Test
+  void aSpecWithABadStageIsRefusedWithTheParsersMessage() throws Exception {
+    String unknownSource = PIPELINE_SPEC.replace("from = ft", "from = nowhere");
+    HttpResponse<String> unknown = send(post(binding, unknownSource));
+    assertEquals(400, unknown.statusCode(), unknown.body());
+    String unknownError = JSON.readTree(unknown.body()).path("error").asText();
+    assertEquals("stages[probe].from must name an earlier stage, was 'nowhere'", unknownError);
+    assertEquals(parserMessage(unknownSource), unknownError);
+
+    String noSource = PIPELINE_SPEC.replace(", from = pre", "");
+    HttpResponse<String> missing = send(post(binding, noSource));
+    assertEquals(400, missing.statusCode(), missing.body());
+    String missingError = JSON.readTree(missing.body()).path("error").asText();
+    assertEquals(parserMessage(noSource), missingError);
+    assertTrue(missingError.startsWith("stage 'ft': stages[ft].from must name the earlier stage"), missingError);
+
+    HttpResponse<String> jobs = send(authorized(get(binding, "/api/jobs")));
+    assertEquals("[]", jobs.body(), "no stage of a refused pipeline was queued");
+  }
+
+  private static String parserMessage(String spec) {
+    return assertThrows(SpecException.class, () -> JobSpecParser.parsePipeline(spec)).getMessage();
   }
 
   @Test

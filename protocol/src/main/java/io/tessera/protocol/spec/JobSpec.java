@@ -114,6 +114,13 @@ public record JobSpec(
     members = List.copyOf(members);
   }
 
+  /** This spec with another stage, everything else equal. */
+  public JobSpec withStage(StageSpec newStage) {
+    return new JobSpec(
+        name, dataset, model, optimizer, globalBatch, microBatch, epochs, splitSize, mode, staleness, shards, members,
+        wirePrecision, seed, checkpoint, stalenessDamping, backupWorkers, learningRateScaling, newStage);
+  }
+
   /** Micro-batches that make one global batch. */
   public int microBatchesPerStep() {
     return globalBatch / microBatch;

@@ -114,8 +114,8 @@ public final class MaeTrainer implements MemberTrainer {
   /**
    * Originals, masked inputs and reconstructions of the first {@code count} test images, as
    * pixel rows of {@code imageSize * imageSize} floats in [0, 1] (hidden patches of the masked
-   * input are 0; reconstructed patches are de-normalised with each original patch's statistics,
-   * visible patches are shown as they were, as in the MAE paper's figures).
+   * input are -1, outside that range; reconstructed patches are de-normalised with each original
+   * patch's statistics, visible patches are shown as they were, as in the MAE paper's figures).
    */
   public float[][][] reconstructions(float[] values, int count) {
     parameters.load(values);

@@ -8,10 +8,13 @@ import io.tessera.worker.model.PatchMasking;
  * showing what a masked autoencoder saw and what it reconstructed.
  */
 final class PatchImages {
+  /** The value of a hidden patch's pixels in the masked input: outside [0, 1], so it can be told from black. */
+  static final float HIDDEN = -1f;
+
   private PatchImages() {}
 
   /**
-   * For each of the batch's images: the original, the masked input (hidden patches black) and the
+   * For each of the batch's images: the original, the masked input (hidden patches {@link #HIDDEN}) and the
    * reconstruction (visible patches as they were, hidden ones as predicted; predictions in the
    * per-patch normalised space are mapped back with the original patch's mean and deviation).
    *
@@ -40,7 +43,7 @@ final class PatchImages {
           float guess = normalised ? (float) (predicted[offset + v] * deviation + mean) : predicted[offset + v];
           int pixel = pixelIndex(spec, j, v);
           images[b][0][pixel] = original;
-          images[b][1][pixel] = hidden ? 0f : original;
+          images[b][1][pixel] = hidden ? HIDDEN : original;
           images[b][2][pixel] = hidden ? Math.max(0f, Math.min(1f, guess)) : original;
         }
       }
