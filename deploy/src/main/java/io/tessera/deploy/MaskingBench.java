@@ -75,7 +75,7 @@ final class MaskingBench {
     // A window of `batch` samples runs as the spec's micro-batches, as a worker would run it.
     try (MemberTrainer trainer =
         StageTrainers.create(
-            spec, () -> StageData.of(data, spec.dataset()), () -> manager, StageInputs.NONE, source -> null)) {
+            spec, 0, () -> StageData.of(data, spec.dataset()), () -> manager, StageInputs.NONE, source -> null)) {
       float[] values = trainer.initialValues(1);
       float[] gradient = new float[values.length];
       for (int w = 0; w < 2; w++) {

@@ -73,7 +73,9 @@ final class ReconstructCommand {
       float[] values = readCheckpoint(line, jobId, member, stage);
       float[][][] images;
       try (NDManager manager = NDManager.newBaseManager();
-          MaeTrainer trainer = new MaeTrainer(stage, StageData.of(data, stage.dataset()), manager)) {
+          // The member's own seed, so the test images hide the patches its evaluation hid.
+          MaeTrainer trainer =
+              new MaeTrainer(stage.withSeed(stage.orderSeed(member)), StageData.of(data, stage.dataset()), manager)) {
         images = trainer.reconstructions(values, count);
       }
       write(images, stage.model().imageSize(), out);

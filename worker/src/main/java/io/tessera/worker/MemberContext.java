@@ -51,7 +51,8 @@ final class MemberContext implements AutoCloseable {
     this.inputs = inputs;
     this.read = read;
     this.trainer =
-        StageTrainers.create(spec, () -> StageData.of(data.fashionMnist(), spec.dataset()), manager, inputs, read);
+        StageTrainers.create(
+            spec, member, () -> StageData.of(data.fashionMnist(), spec.dataset()), manager, inputs, read);
     this.shards = new ShardClient(sharding, jobId, member, trainer.layout(), spec.shards(), shardTimeout);
   }
 

@@ -114,6 +114,23 @@ public record JobSpec(
     members = List.copyOf(members);
   }
 
+  /**
+   * The seed of member {@code member}'s visiting order (and of its masks and caption templates):
+   * the job's {@code seed} for member 0, so a one-member job visits samples as the reference
+   * trainer does, and a seed of its own for every other member, so an ensemble's members see the
+   * data in different orders and disagree where they can.
+   */
+  public long orderSeed(int member) {
+    return member == 0 ? seed : seed + member * 0x9E37_79B9_7F4A_7C15L;
+  }
+
+  /** This spec with another seed, everything else equal. */
+  public JobSpec withSeed(long newSeed) {
+    return new JobSpec(
+        name, dataset, model, optimizer, globalBatch, microBatch, epochs, splitSize, mode, staleness, shards, members,
+        wirePrecision, newSeed, checkpoint, stalenessDamping, backupWorkers, learningRateScaling, stage);
+  }
+
   /** This spec with another stage, everything else equal. */
   public JobSpec withStage(StageSpec newStage) {
     return new JobSpec(

@@ -27,7 +27,8 @@ public final class StageTrainers {
   private StageTrainers() {}
 
   /**
-   * The trainer of one member of {@code spec}'s stage.
+   * The trainer of member {@code member} of {@code spec}'s stage. It visits the training data in
+   * the member's own order ({@link JobSpec#orderSeed}).
    *
    * @param data the member's images; not read for a synthetic model
    * @param manager the worker's DJL manager, asked for only by real models
@@ -36,14 +37,16 @@ public final class StageTrainers {
    * @throws IllegalArgumentException if the stage needs an input the coordinator did not send
    */
   public static MemberTrainer create(
-      JobSpec spec,
+      JobSpec job,
+      int member,
       Supplier<StageData> data,
       Supplier<NDManager> manager,
       StageInputs inputs,
       Function<SourceModel, float[]> read) {
-    if (spec.model().kind() == ModelKind.SYNTHETIC) {
-      return new SyntheticTrainer(spec);
+    if (job.model().kind() == ModelKind.SYNTHETIC) {
+      return new SyntheticTrainer(job);
     }
+    JobSpec spec = job.withSeed(job.orderSeed(member));
     return switch (spec.stage().kind()) {
       case CLASSIFY, FINETUNE -> new ClassifierTrainer(spec, data.get(), manager.get(), List.of());
       case MAE_PRETRAIN -> new MaeTrainer(spec, data.get(), manager.get());

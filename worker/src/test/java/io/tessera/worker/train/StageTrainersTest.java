@@ -73,7 +73,7 @@ class StageTrainersTest {
   }
 
   private static MemberTrainer build(JobSpec spec, StageInputs inputs, Function<SourceModel, float[]> read) {
-    return StageTrainers.create(spec, () -> StageData.of(subset, spec.dataset()), () -> manager, inputs, read);
+    return StageTrainers.create(spec, 0, () -> StageData.of(subset, spec.dataset()), () -> manager, inputs, read);
   }
 
   private static float[] gradientOfOneWindow(MemberTrainer trainer, float[] values) {
@@ -298,5 +298,20 @@ class StageTrainersTest {
             IllegalArgumentException.class,
             () -> StageTrainers.layoutOf(stage(kind("p", StageKind.LINEAR_PROBE, "s", ""), model, 1)));
     assertTrue(probe.getMessage().contains("holds only a head"), probe.getMessage());
+  }
+
+  @Test
+  void eachMemberVisitsTheDataInItsOwnOrder() {
+    JobSpec spec = stage(kind("ensemble", StageKind.CLASSIFY, "", ""), TestFixtures.tinyVit(), 2);
+    assertEquals(spec.seed(), spec.orderSeed(0), "member 0 keeps the job's order, as the reference trainer");
+    assertNotEquals(spec.orderSeed(0), spec.orderSeed(1));
+    try (MemberTrainer first = build(spec, StageInputs.NONE, s -> null);
+        MemberTrainer second =
+            StageTrainers.create(spec, 1, () -> StageData.of(subset, spec.dataset()), () -> manager, StageInputs.NONE, s -> null)) {
+      float[] values = first.initialValues(1);
+      float[] ofFirst = gradientOfOneWindow(first, values);
+      float[] ofSecond = gradientOfOneWindow(second, values);
+      assertTrue(TestFixtures.relativeDistance(ofFirst, ofSecond) > 1e-2, "the same positions hold other samples");
+    }
   }
 }
