@@ -33,6 +33,7 @@ final class ProcessCluster implements AutoCloseable {
 
   private final Path workDir;
   private final String logPrefix;
+  private final Map<String, String> environment;
   private final int seedPort;
   private final Map<String, NodeSpec> specs = new LinkedHashMap<>();
   private final Map<String, NodeProcess> running = new LinkedHashMap<>();
@@ -45,8 +46,15 @@ final class ProcessCluster implements AutoCloseable {
 
   /** A cluster whose logs go to target/it-logs/{@code logPrefix}-NODE-N.log. */
   ProcessCluster(Path workDir, String logPrefix) {
+    this(workDir, logPrefix, Map.of());
+  }
+
+  /** The same, every node started with {@code environment} set (say, to journal to PostgreSQL). */
+  ProcessCluster(Path workDir, String logPrefix, Map<String, String> environment) {
     this.workDir = workDir;
     this.logPrefix = logPrefix;
+    this.environment = new java.util.HashMap<>(environment);
+    this.environment.put("TESSERA_ADMIN_TOKEN", TOKEN);
     this.seedPort = NodeProcess.freePort();
   }
 
@@ -84,7 +92,7 @@ final class ProcessCluster implements AutoCloseable {
     running.put(
         name,
         NodeProcess.start(
-            logPrefix + "-" + name + "-" + starts, workDir, Map.of("TESSERA_ADMIN_TOKEN", TOKEN), spec.args()));
+            logPrefix + "-" + name + "-" + starts, workDir, environment, spec.args()));
   }
 
   /** SIGKILL: the node gets no chance to leave the cluster or to save anything. */
