@@ -9,7 +9,8 @@ import io.tessera.protocol.TesseraSerializable;
  * and the settings of its kind.
  *
  * @param from the earlier stage whose final parameters the encoder starts from (carried over by
- *     parameter name); "" for none
+ *     parameter name): required by {@code finetune} and {@code linear-probe}, optional for
+ *     {@code distill} (the student's encoder), refused elsewhere; "" for none
  * @param teacher the earlier stage whose members teach a {@code distill} stage; "" for none
  * @param compute the precision of a classifier stage's forward and backward passes: fp32, or fp16
  *     with dynamic loss scaling (meant for GPUs; it runs, slower than fp32, on CPUs). Other
@@ -39,6 +40,11 @@ public record StageSpec(
         !needsFrom || !from.isEmpty(),
         "stages[" + name + "].from",
         "must name the earlier stage a " + SpecNames.of(kind) + " stage starts from");
+    require(
+        from.isEmpty() || needsFrom || kind == StageKind.DISTILL,
+        "stages[" + name + "].from",
+        "applies to finetune, linear-probe and distill stages; a " + SpecNames.of(kind)
+            + " stage starts from random weights (use kind = finetune to start from '" + from + "')");
     require(
         kind != StageKind.DISTILL || !teacher.isEmpty(),
         "stages[" + name + "].teacher",

@@ -78,14 +78,18 @@ public final class StageTrainers {
 
   /**
    * Initial values of a member of {@code spec}'s stage: the trainer's own for {@code seed}, and,
-   * for a {@code finetune} stage, the encoder of the stage it starts from carried over by name.
+   * for a {@code finetune} stage or a {@code distill} stage with a {@code from}, the encoder of the
+   * stage it starts from carried over by name.
    *
    * @throws IllegalArgumentException if the encoder tensors do not match by name and shape
    */
   public static float[] initialValues(
       JobSpec spec, MemberTrainer trainer, long seed, StageInputs inputs, Function<SourceModel, float[]> read) {
     float[] values = trainer.initialValues(seed);
-    if (spec.stage().kind() == StageKind.FINETUNE && spec.model().kind() != ModelKind.SYNTHETIC) {
+    boolean carries =
+        spec.stage().kind() == StageKind.FINETUNE
+            || (spec.stage().kind() == StageKind.DISTILL && !spec.stage().from().isEmpty());
+    if (carries && spec.model().kind() != ModelKind.SYNTHETIC) {
       SourceModel source = source(spec, inputs);
       WeightTransfer.carryOver(
           layoutOf(source.spec()), read.apply(source), trainer.layout(), values, CARRIED_PREFIXES,

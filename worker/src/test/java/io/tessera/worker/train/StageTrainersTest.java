@@ -145,21 +145,53 @@ class StageTrainersTest {
     try (MemberTrainer trainer = build(finetune, inputs, s -> source)) {
       assertInstanceOf(ClassifierTrainer.class, trainer);
       float[] values = StageTrainers.initialValues(finetune, trainer, 10, inputs, s -> source);
-      ParameterLayout target = trainer.layout();
-      for (TensorSpec tensor : target.tensors()) {
-        int at = target.offsetOf(tensor.name());
-        if (tensor.name().startsWith("encoder.")) {
-          int from = sourceLayout.offsetOf(tensor.name());
-          for (int i = 0; i < tensor.size(); i++) {
-            assertEquals(source[from + i], values[at + i], tensor.name() + " was not carried over");
-          }
-        }
-      }
-      float[] fresh = trainer.initialValues(10);
-      int head = target.offsetOf("head.weight");
-      assertEquals(fresh[head], values[head], "the head starts from the member's seed");
+      assertEncoderCarriedOver(sourceLayout, source, trainer, values);
       gradientOfOneWindow(trainer, values);
     }
+  }
+
+  @Test
+  void aDistilledStudentMayStartFromAnEarlierEncoder() {
+    JobSpec pretrain = stage(kind("pretrain", StageKind.MAE_PRETRAIN, "", ""), TestFixtures.tinyVit(), 1);
+    JobSpec teachers = stage(kind("teachers", StageKind.CLASSIFY, "", ""), TestFixtures.tinyVit(), 1);
+    JobSpec student = stage(kind("student", StageKind.DISTILL, "pretrain", "teachers"), TestFixtures.tinyVit(), 1);
+    ParameterLayout sourceLayout = StageTrainers.layoutOf(pretrain);
+    float[] source = new float[sourceLayout.totalSize()];
+    for (int i = 0; i < source.length; i++) {
+      source[i] = (i % 89) / 1000f;
+    }
+    float[] teacher;
+    try (MemberTrainer classifier = build(teachers, StageInputs.NONE, s -> null)) {
+      teacher = classifier.initialValues(3);
+    }
+    StageInputs inputs =
+        new StageInputs(
+            List.of(new SourceModel("job-1.pretrain", 0, pretrain)),
+            List.of(new SourceModel("job-1.teachers", 0, teachers)));
+    Function<SourceModel, float[]> read = s -> s.jobId().endsWith("pretrain") ? source : teacher;
+    try (MemberTrainer trainer = build(student, inputs, read)) {
+      float[] values = StageTrainers.initialValues(student, trainer, 10, inputs, read);
+      assertEncoderCarriedOver(sourceLayout, source, trainer, values);
+      gradientOfOneWindow(trainer, values);
+    }
+  }
+
+  /** Every encoder tensor of {@code values} equals the source's by name; the head is the member's own. */
+  private static void assertEncoderCarriedOver(
+      ParameterLayout sourceLayout, float[] source, MemberTrainer trainer, float[] values) {
+    ParameterLayout target = trainer.layout();
+    for (TensorSpec tensor : target.tensors()) {
+      int at = target.offsetOf(tensor.name());
+      if (tensor.name().startsWith("encoder.")) {
+        int from = sourceLayout.offsetOf(tensor.name());
+        for (int i = 0; i < tensor.size(); i++) {
+          assertEquals(source[from + i], values[at + i], tensor.name() + " was not carried over");
+        }
+      }
+    }
+    float[] fresh = trainer.initialValues(10);
+    int head = target.offsetOf("head.weight");
+    assertEquals(fresh[head], values[head], "the head starts from the member's seed");
   }
 
   @Test
