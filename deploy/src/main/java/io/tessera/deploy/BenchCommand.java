@@ -63,6 +63,7 @@ final class BenchCommand {
           return CheckpointBench.run(
               line.intOption("megabytes", 100),
               line.intOption("shards", 16),
+              line.intOption("rounds", 5),
               Path.of(line.option("dir").orElse("data/bench")).toAbsolutePath());
         } catch (IOException e) {
           throw new UncheckedIOException(e);

@@ -243,9 +243,12 @@ final class DemoCommand {
             result.testLoss(), result.testSamples(), result.name(), status.stage());
       } else {
         System.out.printf(
-            "Test accuracy: %.4f (%d Fashion-MNIST test images, member %s%s)%n",
+            "Test accuracy: %.4f (%d Fashion-MNIST test images, member %s%s)%s%n",
             result.testAccuracy(), result.testSamples(), result.name(),
-            status.stage().equals("main") ? "" : ", stage " + status.stage());
+            status.stage().equals("main") ? "" : ", stage " + status.stage(),
+            Double.isNaN(result.validationAccuracy())
+                ? ""
+                : String.format("; validation accuracy %.4f", result.validationAccuracy()));
       }
     }
     if (status.ensemble() != null) {
