@@ -38,14 +38,23 @@ class ShippedJobsTest {
   void theResearchPipelinesHaveTheStagesTheReadmeDescribes() throws IOException {
     PipelineSpec research = JobSpecParser.parsePipeline(Files.readString(JOBS.resolve("mae-finetune-distill.conf")));
     assertEquals(
-        List.of("pretrain", "finetune", "scratch", "student", "student-alone"),
+        List.of("pretrain", "finetune", "scratch", "student", "student-alone", "small-student", "small-alone"),
         research.stages().stream().map(s -> s.stage().name()).toList());
     assertEquals(0.75, research.stage("pretrain").stage().mae().maskRatio());
     assertEquals(3, research.stage("finetune").members().size());
     assertEquals(research.stage("finetune").epochs(), research.stage("scratch").epochs(), "the same budget");
     assertEquals(research.stage("finetune").model(), research.stage("scratch").model(), "the same ViT");
+    // The student and its twin: the same model, start and budget; only the teacher differs.
     assertEquals(research.stage("student").model(), research.stage("student-alone").model());
-    assertTrue(research.stage("student").model().dim() < research.stage("finetune").model().dim(), "a smaller student");
+    assertEquals(research.stage("student").epochs(), research.stage("student-alone").epochs());
+    assertEquals("pretrain", research.stage("student").stage().from());
+    assertEquals("pretrain", research.stage("student-alone").stage().from());
+    assertEquals(StageKind.DISTILL, research.stage("student").stage().kind());
+    assertEquals("finetune", research.stage("student").stage().teacher());
+    assertEquals(research.stage("small-student").model(), research.stage("small-alone").model());
+    assertEquals(research.stage("small-student").epochs(), research.stage("small-alone").epochs());
+    assertTrue(
+        research.stage("small-student").model().dim() < research.stage("finetune").model().dim(), "a smaller student");
     assertEquals(5000, research.stage("finetune").dataset().validation());
 
     PipelineSpec flip = JobSpecParser.parsePipeline(Files.readString(JOBS.resolve("flip-zero-shot.conf")));
