@@ -1077,17 +1077,17 @@ public final class Coordinator
       return retryOrFail(key, reply.jobId(), "evaluating member " + reply.member(), reply.workerId(), reply.error());
     }
     EvaluationReport report = reply.report();
+    // Masked-autoencoder pre-training has a loss to report, not an accuracy.
+    boolean lossOnly = state.job(reply.jobId()).orElseThrow().spec().stage().kind() == StageKind.MAE_PRETRAIN;
     context.getLog().info(
-        "{} member {}: test accuracy {} on {} samples",
-        reply.jobId(), reply.member(), String.format("%.4f", report.accuracy()), report.samples());
+        "{} member {}: test {} {} on {} samples",
+        reply.jobId(), reply.member(), lossOnly ? "loss" : "accuracy",
+        String.format("%.4f", lossOnly ? report.meanLoss() : report.accuracy()), report.samples());
     return Effect()
         .persist(
             new MemberEvaluated(
                 reply.jobId(), reply.member(), report.samples(),
-                // Masked-autoencoder pre-training has a loss to report, not an accuracy.
-                state.job(reply.jobId()).orElseThrow().spec().stage().kind() == StageKind.MAE_PRETRAIN
-                    ? Double.NaN
-                    : report.accuracy(),
+                lossOnly ? Double.NaN : report.accuracy(),
                 report.meanLoss(), report.validationAccuracy()))
         .thenRun(
             s -> {

@@ -31,6 +31,8 @@ class PipelineIT {
   private static final String PIPELINE =
       """
       name = "subset-pipeline"
+      # Synchronous steps: the figures below do not depend on how the two workers' timing falls.
+      mode = sync
       epochs = 2
       global-batch = 64
       micro-batch = 32
