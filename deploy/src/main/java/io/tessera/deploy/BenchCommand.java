@@ -45,7 +45,7 @@ final class BenchCommand {
     CommandLine line =
         CommandLine.parse(
             args,
-            Set.of("data-dir", "spec", "epochs", "threads", "megabytes", "shards", "dir", "interval", "workers", "windows", "window", "mae-spec", "flip-spec"),
+            Set.of("data-dir", "spec", "epochs", "threads", "megabytes", "shards", "dir", "interval", "workers", "rounds", "windows", "window", "mae-spec", "flip-spec"),
             Set.of());
     String which = line.positional().isEmpty() ? "" : line.positional().get(0);
     switch (which) {

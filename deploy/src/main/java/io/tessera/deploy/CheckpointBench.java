@@ -47,7 +47,7 @@ final class CheckpointBench {
 
   static int run(int megabytes, int shards, int rounds, Path dir) throws IOException {
     if (rounds < 1) {
-      throw new IllegalArgumentException("--rounds must be at least 1, was " + rounds);
+      throw new CommandLine.UsageException("--rounds must be at least 1, was " + rounds);
     }
     Files.createDirectories(dir);
     Map<String, Object> overrides = new HashMap<>();
@@ -81,8 +81,9 @@ final class CheckpointBench {
         initialize(system, refs.get(i), i, (int) sizes[i]);
       }
       // Several checkpoints in a row, as a job takes them: the first follows the shards' setup
-      // (which journals every parameter once), the later ones also delete snapshots that fell out
-      // of retention. Each is timed against a plain write of the same bytes just after it.
+      // (which journals every parameter once); once more than tessera.ps.snapshots-kept have been
+      // taken, each also deletes the oldest. Each is timed against a plain write of the same bytes
+      // just after it.
       long bytes = (long) values * Float.BYTES;
       double[] ratios = new double[rounds];
       for (int round = 0; round < rounds; round++) {
@@ -101,13 +102,13 @@ final class CheckpointBench {
         ratios[round] = fileSeconds / checkpointSeconds;
         System.out.printf(
             "checkpoint %d: %.2f s (%.0f MB/s of parameters); plain file write (fsync) of the same bytes: %.2f s"
-                + " (%.0f MB/s); ratio %.2f%n",
+                + " (%.0f MB/s); write-rate ratio %.2f%n",
             checkpointId, checkpointSeconds, megabytes / checkpointSeconds, fileSeconds, megabytes / fileSeconds,
             ratios[round]);
       }
       double[] sorted = ratios.clone();
       java.util.Arrays.sort(sorted);
-      System.out.printf("ratio checkpoint / plain write, median of %d: %.2f%n", rounds, sorted[rounds / 2]);
+      System.out.printf("write rate of a checkpoint / of a plain write, median of %d: %.2f%n", rounds, sorted[rounds / 2]);
       return 0;
     } finally {
       system.terminate();

@@ -80,7 +80,7 @@ public final class ReferenceTrainer {
         TrainingSession session = new TrainingSession(model, manager)) {
       session.load(parameters);
       for (int epoch = 0; epoch < spec.epochs(); epoch++) {
-        int[] order = SampleOrder.forEpoch(spec.seed(), epoch, train.size());
+        int[] order = SampleOrder.forEpoch(spec.orderSeed(member), epoch, train.size());
         int leaseSize = sync ? spec.globalBatch() : leaseSamples(spec);
         for (int splitFrom = 0; splitFrom < train.size(); splitFrom += leaseSize) {
           int splitTo = Math.min(splitFrom + leaseSize, train.size());

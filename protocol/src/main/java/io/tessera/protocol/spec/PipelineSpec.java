@@ -38,6 +38,13 @@ public record PipelineSpec(String name, List<JobSpec> stages) implements Tessera
             byName.get(s.from()).stage().kind() != StageKind.LINEAR_PROBE,
             "stages[" + s.name() + "].from",
             "names the linear probe '" + s.from() + "', which has no encoder of its own");
+        boolean carriesEncoder = s.kind() == StageKind.FINETUNE || s.kind() == StageKind.DISTILL;
+        ModelSpec source = byName.get(s.from()).model();
+        require(
+            !carriesEncoder || source.kind() == ModelKind.SYNTHETIC || sameEncoder(source, stage.model()),
+            "stages[" + s.name() + "].model",
+            "must have the encoder of '" + s.from() + "', which it starts from (" + encoder(source) + "), was "
+                + encoder(stage.model()));
       }
       if (!s.teacher().isEmpty()) {
         require(
@@ -52,6 +59,15 @@ public record PipelineSpec(String name, List<JobSpec> stages) implements Tessera
       earlier.add(s.name());
       byName.put(s.name(), stage);
     }
+  }
+
+  private static boolean sameEncoder(ModelSpec a, ModelSpec b) {
+    return encoder(a).equals(encoder(b));
+  }
+
+  private static String encoder(ModelSpec m) {
+    return "image-size " + m.imageSize() + ", channels " + m.channels() + ", patch-size " + m.patchSize() + ", dim "
+        + m.dim() + ", depth " + m.depth() + ", heads " + m.heads() + ", mlp-dim " + m.mlpDim();
   }
 
   /** The stage named {@code name}. */

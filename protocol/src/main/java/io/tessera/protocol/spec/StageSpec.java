@@ -44,7 +44,8 @@ public record StageSpec(
         from.isEmpty() || needsFrom || kind == StageKind.DISTILL,
         "stages[" + name + "].from",
         "applies to finetune, linear-probe and distill stages; a " + SpecNames.of(kind)
-            + " stage starts from random weights (use kind = finetune to start from '" + from + "')");
+            + " stage starts from random weights"
+            + (kind == StageKind.CLASSIFY ? " (use kind = finetune to start from '" + from + "')" : ""));
     require(
         kind != StageKind.DISTILL || !teacher.isEmpty(),
         "stages[" + name + "].teacher",

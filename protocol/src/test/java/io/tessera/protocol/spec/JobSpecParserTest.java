@@ -482,6 +482,8 @@ class JobSpecParserTest {
         "{ name = a, kind = classify, teacher = a } | applies to distill stages only",
         "{ name = a, kind = mae-pretrain }, { name = b, kind = classify, from = a } | use kind = finetune to start from 'a'",
         "{ name = a, kind = mae-pretrain }, { name = b, kind = flip, from = a } | a flip stage starts from random weights",
+        "{ name = a, kind = mae-pretrain }, { name = t }, { name = s, kind = distill, teacher = t, from = a, model { dim = 32 } } | must have the encoder of 'a'",
+        "{ name = a, kind = mae-pretrain, model { depth = 2 } }, { name = b, kind = finetune, from = a } | was image-size",
         "{ name = a, kind = mae-pretrain, compute-precision = fp16 } | a mae-pretrain stage computes in fp32",
         "{ name = a, compute-precision = bf16 } | bf16 is not available",
         "{ name = a, kind = mae-pretrain, mae { mask-ratio = 1.0 } } | mae.mask-ratio",
