@@ -198,7 +198,7 @@ public record CoordinatorState(
     } else if (event instanceof LeaseReleased e) {
       return withJob(
           e.jobId(),
-          j -> j.withMember(e.member(), m -> m.withLeaseReleased(e.leaseId())));
+          j -> j.withMember(e.member(), m -> m.withLedger(m.ledger().release(e.leaseId())).withoutBackup(e.leaseId())));
     } else if (event instanceof GlobalBatchChanged e) {
       return withJob(e.jobId(), j -> j.withGlobalBatch(e.globalBatch(), e.learningRateScale())).replanned();
     } else if (event instanceof MemberEvaluated e) {

@@ -75,26 +75,6 @@ public record MemberRun(
   }
 
   /**
-   * Lease {@code leaseId} was given back. A backup lease is simply dropped. An original lease that a
-   * backup duplicates passes to the backup instead of going back to the ledger: its holder gives it
-   * back when its push came too late because the backup's copy already counted at the shards, and
-   * the step now waits for the backup's ack. Released to the ledger, the run would be leased again
-   * and every new copy refused as late by the shards, for ever.
-   */
-  MemberRun withLeaseReleased(long leaseId) {
-    java.util.Optional<Backup> coveredBy =
-        backups.stream().filter(b -> b.originalLeaseId() == leaseId).findFirst();
-    java.util.Optional<SplitLedger.Run> original = ledger.runOfLease(leaseId);
-    if (coveredBy.isPresent() && original.isPresent()) {
-      Backup backup = coveredBy.get();
-      SplitLedger.Run run = original.get();
-      SplitLedger next = ledger.release(leaseId).lease(run.first(), run.count(), backup.leaseId(), backup.workerId());
-      return withLedger(next).withoutBackup(backup.leaseId());
-    }
-    return withLedger(ledger.release(leaseId)).withoutBackup(leaseId);
-  }
-
-  /**
    * After {@code workerId} left: its backups are dropped, and where it held a lease that another
    * worker backs up, that worker takes the lease over (its copy becomes the contribution), so the
    * step does not wait for the run to be leased and computed again.

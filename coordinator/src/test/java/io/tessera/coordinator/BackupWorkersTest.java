@@ -8,7 +8,6 @@ import akka.actor.testkit.typed.javadsl.ActorTestKit;
 import io.tessera.coordinator.CoordinatorEvent.BackupLeased;
 import io.tessera.coordinator.CoordinatorEvent.JobInitializationStarted;
 import io.tessera.coordinator.CoordinatorEvent.JobSubmitted;
-import io.tessera.coordinator.CoordinatorEvent.LeaseReleased;
 import io.tessera.coordinator.CoordinatorEvent.MemberInitialized;
 import io.tessera.coordinator.CoordinatorEvent.SplitCompleted;
 import io.tessera.coordinator.CoordinatorEvent.SplitLeased;
@@ -28,7 +27,7 @@ import org.junit.jupiter.api.Test;
 /**
  * Backup workers in {@code sync} mode: a worker idle at the barrier duplicates a contribution
  * still out; the first copy acked counts; a step gets at most {@code backup-workers} copies; and a
- * worker that leaves, or gives its lease back, while backed up hands its contribution to its backup.
+ * worker that leaves while backed up hands its contribution to its backup.
  */
 class BackupWorkersTest {
   private static final String A = "akka://tessera@127.0.0.1:25520/user/worker-a#1";
@@ -124,51 +123,6 @@ class BackupWorkersTest {
     assertEquals(C, member.ledger().holderOfLease(backup.leaseId()).orElseThrow(), "C holds the contribution now");
     assertTrue(member.backups().isEmpty());
     state = ack(state, backup.leaseId(), C, 4);
-    assertEquals(1, state.job(JOB).orElseThrow().member(0).stepLosses().size());
-  }
-
-  /**
-   * The backup's copy reached the shards first, so the original's push is refused as late and its
-   * worker gives the lease back before the backup's ack arrives. The contribution passes to the
-   * backup; released to the ledger it would be leased again and refused again, for ever.
-   */
-  @Test
-  void anOriginalGivenBackWhileBackedUpPassesToTheBackup() {
-    CoordinatorState state = lease(lease(lease(running(1), A), B), C);
-    long leaseOfA = 1;
-    state = ack(ack(state, 2, B, 2), 3, C, 2);
-    BackupLeased backup = assertInstanceOf(BackupLeased.class, LeaseDesk.nextLease(state, C, 0));
-    state = state.apply(backup);
-
-    LeaseReleased released =
-        LeaseDesk.release(state, leaseOfA, "the step moved on without this contribution").orElseThrow();
-    state = state.apply(released);
-    MemberRun member = state.job(JOB).orElseThrow().member(0);
-    assertEquals(C, member.ledger().holderOfLease(backup.leaseId()).orElseThrow(), "C holds the contribution now");
-    assertTrue(member.ledger().runOfLease(leaseOfA).isEmpty(), "A's lease is over");
-    assertTrue(member.backups().isEmpty());
-    assertTrue(
-        !(LeaseDesk.nextLease(state, A, 0) instanceof SplitLeased),
-        "no split of the step goes back to be leased again (at most a backup copy of C's)");
-
-    state = ack(state, backup.leaseId(), C, 4);
-    member = state.job(JOB).orElseThrow().member(0);
-    assertEquals(1, member.stepLosses().size(), "the step was taken once, from the backup's copy");
-    assertEquals(4, member.round().first(), "the next step is open");
-  }
-
-  @Test
-  void aBackupGivenBackIsDroppedAndTheOriginalStillCounts() {
-    CoordinatorState state = lease(lease(lease(running(1), A), B), C);
-    long leaseOfA = 1;
-    state = ack(ack(state, 2, B, 2), 3, C, 2);
-    BackupLeased backup = assertInstanceOf(BackupLeased.class, LeaseDesk.nextLease(state, C, 0));
-    state = state.apply(backup);
-    state = state.apply(LeaseDesk.release(state, backup.leaseId(), "late").orElseThrow());
-    MemberRun member = state.job(JOB).orElseThrow().member(0);
-    assertTrue(member.backups().isEmpty());
-    assertEquals(A, member.ledger().holderOfLease(leaseOfA).orElseThrow());
-    state = ack(state, leaseOfA, A, 4);
     assertEquals(1, state.job(JOB).orElseThrow().member(0).stepLosses().size());
   }
 }
