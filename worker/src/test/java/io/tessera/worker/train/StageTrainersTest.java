@@ -137,10 +137,7 @@ class StageTrainersTest {
     JobSpec pretrain = stage(kind("pretrain", StageKind.MAE_PRETRAIN, "", ""), TestFixtures.tinyVit(), 1);
     JobSpec finetune = stage(kind("finetune", StageKind.FINETUNE, "pretrain", ""), TestFixtures.tinyVit(), 3);
     ParameterLayout sourceLayout = StageTrainers.layoutOf(pretrain);
-    float[] source = new float[sourceLayout.totalSize()];
-    for (int i = 0; i < source.length; i++) {
-      source[i] = (i % 97) / 1000f;
-    }
+    float[] source = patterned(sourceLayout, 97);
     StageInputs inputs = new StageInputs(List.of(new SourceModel("job-1.pretrain", 0, pretrain)), List.of());
     try (MemberTrainer trainer = build(finetune, inputs, s -> source)) {
       assertInstanceOf(ClassifierTrainer.class, trainer);
@@ -156,10 +153,7 @@ class StageTrainersTest {
     JobSpec teachers = stage(kind("teachers", StageKind.CLASSIFY, "", ""), TestFixtures.tinyVit(), 1);
     JobSpec student = stage(kind("student", StageKind.DISTILL, "pretrain", "teachers"), TestFixtures.tinyVit(), 1);
     ParameterLayout sourceLayout = StageTrainers.layoutOf(pretrain);
-    float[] source = new float[sourceLayout.totalSize()];
-    for (int i = 0; i < source.length; i++) {
-      source[i] = (i % 89) / 1000f;
-    }
+    float[] source = patterned(sourceLayout, 89);
     float[] teacher;
     try (MemberTrainer classifier = build(teachers, StageInputs.NONE, s -> null)) {
       teacher = classifier.initialValues(3);
@@ -174,6 +168,15 @@ class StageTrainersTest {
       assertEncoderCarriedOver(sourceLayout, source, trainer, values);
       gradientOfOneWindow(trainer, values);
     }
+  }
+
+  /** Distinct, recognisable values for every parameter of {@code layout}. */
+  private static float[] patterned(ParameterLayout layout, int period) {
+    float[] values = new float[layout.totalSize()];
+    for (int i = 0; i < values.length; i++) {
+      values[i] = (i % period) / 1000f;
+    }
+    return values;
   }
 
   /** Every encoder tensor of {@code values} equals the source's by name; the head is the member's own. */
