@@ -23,7 +23,8 @@ import org.slf4j.Logger;
  *   <li>{@code ssp}: accept any push of this epoch (the bound is kept at pull time) and advance the
  *       worker's clock;
  *   <li>{@code sync}: accept only pushes based on the current version, and each part of a step
- *       once, whoever sends it (a backup's copy, or a re-leased contribution, is a duplicate).
+ *       once, whoever sends it: a backup's copy, a re-leased contribution, or any copy of a part
+ *       of a step already taken is answered as a duplicate (its samples are in).
  * </ul>
  *
  * The accepted gradient sum is added to the pending step, and one optimizer step is applied once
@@ -71,6 +72,17 @@ final class PushRules {
       metrics.duplicate.increment();
       return StatusReply.success(new ShardProtocol.Duplicate(live.version));
     }
+    StepRule rule = push.rule();
+    if (setup.mode() == TrainingMode.SYNC && push.epoch() == epoch && rule.step() >= 0 && rule.step() <= live.lastStep) {
+      // A contribution to a step this shard has already taken. A step is taken only once every
+      // one of its parts is in, so this part was counted from another copy (a backup's, or the
+      // lease's before it was re-leased): the sender's work is done, not lost. Answering Stale
+      // here would make the coordinator lease the part again, and every copy would be refused
+      // for ever.
+      live.duplicates++;
+      metrics.duplicate.increment();
+      return StatusReply.success(new ShardProtocol.Duplicate(live.version));
+    }
     long lag = live.version - push.baseVersion();
     // Another epoch, or a base from the future (the shard was rewound after the worker pulled):
     // the gradient belongs to parameters that no longer exist.
@@ -87,11 +99,10 @@ final class PushRules {
       metrics.stale.increment();
       return StatusReply.success(new ShardProtocol.Stale(live.version));
     }
-    StepRule rule = push.rule();
     if (setup.mode() == TrainingMode.SYNC && rule.step() >= 0
-        && (rule.step() <= live.lastStep || (live.pendingSamples > 0 && rule.step() != live.pendingStep))) {
-      // A contribution to a step this shard has taken, or to another step than the one it is
-      // collecting: it was computed for parameters that are not the current step's.
+        && live.pendingSamples > 0 && rule.step() != live.pendingStep) {
+      // A contribution to another step than the one this shard is collecting: it was computed
+      // for parameters that are not the current step's.
       live.stale++;
       metrics.stale.increment();
       return StatusReply.success(new ShardProtocol.Stale(live.version));

@@ -93,25 +93,39 @@ class TrainingModesTest {
     Shard shard = started(setup(sgd(0.5), 2, 4, TrainingMode.SYNC));
     assertEquals(new Accepted(1), push(shard, "w1", 1, 0, 2, new float[] {2f, 2f, 2f, 2f}, new StepRule(2, 1.0, 0, 0)));
 
-    // Computed on version 0, which step 0 has moved past: it belongs to no step any more.
-    assertEquals(new Stale(1), push(shard, "w2", 1, 0, 2, new float[] {2f, 2f, 2f, 2f}, new StepRule(2, 1.0, 2, 0)));
+    // A contribution to step 2 computed on version 0, which step 0 has moved past: its gradient
+    // belongs to parameters that are gone.
+    assertEquals(new Stale(1), push(shard, "w2", 1, 0, 2, new float[] {2f, 2f, 2f, 2f}, new StepRule(2, 1.0, 2, 2)));
     assertEquals(1, shard.status().pushesStale());
   }
 
   @Test
-  void aLateCopyOfATakenStepIsStaleEvenWhenComputedOnTheNewVersion() {
+  void aLateCopyOfATakenStepIsADuplicateWhateverVersionItWasComputedOn() {
     Shard shard = started(setup(sgd(0.5), 4, 0, TrainingMode.SYNC));
     float[] g = {2f, 2f, 2f, 2f};
     push(shard, "w1", 1, 0, 2, g, new StepRule(4, 1.0, 0, 0));
     assertEquals(new Accepted(1), push(shard, "w2", 1, 0, 2, g, new StepRule(4, 1.0, 2, 0)));
+    float[] afterStep = shard.values();
 
-    // A backup pulled after step 0 was taken, so its copy of part 0 is based on version 1: it
-    // still belongs to step 0, and must not leak into step 1.
-    assertEquals(new Stale(1), push(shard, "w3", 1, 1, 2, g, new StepRule(4, 1.0, 0, 0)));
-    assertEquals(0, shard.status().pendingSamples());
+    // The holder of part 0 whose copy lost the race to a backup's, on version 0, and a re-leased
+    // copy of part 0 computed on version 1: step 0 was taken with part 0 in it, so both are
+    // counted already (Stale would have the coordinator lease part 0 again, and again).
+    assertEquals(new Duplicate(1), push(shard, "w3", 1, 0, 2, g, new StepRule(4, 1.0, 0, 0)));
+    assertEquals(new Duplicate(1), push(shard, "w4", 1, 1, 2, g, new StepRule(4, 1.0, 0, 0)));
+    assertEquals(0, shard.status().pendingSamples(), "nothing leaks into step 1");
+    assertArrayEquals(afterStep, shard.values(), 0f);
     // Step 1 (its first split is 4) is collected as usual.
     assertEquals(new Accepted(1), push(shard, "w1", 2, 1, 2, g, new StepRule(4, 1.0, 4, 4)));
     assertEquals(2, shard.status().pendingSamples());
+  }
+
+  @Test
+  void aCopyFromAnotherRecoveryEpochIsStaleEvenForATakenStep() {
+    Shard shard = started(setup(sgd(0.5), 2, 0, TrainingMode.SYNC));
+    float[] g = {2f, 2f, 2f, 2f};
+    assertEquals(new Accepted(1), push(shard, "w1", 1, 0, 2, g, new StepRule(2, 1.0, 0, 0)));
+    long otherEpoch = shard.status().epoch() + 1;
+    assertEquals(new Stale(1), success(shard.tryPush("w2", 1, otherEpoch, 0, 2, g, new StepRule(2, 1.0, 0, 0))));
   }
 
   @Test

@@ -394,8 +394,9 @@ public final class Worker extends AbstractBehavior<Command> {
       metrics.stalePushes.increment();
       run.push = null;
       if (run.sync()) {
-        // The step moved on without this contribution (a backup's copy counted, or the job was
-        // rewound): it cannot be applied to another step, so the lease is over.
+        // The job was rewound (another recovery epoch) or the shards collect another step: the
+        // contribution cannot be applied to another step, so the lease is over. (A part that a
+        // backup's copy already counted is answered Duplicate, and acked as done.)
         release(run.lease, "the step moved on without this contribution", false);
         current = null;
         if (draining) {

@@ -176,7 +176,11 @@ public final class ShardProtocol {
   /** Counted towards the current step; {@code version} is the shard's version afterwards. */
   public record Accepted(long version) implements PushOutcome {}
 
-  /** Already applied earlier under the same {@code (workerId, seq)}; nothing changed. */
+  /**
+   * Already counted, so nothing changed: applied earlier under the same {@code (workerId, seq)},
+   * or, in {@code sync} mode, the same part of the step came from another copy (a backup's, or
+   * an earlier holder's), or the step it belongs to is already taken.
+   */
   public record Duplicate(long version) implements PushOutcome {}
 
   /** Refused: the base version lags more than the staleness bound; pull and recompute. */
