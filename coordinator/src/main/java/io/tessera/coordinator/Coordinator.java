@@ -143,9 +143,11 @@ public final class Coordinator
   // Jobs whose final checkpoint failed: the next attempt waits for the checkpoint check, so that a
   // shard that fails at once is not asked again and again as fast as the journal can write.
   private final Set<String> finalCheckpointRetries = new HashSet<>();
-  // Sync jobs due a checkpoint: no new step starts until every member's step in progress is done,
-  // and then the checkpoint is taken between two steps.
-  private final Set<String> checkpointsWanted = new HashSet<>();
+  // Jobs due a checkpoint, and since when (nanoTime): the job is quiesced first, so that every
+  // shard saves the same pushes. In sync mode no new step starts until every member's step in
+  // progress is done; in async and ssp mode no new lease is granted until the leases out are
+  // acked or given back. Then the checkpoint is taken, and leases resume once it is saved.
+  private final Map<String, Long> checkpointsWanted = new HashMap<>();
   // SSP rosters sent to each member's shards: "job:member" -> the plan's membership epoch.
   private final Map<String, Long> rostersSent = new HashMap<>();
   private final WorkerDrains drains = new WorkerDrains();
@@ -501,36 +503,68 @@ public final class Coordinator
         .thenUnstashAll();
   }
 
-  /** The next lease for a worker, holding new sync steps back while a checkpoint is wanted. */
+  /** The next lease for a worker, holding new work back while a checkpoint is wanted. */
   private Object decide(CoordinatorState state, String workerId, int failures) {
     Optional<CoordinatorState.Assignment> assignment = state.assignment(workerId);
-    if (assignment.isPresent()
-        && assignment.get().job().isSync()
-        && checkpointsWanted.contains(assignment.get().job().jobId())
-        && !assignment.get().job().member(assignment.get().member()).stepStarted()) {
-      // Steps in progress may finish; a member at its boundary waits for the others.
-      return LeaseDesk.atBarrier("a checkpoint is due between two steps");
+    if (assignment.isPresent() && checkpointsWanted.containsKey(assignment.get().job().jobId())) {
+      JobRun job = assignment.get().job();
+      if (!job.isSync()) {
+        return LeaseDesk.atBarrier("a checkpoint is due; the leases out finish first");
+      }
+      if (!job.member(assignment.get().member()).stepStarted()) {
+        // Steps in progress may finish; a member at its boundary waits for the others.
+        return LeaseDesk.atBarrier("a checkpoint is due between two steps");
+      }
     }
     return LeaseDesk.nextLease(state, workerId, failures);
   }
 
-  /** Whether no member of a sync job is in the middle of a step: a checkpoint may be taken. */
-  private static boolean atStepBoundary(JobRun job) {
-    return job.members().stream().filter(MemberRun::isTraining).noneMatch(MemberRun::stepStarted);
+  /**
+   * Whether nothing of the job is in flight, so that every shard holds the same pushes and the
+   * ledgers' acks say which: in sync mode no member is in the middle of a step; otherwise no
+   * lease is out (a lease is acked only once each of its pushes is answered by every shard).
+   */
+  private static boolean quiescent(JobRun job) {
+    if (job.isSync()) {
+      return job.members().stream().filter(MemberRun::isTraining).noneMatch(MemberRun::stepStarted);
+    }
+    return job.members().stream()
+        .filter(MemberRun::isTraining)
+        .noneMatch(m -> m.ledger().anyLeased(0, m.ledger().totalSplits()));
   }
 
   /**
-   * The start of a wanted checkpoint of the active sync job, if it is at a step boundary now (and
-   * then no longer wanted: it is being taken).
+   * The start of a wanted checkpoint of the active job, if it is quiescent now (and then no
+   * longer wanted: it is being taken).
    */
-  private Optional<CheckpointStarted> syncCheckpointAtBoundary(CoordinatorState state) {
-    Optional<JobRun> job = state.activeJob().filter(j -> j.isSync() && j.state() == JobState.RUNNING);
-    if (job.isEmpty() || !checkpointsWanted.contains(job.get().jobId()) || job.get().pendingCheckpoint() != null
-        || !atStepBoundary(job.get())) {
+  private Optional<CheckpointStarted> checkpointWhenQuiescent(CoordinatorState state) {
+    Optional<JobRun> job = state.activeJob().filter(j -> j.state() == JobState.RUNNING);
+    if (job.isEmpty() || !checkpointsWanted.containsKey(job.get().jobId()) || job.get().pendingCheckpoint() != null
+        || !quiescent(job.get())) {
       return Optional.empty();
     }
-    checkpointsWanted.remove(job.get().jobId());
+    long waitedMillis = (System.nanoTime() - checkpointsWanted.remove(job.get().jobId())) / 1_000_000;
+    metrics.checkpointQuiesce.record(waitedMillis * 1_000_000L);
+    context.getLog().debug("{}: quiesced for a checkpoint in {} ms", job.get().jobId(), waitedMillis);
     return Optional.of(new CheckpointStarted(job.get().jobId(), job.get().nextCheckpointId(), System.currentTimeMillis()));
+  }
+
+  /**
+   * Wants a checkpoint of {@code job}: leases are held back from now until it is taken. In ssp
+   * mode the shards' roster is emptied meanwhile, so that no worker still training waits at the
+   * staleness bound for one that is waiting for the checkpoint.
+   */
+  private void wantCheckpoint(JobRun job) {
+    if (checkpointsWanted.putIfAbsent(job.jobId(), System.nanoTime()) == null
+        && job.spec().mode() == TrainingMode.SSP) {
+      for (MemberRun member : job.members()) {
+        AccumulationPlan plan = member.currentPlan();
+        if (plan != null) {
+          fleet(job).tell(new ShardFleet.Roster(member.member(), plan.membershipEpoch(), List.of()));
+        }
+      }
+      rostersSent.keySet().removeIf(key -> key.startsWith(job.jobId() + ":"));
+    }
   }
 
   /** Asks every shard of the job to save a checkpoint whose start is journaled. */
@@ -557,7 +591,11 @@ public final class Coordinator
       metrics.lateAcks.increment();
       context.getLog().info("Late completion of lease {} from {}", command.leaseId(), workerId);
     }
-    Optional<CheckpointStarted> checkpoint = syncCheckpointAtBoundary(after);
+    // A checkpoint due by push count (or by time) is wanted as of this ack, before any new lease.
+    after.activeJob()
+        .filter(j -> j.state() == JobState.RUNNING && j.pendingCheckpoint() == null && checkpointDue(j))
+        .ifPresent(this::wantCheckpoint);
+    Optional<CheckpointStarted> checkpoint = checkpointWhenQuiescent(after);
     if (checkpoint.isPresent()) {
       events.add(checkpoint.get());
       after = after.apply(checkpoint.get());
@@ -971,6 +1009,9 @@ public final class Coordinator
 
   /** Tells each member's shards which workers train it now, when that changed (SSP). */
   private void sendRosters(JobRun job) {
+    if (checkpointsWanted.containsKey(job.jobId())) {
+      return; // the bound is lifted until the checkpoint is taken (see wantCheckpoint)
+    }
     for (MemberRun member : job.members()) {
       AccumulationPlan plan = member.currentPlan();
       String key = job.jobId() + ":" + member.member();
@@ -1137,15 +1178,16 @@ public final class Coordinator
       return Effect().noReply();
     }
     JobRun job = active.get();
-    if (!checkpointDue(job)) {
+    if (!checkpointsWanted.containsKey(job.jobId()) && !checkpointDue(job)) {
       return Effect().noReply();
     }
-    if (!job.isSync()) {
-      return startCheckpoint(state, job, null);
+    // Only when quiescent, so every shard saves the same pushes (see checkpointsWanted). Lease
+    // decisions waiting for their journal write are not in the state yet: wait for them.
+    wantCheckpoint(job);
+    if (!leases.isEmpty()) {
+      return Effect().noReply();
     }
-    // Sync: between two steps only, so every shard saves the same version with nothing pending.
-    checkpointsWanted.add(job.jobId());
-    Optional<CheckpointStarted> started = syncCheckpointAtBoundary(state);
+    Optional<CheckpointStarted> started = checkpointWhenQuiescent(state);
     if (started.isEmpty()) {
       return Effect().noReply();
     }
@@ -1186,12 +1228,13 @@ public final class Coordinator
           .persist(audit(state, "checkpoint", command.jobId() + " (joined checkpoint " + id + " in progress)"))
           .thenReply(command.replyTo(), s -> StatusReply.success(new CheckpointRequested(command.jobId(), id)));
     }
-    if (job.get().isSync() && !atStepBoundary(job.get())) {
-      // Taken once the steps in progress are done; new steps wait for it.
+    if (!leases.isEmpty() || !quiescent(job.get())) {
+      // Taken once the steps or leases in progress are done; new work waits for it.
       long id = job.get().nextCheckpointId();
-      checkpointsWanted.add(command.jobId());
+      wantCheckpoint(job.get());
+      String when = job.get().isSync() ? "at the next step boundary" : "once the leases out are done";
       return Effect()
-          .persist(audit(state, "checkpoint", command.jobId() + " (checkpoint " + id + " at the next step boundary)"))
+          .persist(audit(state, "checkpoint", command.jobId() + " (checkpoint " + id + " " + when + ")"))
           .thenReply(command.replyTo(), s -> StatusReply.success(new CheckpointRequested(command.jobId(), id)));
     }
     return startCheckpoint(state, job.get(), command);

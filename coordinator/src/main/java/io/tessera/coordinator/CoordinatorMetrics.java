@@ -16,6 +16,8 @@ final class CoordinatorMetrics {
   final Counter lateAcks = Kamon.counter("tessera_coordinator_late_acks").withoutTags();
   /** One journal write of lease decisions, from asking for it to its completion. */
   final Timer leaseBatchWrite = Kamon.timer("tessera_coordinator_lease_batch_write_time").withoutTags();
+  /** From a checkpoint falling due to the job being quiescent, when it is started. */
+  final Timer checkpointQuiesce = Kamon.timer("tessera_coordinator_checkpoint_quiesce_time").withoutTags();
   /** Lease decisions (events) per journal write. */
   final Histogram leaseBatchSize = Kamon.histogram("tessera_coordinator_lease_batch_events").withoutTags();
 }

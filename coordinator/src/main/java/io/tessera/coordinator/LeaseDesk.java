@@ -83,6 +83,11 @@ final class LeaseDesk {
         return atBarrier("waiting for the other contributions to this step");
       }
     } else {
+      if (job.pendingCheckpoint() != null) {
+        // The shards are saving what the acked leases pushed; a new lease's pushes must not reach
+        // a shard before the checkpoint does.
+        return atBarrier("a checkpoint is being taken");
+      }
       int perLease = Math.max(1, (job.spec().splitSize() + job.spec().microBatch() - 1) / job.spec().microBatch());
       run = ledger.nextRun(perLease, 0, ledger.totalSplits());
       if (run.isEmpty()) {

@@ -82,6 +82,48 @@ class CoordinatorCheckpointTest extends CoordinatorFixture {
   }
 
   @Test
+  void anAsyncCheckpointWaitsForTheLeasesOutAndNoNewLeaseGoesOutUntilItIsSaved() {
+    TestProbe<WorkerProtocol.Command> a = registerWorker("worker-a");
+    TestProbe<WorkerProtocol.Command> b = registerWorker("worker-b");
+    List<TestProbe<WorkerProtocol.Command>> sorted = sortedById(a, b);
+    ActorRef<Command> coordinator = spawnCoordinator();
+    awaitKnown(coordinator, sorted.get(0), sorted.get(1));
+    submit(coordinator, spec(8, 2, 4, 1));
+    expectWorkerMessage(sorted.get(0), InitializeModel.class)
+        .replyTo()
+        .tell(StatusReply.success(new ModelInitialized(JOB, 0, 100, 4, data(32))));
+    expectWorkerMessage(sorted.get(0), SetAccumulation.class);
+    expectWorkerMessage(sorted.get(1), SetAccumulation.class);
+    Lease leaseOfA = requestLease(coordinator, sorted.get(0));
+    Lease leaseOfB = requestLease(coordinator, sorted.get(1));
+
+    assertEquals(1, requestCheckpoint(coordinator));
+    // A's ack leaves B's lease out: no checkpoint yet, and A's next lease is held back.
+    TestProbe<LeaseReply> answerToA = completeLater(coordinator, sorted.get(0), leaseOfA.leaseId(), 4, 4.0);
+    awaitAssert(() -> assertEquals(2, replayedJob().members().get(0).ledger().ackedSplits()));
+    answerToA.expectNoMessage(Duration.ofMillis(1_000));
+    assertEquals(Set.of(), shardsThatTook(1), "a checkpoint while B's pushes may be in flight");
+    assertEquals(List.of(), journal.events(CheckpointStarted.class));
+
+    // B's ack makes the job quiescent: the checkpoint is taken with both leases in its cut, and
+    // no lease goes out before it is saved.
+    shards.holdCheckpoint(1);
+    TestProbe<LeaseReply> answerToB = completeLater(coordinator, sorted.get(1), leaseOfB.leaseId(), 4, 4.0);
+    awaitAssert(() -> assertEquals(BOTH_SHARDS, shardsThatTook(1)));
+    assertEquals(1, journal.events(CheckpointStarted.class).size());
+    assertEquals(4, replayedJob().pendingCheckpoint().cuts().get(0).size(), "the cut holds both leases' splits");
+    assertEquals(2, journal.events(SplitLeased.class).size(), "a lease granted while the shards save");
+    shards.release();
+    assertEquals(4, awaitCheckpoint(coordinator, 1).splitsDone());
+
+    // Saved: both get their next lease, past the cut (an ask held longer than the coordinator
+    // holds asks was answered "ask again").
+    Lease nextOfA = leaseAfterHold(coordinator, sorted.get(0), answerToA);
+    Lease nextOfB = leaseAfterHold(coordinator, sorted.get(1), answerToB);
+    assertEquals(Set.of(4, 6), Set.of(nextOfA.split().index(), nextOfB.split().index()));
+  }
+
+  @Test
   void aJobWithAPushCountIsCheckpointedWhenTheReportedPushesReachIt() {
     TestProbe<WorkerProtocol.Command> worker = registerWorker("worker-0");
     ActorRef<Command> coordinator = spawnCoordinator();
@@ -305,10 +347,12 @@ class CoordinatorCheckpointTest extends CoordinatorFixture {
     Lease first = requestLease(coordinator, worker);
     Lease second = grantedLease(complete(coordinator, worker, first.leaseId(), 4, 4.0));
     assertEquals(1, requestCheckpoint(coordinator));
-    awaitCheckpoint(coordinator, 1);
+    // Taken when the lease out is acked (the job is quiescent); the next lease waits for it.
     Lease third = grantedLease(complete(coordinator, worker, second.leaseId(), 4, 4.0));
-    assertEquals(4, third.split().index());
-    assertEquals(8, status(coordinator, JOB).samplesDone());
+    assertEquals(4, awaitCheckpoint(coordinator, 1).splitsDone());
+    Lease fourth = grantedLease(complete(coordinator, worker, third.leaseId(), 4, 4.0));
+    assertEquals(6, fourth.split().index());
+    assertEquals(12, status(coordinator, JOB).samplesDone());
     shards.holdEpochConfirmations();
 
     // Shard 1 starts again without having been told to: it lost its numbers.
@@ -317,8 +361,8 @@ class CoordinatorCheckpointTest extends CoordinatorFixture {
     JobStatus recovering = status(coordinator, JOB);
     assertEquals(JobState.RECOVERING, recovering.state());
     assertEquals(1, recovering.recoveryEpoch());
-    assertEquals(4, recovering.samplesDone(), "back to the checkpoint's cut");
-    assertEquals(2, recovering.splitsDone());
+    assertEquals(8, recovering.samplesDone(), "back to the checkpoint's cut");
+    assertEquals(4, recovering.splitsDone());
     assertEquals(1, recovering.lastCheckpointId());
     NoLease wait = assertInstanceOf(NoLease.class, askLease(coordinator, worker));
     assertTrue(wait.reason().contains("RECOVERING"), wait.reason());
@@ -328,9 +372,9 @@ class CoordinatorCheckpointTest extends CoordinatorFixture {
     awaitAssert(() -> assertEquals(BOTH_SHARDS, shards.shardsThatSaw(c -> c.equals(new RewindTo(1)))));
     assertEquals(new ShardRecoveryPlan(1, 1, 2), resolveRecovery(coordinator, JOB, 0, 0));
     assertEquals(1, status(coordinator, JOB).recoveryEpoch(), "a shard of the epoch does not start another");
-    // The lease of splits 4 and 5 was voided: its late ack counts for nothing.
-    assertInstanceOf(NoLease.class, complete(coordinator, worker, third.leaseId(), 4, 4.0));
-    assertEquals(2, status(coordinator, JOB).splitsDone());
+    // The lease of splits 6 and 7 was voided: its late ack counts for nothing.
+    assertInstanceOf(NoLease.class, complete(coordinator, worker, fourth.leaseId(), 4, 4.0));
+    assertEquals(4, status(coordinator, JOB).splitsDone());
     awaitAssert(
         () ->
             assertEquals(
@@ -342,12 +386,11 @@ class CoordinatorCheckpointTest extends CoordinatorFixture {
     assertEquals(1, running.recoveryEpoch());
     assertEquals(new SetAccumulation(JOB, 0, 1, 2), expectWorkerMessage(worker, SetAccumulation.class));
 
-    // Splits 2 and 3, acked after the checkpoint, are trained again, then the rest.
+    // Splits 4 and 5, acked after the checkpoint, are trained again, then the rest.
     Lease again = requestLease(coordinator, worker);
-    assertEquals(2, again.split().index());
-    Lease next = grantedLease(complete(coordinator, worker, again.leaseId(), 4, 4.0));
-    Lease last = grantedLease(complete(coordinator, worker, next.leaseId(), 4, 4.0));
-    assertEquals(List.of(4, 6), List.of(next.split().index(), last.split().index()));
+    assertEquals(4, again.split().index());
+    Lease last = grantedLease(complete(coordinator, worker, again.leaseId(), 4, 4.0));
+    assertEquals(6, last.split().index());
     assertInstanceOf(NoLease.class, complete(coordinator, worker, last.leaseId(), 4, 4.0));
     expectWorkerMessage(worker, Evaluate.class)
         .replyTo()
@@ -368,11 +411,11 @@ class CoordinatorCheckpointTest extends CoordinatorFixture {
     ActorRef<Command> coordinator = spawnCoordinator();
     startJob(coordinator, worker, spec(4, 2, 4, 1), 16);
     Lease first = requestLease(coordinator, worker);
-    Lease second = grantedLease(complete(coordinator, worker, first.leaseId(), 4, 4.0));
     assertEquals(1, requestCheckpoint(coordinator));
+    Lease second = grantedLease(complete(coordinator, worker, first.leaseId(), 4, 4.0));
     awaitCheckpoint(coordinator, 1);
-    grantedLease(complete(coordinator, worker, second.leaseId(), 4, 4.0));
     assertEquals(2, requestCheckpoint(coordinator));
+    grantedLease(complete(coordinator, worker, second.leaseId(), 4, 4.0));
     awaitCheckpoint(coordinator, 2);
 
     // A report about a checkpoint the job does not have changes nothing.
@@ -427,13 +470,15 @@ class CoordinatorCheckpointTest extends CoordinatorFixture {
     ActorRef<Command> coordinator = spawnCoordinator();
     startJob(coordinator, worker, spec(4, 2, 4, 1), 16);
     Lease first = requestLease(coordinator, worker);
-    Lease second = grantedLease(complete(coordinator, worker, first.leaseId(), 4, 4.0));
     assertEquals(1, requestCheckpoint(coordinator));
+    Lease second = grantedLease(complete(coordinator, worker, first.leaseId(), 4, 4.0));
     awaitCheckpoint(coordinator, 1);
-    Lease third = grantedLease(complete(coordinator, worker, second.leaseId(), 4, 4.0));
     shards.holdCheckpoint(2);
     assertEquals(2, requestCheckpoint(coordinator));
+    // The ack of the lease out lets checkpoint 2 start; the answer waits for it to be saved.
+    TestProbe<LeaseReply> heldAnswer = completeLater(coordinator, worker, second.leaseId(), 4, 4.0);
     awaitAssert(() -> assertEquals(BOTH_SHARDS, shardsThatTook(2)));
+    heldAnswer.expectNoMessage(Duration.ofMillis(300));
 
     JobStatus before = status(coordinator, JOB);
     List<AuditRecord> auditBefore = auditLog(coordinator);
@@ -467,7 +512,10 @@ class CoordinatorCheckpointTest extends CoordinatorFixture {
         new ShardPosition(0, 1, 4, 40),
         replayedJob().lastCheckpoint().orElseThrow().position(0, 1).orElseThrow(),
         "the shards saved checkpoint 2 as well, so checkpoint 3 is their journal entry 4");
-    // The lease granted before the restart still counts.
+    // The ack acknowledged before the restart still counts; training goes on after it.
+    assertEquals(8, status(respawned, JOB).samplesDone());
+    Lease third = requestLease(respawned, worker);
+    assertEquals(4, third.split().index());
     Lease fourth = grantedLease(complete(respawned, worker, third.leaseId(), 4, 4.0));
     assertEquals(12, status(respawned, JOB).samplesDone());
     assertInstanceOf(NoLease.class, complete(respawned, worker, fourth.leaseId(), 4, 4.0));
@@ -478,6 +526,12 @@ class CoordinatorCheckpointTest extends CoordinatorFixture {
   }
 
   // ------------------------------------------------------------------ helpers
+
+  /** The lease a held ask was answered with, or, if it was answered "ask again", the next one. */
+  private Lease leaseAfterHold(ActorRef<Command> coordinator, TestProbe<WorkerProtocol.Command> worker, TestProbe<LeaseReply> held) {
+    LeaseReply reply = held.receiveMessage(TIMEOUT);
+    return reply instanceof NoLease ? requestLease(coordinator, worker) : grantedLease(reply);
+  }
 
   private Set<String> shardsThatTook(long checkpointId) {
     return shards.shardsThatSaw(c -> c instanceof TakeCheckpoint t && t.checkpointId() == checkpointId);

@@ -165,7 +165,9 @@ record ShardState(ShardSetup setup, Live live, ShardImage image, String corrupti
       Set<String> staying = new HashSet<>(roster);
       staying.retainAll(next);
       long start = 0;
-      if (!staying.isEmpty()) {
+      if (staying.isEmpty()) {
+        clocks.clear(); // nobody stays (say, the bound was lifted for a checkpoint): all start level
+      } else {
         start = Long.MAX_VALUE;
         for (String worker : staying) {
           start = Math.min(start, clocks.getOrDefault(worker, 0L));
