@@ -12,6 +12,7 @@ import io.tessera.protocol.tensor.TensorPayload;
 import io.tessera.protocol.tensor.WirePrecision;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
@@ -91,7 +92,12 @@ final class ShardClient {
             });
   }
 
-  /** One push, slice by slice; a retry must reuse {@code seq} so shards apply it once. */
+  /**
+   * One push, slice by slice; a retry must reuse {@code seq} so shards apply it once. {@code
+   * targets[i]} says whether shard {@code i} is sent its slice: a window recomputed after some
+   * shards answered Stale goes only to those, since the others already applied it. Slices of
+   * shards left out are not encoded ({@code null}).
+   */
   record PushRequest(
       String workerId,
       long seq,
@@ -99,12 +105,29 @@ final class ShardClient {
       long[] baseVersions,
       int samples,
       List<TensorPayload> slices,
+      boolean[] targets,
       ShardProtocol.StepRule rule) {
     long bytes() {
-      return slices.stream().mapToLong(s -> s.bytes().length).sum();
+      long bytes = 0;
+      for (int i = 0; i < slices.size(); i++) {
+        if (targets[i]) {
+          bytes += slices.get(i).bytes().length;
+        }
+      }
+      return bytes;
+    }
+
+    /** Which shards, of those sent to, answered {@link ShardProtocol.Stale}: one flag per shard. */
+    boolean[] staleTargets(List<PushOutcome> outcomes) {
+      boolean[] stale = new boolean[targets.length];
+      for (int i = 0; i < targets.length; i++) {
+        stale[i] = targets[i] && outcomes.get(i) instanceof ShardProtocol.Stale;
+      }
+      return stale;
     }
   }
 
+  /** A push to every shard. */
   PushRequest encodePush(
       String workerId,
       long seq,
@@ -113,17 +136,45 @@ final class ShardClient {
       float[] gradientSum,
       WirePrecision precision,
       ShardProtocol.StepRule rule) {
-    List<TensorPayload> slices = new ArrayList<>();
-    for (ShardRange range : ranges) {
-      slices.add(TensorPayload.encode(gradientSum, range.from(), range.size(), precision));
-    }
-    return new PushRequest(workerId, seq, base.epoch(), base.versions().clone(), samples, slices, rule);
+    boolean[] all = new boolean[ranges.size()];
+    Arrays.fill(all, true);
+    return encodePush(workerId, seq, base, samples, gradientSum, precision, rule, all);
   }
 
+  /** A push to the shards {@code targets} marks (one flag per shard, in shard order). */
+  PushRequest encodePush(
+      String workerId,
+      long seq,
+      PulledParameters base,
+      int samples,
+      float[] gradientSum,
+      WirePrecision precision,
+      ShardProtocol.StepRule rule,
+      boolean[] targets) {
+    if (targets.length != ranges.size()) {
+      throw new IllegalArgumentException("targets has " + targets.length + " flags for " + ranges.size() + " shards");
+    }
+    List<TensorPayload> slices = new ArrayList<>();
+    for (ShardRange range : ranges) {
+      slices.add(
+          targets[range.index()] ? TensorPayload.encode(gradientSum, range.from(), range.size(), precision) : null);
+    }
+    return new PushRequest(
+        workerId, seq, base.epoch(), base.versions().clone(), samples, slices, targets.clone(), rule);
+  }
+
+  /**
+   * Sends each targeted shard its slice, in parallel. The outcomes are in shard order, one per
+   * shard; a shard the request leaves out has {@code null}.
+   */
   CompletionStage<List<PushOutcome>> push(PushRequest request) {
     List<CompletableFuture<PushOutcome>> replies = new ArrayList<>();
     for (int i = 0; i < shards.size(); i++) {
       int index = i;
+      if (!request.targets()[i]) {
+        replies.add(CompletableFuture.completedFuture(null));
+        continue;
+      }
       replies.add(
           shards
               .get(i)

@@ -163,6 +163,13 @@ public final class Worker extends AbstractBehavior<Command> {
     PulledParameters pulled;
     PushRequest push;
     double windowLoss;
+    /**
+     * Shards still to apply the current window, when some already did (they accepted it and
+     * others answered Stale): the recomputed window goes only to these. {@code null}: every shard.
+     */
+    boolean[] windowPendingAt;
+    /** The recovery epoch {@link #windowPendingAt} holds for; a rewind makes every shard pending. */
+    long windowPendingEpoch;
 
     LeaseRun(Lease lease, MemberContext member) {
       this.lease = lease;
@@ -352,9 +359,16 @@ public final class Worker extends AbstractBehavior<Command> {
     long simulated = trainer.simulatedNanos(to - from);
     run.computeNanos += Math.max(computed, simulated);
     metrics.windowCompute.record(Math.max(computed, simulated));
+    if (run.windowPendingAt != null && run.pulled.epoch() != run.windowPendingEpoch) {
+      run.windowPendingAt = null; // rewound since: no shard keeps what it applied before
+    }
     run.push =
-        run.member.shards.encodePush(
-            workerId, nextSeq++, run.pulled, to - from, gradientSum, spec.wirePrecision(), run.lease.rule());
+        run.windowPendingAt == null
+            ? run.member.shards.encodePush(
+                workerId, nextSeq++, run.pulled, to - from, gradientSum, spec.wirePrecision(), run.lease.rule())
+            : run.member.shards.encodePush(
+                workerId, nextSeq++, run.pulled, to - from, gradientSum, spec.wirePrecision(), run.lease.rule(),
+                run.windowPendingAt);
     if (simulated > computed) {
       timers.startSingleTimer(new WindowReady(run.lease.leaseId()), Duration.ofNanos(simulated - computed));
     } else {
@@ -392,8 +406,8 @@ public final class Worker extends AbstractBehavior<Command> {
     if (message.outcomes().stream().anyMatch(o -> o instanceof Stale)) {
       run.stalePushes++;
       metrics.stalePushes.increment();
-      run.push = null;
       if (run.sync()) {
+        run.push = null;
         // The job was rewound (another recovery epoch) or the shards collect another step: the
         // contribution cannot be applied to another step, so the lease is over. (A part that a
         // backup's copy already counted is answered Duplicate, and acked as done.)
@@ -405,8 +419,12 @@ public final class Worker extends AbstractBehavior<Command> {
         requestLease();
         return this;
       }
-      // Too far behind: fetch fresh parameters and compute this window again. Shards that did
-      // accept it keep it; duplicates are bounded by one window.
+      // Too far behind at some shards: fetch fresh parameters and compute this window again, for
+      // those shards only. The ones that accepted it keep it and are not sent it twice, so every
+      // shard applies each window once (its slices may come from different pulls).
+      run.windowPendingAt = run.push.staleTargets(message.outcomes());
+      run.windowPendingEpoch = run.push.epoch();
+      run.push = null;
       pullWindow();
       return this;
     }
@@ -417,6 +435,7 @@ public final class Worker extends AbstractBehavior<Command> {
       getContext().getLog().info("Worker {}: first push accepted {} ms after registering", workerId, millis);
     }
     int windowSamples = run.push.samples();
+    run.windowPendingAt = null;
     run.offset += windowSamples;
     run.samples += windowSamples;
     run.lossSum += run.windowLoss;

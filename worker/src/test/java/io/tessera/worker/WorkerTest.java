@@ -353,28 +353,50 @@ class WorkerTest {
   }
 
   @Test
-  void aStalePushIsRecomputedOnFreshParametersUnderANewSeq() {
+  void aWindowStaleAtOneShardIsRecomputedOnFreshParametersAndSentOnlyToThatShard() {
     Started started = start(spec(2), SETTINGS);
     TestingShard.Script script = started.script().failNextPush(1, PushFault.STALE);
 
     started.request().replyTo().tell(new LeaseGranted(lease(21, started.jobId(), started.spec(), 0, 32, 2, 1)));
     CompleteSplit done = expectCompleted(started, 21);
 
-    List<PushRecord> first = script.pushes(0);
-    List<PushRecord> second = script.pushes(1);
-    assertEquals(List.of("accepted", "accepted", "accepted"), outcomes(first));
-    assertEquals(List.of("stale", "accepted", "accepted"), outcomes(second));
-    assertEquals(seqs(first), seqs(second));
-    assertTrue(
-        first.get(0).seq() < first.get(1).seq() && first.get(1).seq() < first.get(2).seq(),
-        "the recomputed window has a new seq: " + seqs(first));
-    assertEquals(List.of(16, 16, 16), samples(first));
-    assertEquals(3, script.pulls(0).size(), "an extra pull after the stale answer");
+    List<PushRecord> accepting = script.pushes(0);
+    List<PushRecord> refusing = script.pushes(1);
+    assertEquals(List.of("accepted", "accepted"), outcomes(accepting), "shard 0 applies each window once");
+    assertEquals(List.of("stale", "accepted", "accepted"), outcomes(refusing));
+    List<Long> seqs = seqs(refusing);
+    assertTrue(seqs.get(0) < seqs.get(1) && seqs.get(1) < seqs.get(2), "the recomputed window has a new seq: " + seqs);
+    assertEquals(List.of(seqs.get(0), seqs.get(2)), seqs(accepting), "the recomputed window skips shard 0");
+    assertEquals(List.of(16, 16), samples(accepting));
+    assertEquals(List.of(16, 16, 16), samples(refusing));
+    assertEquals(3, script.pulls(0).size(), "the recomputed window pulls every slice afresh");
     assertEquals(3, script.pulls(1).size());
-    assertEquals(1L, first.get(1).baseVersion(), "the retry is based on the fresh pull");
-    assertEquals(0L, second.get(1).baseVersion());
+    assertEquals(0L, refusing.get(1).baseVersion(), "shard 1 had applied nothing when it was pulled again");
+    assertEquals(1L, accepting.get(1).baseVersion(), "the next window is based on shard 0 after its one update");
     assertEquals(32, done.report().samples());
     assertEquals(2, done.report().pushes());
+    assertEquals(1, done.report().stalePushes());
+  }
+
+  @Test
+  void aWindowStaleAtOneShardGoesToEveryShardAgainWhenTheyWereRewoundMeanwhile() {
+    Started started = start(spec(2), SETTINGS);
+    // Shard 1 refuses the first window; both shards are rewound before the pull that follows, so
+    // what shard 0 applied is gone and it needs the recomputed window too.
+    TestingShard.Script script =
+        started.script().failNextPush(1, PushFault.STALE).moveToEpochAtPull(0, 2, 1).moveToEpochAtPull(1, 2, 1);
+
+    started.request().replyTo().tell(new LeaseGranted(lease(22, started.jobId(), started.spec(), 0, 32, 2, 1)));
+    CompleteSplit done = expectCompleted(started, 22);
+
+    assertEquals(List.of("accepted", "accepted", "accepted"), outcomes(script.pushes(0)));
+    assertEquals(List.of("stale", "accepted", "accepted"), outcomes(script.pushes(1)));
+    for (int shard = 0; shard < 2; shard++) {
+      assertEquals(List.of(0L, 1L, 1L), pushEpochs(script.pushes(shard)), "shard " + shard);
+      assertEquals(List.of(0L, 1L, 1L), pullEpochs(script.pulls(shard)), "shard " + shard);
+    }
+    assertEquals(seqs(script.pushes(0)), seqs(script.pushes(1)));
+    assertEquals(32, done.report().samples());
     assertEquals(1, done.report().stalePushes());
   }
 
