@@ -543,10 +543,18 @@ public final class Coordinator
         || !quiescent(job.get())) {
       return Optional.empty();
     }
-    long waitedMillis = (System.nanoTime() - checkpointsWanted.remove(job.get().jobId())) / 1_000_000;
-    metrics.checkpointQuiesce.record(waitedMillis * 1_000_000L);
-    context.getLog().debug("{}: quiesced for a checkpoint in {} ms", job.get().jobId(), waitedMillis);
+    checkpointTaken(job.get().jobId());
     return Optional.of(new CheckpointStarted(job.get().jobId(), job.get().nextCheckpointId(), System.currentTimeMillis()));
+  }
+
+  /** A checkpoint of {@code jobId} starts: no longer wanted; the wait for it is recorded. */
+  private void checkpointTaken(String jobId) {
+    Long since = checkpointsWanted.remove(jobId);
+    if (since != null) {
+      long waited = System.nanoTime() - since;
+      metrics.checkpointQuiesce.record(waited);
+      context.getLog().debug("{}: quiesced for a checkpoint in {} ms", jobId, waited / 1_000_000);
+    }
   }
 
   /**
@@ -648,8 +656,13 @@ public final class Coordinator
     if (released.isEmpty()) {
       return Effect().noReply();
     }
-    return batch(journaled, List.of(released.get()), s -> {
+    List<CoordinatorEvent> events = new ArrayList<>(List.of(released.get()));
+    // The lease given back may have been the last one out before a wanted checkpoint.
+    Optional<CheckpointStarted> checkpoint = checkpointWhenQuiescent(state.apply(released.get()));
+    checkpoint.ifPresent(events::add);
+    return batch(journaled, events, s -> {
       metrics.leasesReleased.increment();
+      checkpoint.ifPresent(c -> sendCheckpoint(s, c));
       scheduleReconcile();
     });
   }
@@ -1170,6 +1183,8 @@ public final class Coordinator
   private ReplyEffect<CoordinatorEvent, CoordinatorState> onCheckpointCheck(
       CoordinatorState state, CheckpointCheck check) {
     releaseStaleParked(state, PARKED_LIMIT);
+    // A job that ended, failed or is being rewound takes no checkpoint it wanted while training.
+    checkpointsWanted.keySet().removeIf(id -> state.job(id).filter(j -> j.state() == JobState.RUNNING).isEmpty());
     Optional<JobRun> active = state.activeJob().filter(j -> j.pendingCheckpoint() == null);
     if (active.isPresent() && finalCheckpointRetries.contains(active.get().jobId())) {
       return retryFinalCheckpoint(state, active.get());
@@ -1243,6 +1258,7 @@ public final class Coordinator
   /** Journals the start of a checkpoint, then asks every shard of the job to save it. */
   private ReplyEffect<CoordinatorEvent, CoordinatorState> startCheckpoint(
       CoordinatorState state, JobRun job, RequestCheckpoint requested) {
+    checkpointTaken(job.jobId());
     long id = job.nextCheckpointId();
     List<CoordinatorEvent> events = new ArrayList<>();
     if (requested != null) {
@@ -1362,6 +1378,7 @@ public final class Coordinator
     if (!Long.valueOf(job.recoveryEpoch()).equals(rewindsInFlight.get(job.jobId()))) {
       rewindsInFlight.put(job.jobId(), job.recoveryEpoch());
       checkpointsInFlight.remove(job.jobId());
+      checkpointsWanted.remove(job.jobId()); // the rewind voided every lease; due again from the restored one
       context.getLog().info(
           "{}: rewinding to checkpoint {} in epoch {}",
           job.jobId(), job.lastCheckpoint().map(CheckpointRecord::checkpointId).orElse(-1L), job.recoveryEpoch());

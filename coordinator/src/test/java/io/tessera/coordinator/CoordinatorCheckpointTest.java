@@ -24,6 +24,7 @@ import io.tessera.protocol.coordinator.CoordinatorProtocol.Lease;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.LeaseReply;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.MemberResult;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.NoLease;
+import io.tessera.protocol.coordinator.CoordinatorProtocol.ReleaseLease;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.ReportCorruptCheckpoint;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.ShardRecoveryPlan;
 import io.tessera.protocol.ps.ShardProtocol;
@@ -121,6 +122,25 @@ class CoordinatorCheckpointTest extends CoordinatorFixture {
     Lease nextOfA = leaseAfterHold(coordinator, sorted.get(0), answerToA);
     Lease nextOfB = leaseAfterHold(coordinator, sorted.get(1), answerToB);
     assertEquals(Set.of(4, 6), Set.of(nextOfA.split().index(), nextOfB.split().index()));
+  }
+
+  @Test
+  void aCheckpointWaitingForTheLastLeaseOutIsTakenOnceThatLeaseIsGivenBackAndOnlyOnce() {
+    TestProbe<WorkerProtocol.Command> worker = registerWorker("worker-0");
+    ActorRef<Command> coordinator = spawnCoordinator();
+    startJob(coordinator, worker, spec(4, 2, 4, 1), 16);
+    Lease lease = requestLease(coordinator, worker);
+
+    assertEquals(1, requestCheckpoint(coordinator));
+    assertEquals(List.of(), journal.events(CheckpointStarted.class), "the lease out may still be pushing");
+    coordinator.tell(new ReleaseLease(worker.getRef(), lease.leaseId(), "draining", false));
+    awaitCheckpoint(coordinator, 1);
+    assertEquals(0, replayedJob().lastCheckpoint().orElseThrow().cuts().get(0).size(), "the split given back is in no cut");
+
+    // Leasing goes on with the split given back, and the request is not taken a second time.
+    assertEquals(lease.split().index(), requestLease(coordinator, worker).split().index());
+    testKit.createTestProbe().expectNoMessage(Duration.ofMillis(1_500));
+    assertEquals(1, journal.events(CheckpointStarted.class).size());
   }
 
   @Test

@@ -170,6 +170,11 @@ public final class Worker extends AbstractBehavior<Command> {
     boolean[] windowPendingAt;
     /** The recovery epoch {@link #windowPendingAt} holds for; a rewind makes every shard pending. */
     long windowPendingEpoch;
+    /**
+     * Samples of the window {@link #windowPendingAt} is for: the recomputed copy covers the same
+     * ones, even if the accumulation count changed meanwhile.
+     */
+    int windowPendingSamples;
 
     LeaseRun(Lease lease, MemberContext member) {
       this.lease = lease;
@@ -348,8 +353,14 @@ public final class Worker extends AbstractBehavior<Command> {
     LeaseRun run = current;
     run.pulled = message.parameters();
     JobSpec spec = run.lease.spec();
+    if (run.windowPendingAt != null && message.parameters().epoch() != run.windowPendingEpoch) {
+      run.windowPendingAt = null; // rewound since: no shard keeps what it applied before
+    }
     int from = run.lease.split().from() + run.offset;
-    int to = Math.min(from + spec.microBatch() * accumulationSteps(run.lease), run.lease.split().to());
+    int to =
+        run.windowPendingAt != null
+            ? from + run.windowPendingSamples
+            : Math.min(from + spec.microBatch() * accumulationSteps(run.lease), run.lease.split().to());
 
     long computeStart = System.nanoTime();
     MemberTrainer trainer = run.member.trainer;
@@ -359,9 +370,6 @@ public final class Worker extends AbstractBehavior<Command> {
     long simulated = trainer.simulatedNanos(to - from);
     run.computeNanos += Math.max(computed, simulated);
     metrics.windowCompute.record(Math.max(computed, simulated));
-    if (run.windowPendingAt != null && run.pulled.epoch() != run.windowPendingEpoch) {
-      run.windowPendingAt = null; // rewound since: no shard keeps what it applied before
-    }
     run.push =
         run.windowPendingAt == null
             ? run.member.shards.encodePush(
@@ -424,6 +432,7 @@ public final class Worker extends AbstractBehavior<Command> {
       // shard applies each window once (its slices may come from different pulls).
       run.windowPendingAt = run.push.staleTargets(message.outcomes());
       run.windowPendingEpoch = run.push.epoch();
+      run.windowPendingSamples = run.push.samples();
       run.push = null;
       pullWindow();
       return this;

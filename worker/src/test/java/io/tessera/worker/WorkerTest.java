@@ -379,6 +379,29 @@ class WorkerTest {
   }
 
   @Test
+  void aWindowRecomputedForSomeShardsCoversTheSameSamplesEvenIfTheAccumulationChangedMeanwhile() {
+    Started started = start(spec(2), SETTINGS);
+    // Shard 1 refuses the first window; the pull for its copy is held while the plan changes.
+    TestingShard.Script script = started.script().failNextPush(1, PushFault.STALE).holdPull(0, 2);
+    String jobId = started.jobId();
+
+    started.request().replyTo().tell(new LeaseGranted(lease(23, jobId, started.spec(), 0, 48, 2, 1)));
+    testKit.createTestProbe().awaitAssert(WAIT, () -> {
+      assertEquals(1, script.heldPulls(), "the recomputed window waits for its parameters");
+      return null;
+    });
+    started.worker().tell(new SetAccumulation(jobId, 0, 2, 1));
+    script.releaseHeldPulls();
+    CompleteSplit done = expectCompleted(started, 23);
+
+    assertEquals(List.of(16, 8, 8, 8, 8), samples(script.pushes(0)), "k = 2, then 1");
+    assertEquals(
+        List.of(16, 16, 8, 8, 8, 8), samples(script.pushes(1)), "the copy is the refused window's 16 samples");
+    assertEquals(List.of("stale", "accepted", "accepted", "accepted", "accepted", "accepted"), outcomes(script.pushes(1)));
+    assertEquals(48, done.report().samples());
+  }
+
+  @Test
   void aWindowStaleAtOneShardGoesToEveryShardAgainWhenTheyWereRewoundMeanwhile() {
     Started started = start(spec(2), SETTINGS);
     // Shard 1 refuses the first window; both shards are rewound before the pull that follows, so
