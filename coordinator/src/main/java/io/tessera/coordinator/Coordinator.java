@@ -196,6 +196,10 @@ public final class Coordinator
       String jobId, int member, String workerId, EvaluationReport report, String error)
       implements Local {}
 
+  private record ValidationReplied(
+      String jobId, int member, int epoch, String workerId, EvaluationReport report, String error)
+      implements Local {}
+
   private record EnsembleReplied(String jobId, String workerId, WorkerProtocol.EnsembleReport report, String error)
       implements Local {}
 
@@ -251,6 +255,7 @@ public final class Coordinator
         .onCommand(WorkersListed.class, this::onWorkersListed)
         .onCommand(InitReplied.class, this::onInitReplied)
         .onCommand(EvaluationReplied.class, this::onEvaluationReplied)
+        .onCommand(ValidationReplied.class, this::onValidationReplied)
         .onCommand(EnsembleReplied.class, this::onEnsembleReplied)
         .onCommand(ResolveShardRecovery.class, this::onResolveShardRecovery)
         .onCommand(ReportCorruptCheckpoint.class, this::onReportCorruptCheckpoint)
@@ -904,7 +909,10 @@ public final class Coordinator
     }
     switch (job.state()) {
       case INITIALIZING -> startInitializations(state, job);
-      case RUNNING -> updateWorkers(state, job);
+      case RUNNING -> {
+        updateWorkers(state, job);
+        startValidations(state, job);
+      }
       case RECOVERING -> startRewind(job);
       case EVALUATING -> {
         if (job.lastCheckpoint().map(CheckpointRecord::coversEverything).orElse(false)) {
@@ -1114,7 +1122,7 @@ public final class Coordinator
           settings.evaluationTimeout(),
           replyTo ->
               new WorkerProtocol.Evaluate(
-                  job.jobId(), memberIndex, job.spec(), Stages.inputs(state, job, memberIndex), replyTo),
+                  job.jobId(), memberIndex, job.spec(), Stages.inputs(state, job, memberIndex), false, replyTo),
           (report, failure) ->
               new EvaluationReplied(job.jobId(), memberIndex, workerId, report, failure == null ? null : failure.getMessage()));
     }
@@ -1151,6 +1159,82 @@ public final class Coordinator
               scheduleReconcile();
             })
         .thenNoReply();
+  }
+
+  /**
+   * With early stopping: asks a worker to score each training member on the validation split once
+   * an epoch (not the last: the final evaluation follows that one) is done.
+   */
+  private void startValidations(CoordinatorState state, JobRun job) {
+    if (!job.spec().earlyStopping().enabled()) {
+      return;
+    }
+    for (MemberRun member : job.members()) {
+      int epoch = member.isTraining() ? member.ledger().epochsDone() - 1 : -1;
+      String key = "validate:" + job.jobId() + ":" + member.member();
+      if (epoch <= member.lastValidatedEpoch() || epoch >= job.spec().epochs() - 1 || asksInFlight.containsKey(key)) {
+        continue;
+      }
+      Optional<WorkerEntry> worker = pickWorker(state, member.member());
+      if (worker.isEmpty()) {
+        return;
+      }
+      asksInFlight.put(key, worker.get().workerId());
+      int memberIndex = member.member();
+      String workerId = worker.get().workerId();
+      context.getLog().debug("Validating {} member {} after epoch {} on {}", job.jobId(), memberIndex, epoch, workerId);
+      context.askWithStatus(
+          EvaluationReport.class,
+          worker.get().ref(),
+          settings.evaluationTimeout(),
+          replyTo ->
+              new WorkerProtocol.Evaluate(
+                  job.jobId(), memberIndex, job.spec(), Stages.inputs(state, job, memberIndex), true, replyTo),
+          (report, failure) ->
+              new ValidationReplied(
+                  job.jobId(), memberIndex, epoch, workerId, report, failure == null ? null : failure.getMessage()));
+    }
+  }
+
+  /** Records a member's validation score; early stopping ends its training when the rule says so. */
+  private ReplyEffect<CoordinatorEvent, CoordinatorState> onValidationReplied(
+      CoordinatorState state, ValidationReplied reply) {
+    String key = "validate:" + reply.jobId() + ":" + reply.member();
+    asksInFlight.remove(key);
+    Optional<JobRun> found = state.job(reply.jobId()).filter(j -> j.state() == JobState.RUNNING);
+    if (found.isEmpty()) {
+      return Effect().noReply(); // rewound, failed or done meanwhile
+    }
+    JobRun job = found.get();
+    MemberRun member = job.member(reply.member());
+    if (!member.isTraining() || reply.epoch() <= member.lastValidatedEpoch()) {
+      return Effect().noReply();
+    }
+    if (reply.error() != null) {
+      return retryOrFail(
+          key, reply.jobId(), "validating member " + reply.member() + " after epoch " + reply.epoch(), reply.workerId(),
+          reply.error());
+    }
+    double accuracy = reply.report().validationAccuracy();
+    List<CoordinatorEvent> events = new ArrayList<>();
+    events.add(new CoordinatorEvent.MemberValidated(reply.jobId(), reply.member(), reply.epoch(), accuracy));
+    List<MemberRun.Validation> scores = new ArrayList<>(member.validations());
+    scores.add(new MemberRun.Validation(reply.epoch(), accuracy));
+    EarlyStopping.Verdict verdict = EarlyStopping.judge(scores, job.spec().earlyStopping());
+    context.getLog().info(
+        "{} member {}: validation accuracy {} after epoch {} (best {} after epoch {})",
+        reply.jobId(), reply.member(), String.format("%.4f", accuracy), reply.epoch(),
+        String.format("%.4f", verdict.bestAccuracy()), verdict.bestEpoch());
+    if (verdict.stop()) {
+      context.getLog().info(
+          "{} member {}: stopping early after epoch {} of {}: no improvement on {} for {} epoch(s)",
+          reply.jobId(), reply.member(), reply.epoch(), job.spec().epochs(),
+          String.format("%.4f", verdict.bestAccuracy()), reply.epoch() - verdict.bestEpoch());
+      events.add(
+          new CoordinatorEvent.MemberStoppedEarly(
+              reply.jobId(), reply.member(), reply.epoch(), verdict.bestEpoch(), verdict.bestAccuracy()));
+    }
+    return Effect().persist(events).thenRun(s -> scheduleReconcile()).thenNoReply();
   }
 
   private ReplyEffect<CoordinatorEvent, CoordinatorState> retryOrFail(

@@ -87,6 +87,17 @@ public sealed interface CoordinatorEvent extends TesseraSerializable {
       String jobId, int member, int testSamples, double testAccuracy, double testLoss, double validationAccuracy)
       implements CoordinatorEvent {}
 
+  /** Early stopping scored a training member on the validation split after epoch {@code epoch}. */
+  record MemberValidated(String jobId, int member, int epoch, double accuracy) implements CoordinatorEvent {}
+
+  /**
+   * Early stopping ended a member's training after epoch {@code epoch}: its validation accuracy
+   * has not beaten {@code bestAccuracy} (after epoch {@code bestEpoch}) for the stage's patience;
+   * the splits it had not trained are skipped.
+   */
+  record MemberStoppedEarly(String jobId, int member, int epoch, int bestEpoch, double bestAccuracy)
+      implements CoordinatorEvent {}
+
   /** A classifier stage's members were measured together on the test set. */
   record EnsembleEvaluated(String jobId, CoordinatorProtocol.EnsembleResult result) implements CoordinatorEvent {}
 

@@ -43,6 +43,8 @@ public final class CoordinatorRegistrar implements KryoRegistrar {
     registry.add(518, CoordinatorEvent.GlobalBatchChanged.class);
     registry.add(519, CoordinatorEvent.BackupLeased.class);
     registry.add(520, CoordinatorEvent.EnsembleEvaluated.class);
+    registry.add(521, CoordinatorEvent.MemberValidated.class);
+    registry.add(522, CoordinatorEvent.MemberStoppedEarly.class);
 
     // snapshot state
     registry.add(550, CoordinatorState.class);
@@ -57,5 +59,6 @@ public final class CoordinatorRegistrar implements KryoRegistrar {
     registry.add(559, MemberRun.StepLoss.class);
     registry.add(560, SplitLedger.Run.class);
     registry.add(561, MemberRun.Backup.class);
+    registry.add(562, MemberRun.Validation.class);
   }
 }

@@ -210,6 +210,10 @@ public record CoordinatorState(
                   new MemberResult(
                       e.member(), j.member(e.member()).name(), e.testSamples(), e.testAccuracy(), e.testLoss(),
                       e.validationAccuracy())));
+    } else if (event instanceof CoordinatorEvent.MemberValidated e) {
+      return withJob(e.jobId(), j -> j.withMember(e.member(), m -> m.withValidation(e.epoch(), e.accuracy())));
+    } else if (event instanceof CoordinatorEvent.MemberStoppedEarly e) {
+      return withJob(e.jobId(), j -> j.withMemberStoppedEarly(e.member(), e.epoch())).replanned();
     } else if (event instanceof CoordinatorEvent.EnsembleEvaluated e) {
       return withJob(e.jobId(), j -> j.withEnsembleEvaluated(e.result()));
     } else if (event instanceof JobFailed e) {

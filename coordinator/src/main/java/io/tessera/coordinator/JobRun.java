@@ -217,7 +217,15 @@ public record JobRun(
         pendingCheckpoint, pushesSinceCheckpoint + pushes, lastCheckpointAtMillis);
   }
 
-  /** Records a member's test result; when every member has one the job is complete. */
+  /**
+   * Early stopping ends member {@code index}'s training after {@code epoch}; when no member is left
+   * training the job moves on to evaluation.
+   */
+  JobRun withMemberStoppedEarly(int index, int epoch) {
+    JobRun next = withMember(index, m -> m.withStoppedEarly(epoch));
+    return next.allSplitsAcked() && state == JobState.RUNNING ? next.withState(JobState.EVALUATING) : next;
+  }
+
   /**
    * Records a member's test result; when every member has one the job is complete, unless its
    * members are still to be measured as an ensemble.
@@ -302,7 +310,7 @@ public record JobRun(
     List<MemberRun> next = new ArrayList<>();
     for (int i = 0; i < members.size(); i++) {
       Cut cut = target.cuts().get(i);
-      MemberRun rewound = members.get(i).withLedger(members.get(i).ledger().rewoundTo(cut));
+      MemberRun rewound = members.get(i).withLedger(members.get(i).ledger().rewoundTo(cut)).withValidationsRewound();
       next.add(isSync() ? rewound.withRoundRewound(splitsPerStep(), learningRateScale) : rewound);
     }
     return with(JobState.RECOVERING, next, recentLoss, failure, epoch, nextCheckpointId, checkpoints, null, 0,

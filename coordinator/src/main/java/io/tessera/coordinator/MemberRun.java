@@ -25,6 +25,10 @@ import java.util.List;
  * @param stepLosses in {@code sync} mode, the mean training loss of each step taken, in order
  * @param backups in {@code sync} mode, the step's contributions duplicated by idle workers
  *     ({@code backup-workers}): the first copy acked counts for the lease it duplicates
+ * @param validations with early stopping, the validation accuracy after each epoch scored, in
+ *     epoch order
+ * @param stoppedAfterEpoch the epoch after which early stopping ended the member's training; -1
+ *     while it trains on (or without early stopping)
  */
 public record MemberRun(
     int member,
@@ -38,11 +42,16 @@ public record MemberRun(
     double roundLossSum,
     int roundSamples,
     List<StepLoss> stepLosses,
-    List<Backup> backups)
+    List<Backup> backups,
+    List<Validation> validations,
+    int stoppedAfterEpoch)
     implements TesseraSerializable {
 
   /** The mean training loss of the step whose first split is {@code firstSplit}. */
   public record StepLoss(int firstSplit, double loss) implements TesseraSerializable {}
+
+  /** The member's validation accuracy after epoch {@code epoch} (0-based). */
+  public record Validation(int epoch, double accuracy) implements TesseraSerializable {}
 
   /** Lease {@code leaseId}, held by {@code workerId}, duplicates lease {@code originalLeaseId}. */
   public record Backup(long leaseId, long originalLeaseId, String workerId) implements TesseraSerializable {}
@@ -51,10 +60,11 @@ public record MemberRun(
     plans = List.copyOf(plans);
     stepLosses = List.copyOf(stepLosses);
     backups = List.copyOf(backups);
+    validations = List.copyOf(validations);
   }
 
   static MemberRun fresh(int member, String name) {
-    return new MemberRun(member, name, false, null, List.of(), null, null, 1.0, 0, 0, List.of(), List.of());
+    return new MemberRun(member, name, false, null, List.of(), null, null, 1.0, 0, 0, List.of(), List.of(), List.of(), -1);
   }
 
   /** The backup lease {@code leaseId}, if it is one. */
@@ -65,13 +75,13 @@ public record MemberRun(
   MemberRun withBackup(Backup backup) {
     List<Backup> next = new java.util.ArrayList<>(backups);
     next.add(backup);
-    return new MemberRun(member, name, initialized, ledger, plans, result, round, roundScale, roundLossSum, roundSamples, stepLosses, next);
+    return new MemberRun(member, name, initialized, ledger, plans, result, round, roundScale, roundLossSum, roundSamples, stepLosses, next, validations, stoppedAfterEpoch);
   }
 
   /** Without backup lease {@code leaseId} (given back, or its copy is no longer needed). */
   MemberRun withoutBackup(long leaseId) {
     List<Backup> next = backups.stream().filter(b -> b.leaseId() != leaseId).toList();
-    return new MemberRun(member, name, initialized, ledger, plans, result, round, roundScale, roundLossSum, roundSamples, stepLosses, next);
+    return new MemberRun(member, name, initialized, ledger, plans, result, round, roundScale, roundLossSum, roundSamples, stepLosses, next, validations, stoppedAfterEpoch);
   }
 
   /**
@@ -95,11 +105,39 @@ public record MemberRun(
       }
     }
     next = next.releaseAllOf(workerId);
-    return new MemberRun(member, name, initialized, next, plans, result, round, roundScale, roundLossSum, roundSamples, stepLosses, kept);
+    return new MemberRun(member, name, initialized, next, plans, result, round, roundScale, roundLossSum, roundSamples, stepLosses, kept, validations, stoppedAfterEpoch);
   }
 
   boolean isTraining() {
     return ledger != null && !ledger.isComplete();
+  }
+
+  /** The last epoch scored on the validation split, or -1. */
+  int lastValidatedEpoch() {
+    return validations.isEmpty() ? -1 : validations.get(validations.size() - 1).epoch();
+  }
+
+  /** Records the validation accuracy after {@code epoch}. */
+  MemberRun withValidation(int epoch, double accuracy) {
+    List<Validation> next = new ArrayList<>(validations);
+    next.add(new Validation(epoch, accuracy));
+    return new MemberRun(member, name, initialized, ledger, plans, result, round, roundScale, roundLossSum, roundSamples, stepLosses, backups, next, stoppedAfterEpoch);
+  }
+
+  /** Early stopping ends training after {@code epoch}: every split not acked yet is skipped. */
+  MemberRun withStoppedEarly(int epoch) {
+    return new MemberRun(member, name, initialized, ledger.skipRemaining(), plans, result, null, roundScale, 0, 0, stepLosses, List.of(), validations, epoch);
+  }
+
+  /**
+   * After a rewind: scores of epochs the ledger no longer has done are forgotten, and so is a stop
+   * that the rewind went back before (the skipped splits are pending again).
+   */
+  MemberRun withValidationsRewound() {
+    int done = ledger.epochsDone();
+    List<Validation> kept = validations.stream().filter(v -> v.epoch() < done).toList();
+    int stopped = ledger.isComplete() ? stoppedAfterEpoch : -1;
+    return new MemberRun(member, name, initialized, ledger, plans, result, round, roundScale, roundLossSum, roundSamples, stepLosses, backups, kept, stopped);
   }
 
   /** In {@code sync} mode: whether the step in progress has any contribution leased or acked. */
@@ -113,21 +151,21 @@ public record MemberRun(
   }
 
   MemberRun withInitialized() {
-    return new MemberRun(member, name, true, ledger, plans, result, round, roundScale, roundLossSum, roundSamples, stepLosses, backups);
+    return new MemberRun(member, name, true, ledger, plans, result, round, roundScale, roundLossSum, roundSamples, stepLosses, backups, validations, stoppedAfterEpoch);
   }
 
   MemberRun withLedger(SplitLedger next) {
-    return new MemberRun(member, name, initialized, next, plans, result, round, roundScale, roundLossSum, roundSamples, stepLosses, backups);
+    return new MemberRun(member, name, initialized, next, plans, result, round, roundScale, roundLossSum, roundSamples, stepLosses, backups, validations, stoppedAfterEpoch);
   }
 
   MemberRun withPlan(AccumulationPlan plan) {
     List<AccumulationPlan> next = new ArrayList<>(plans);
     next.add(plan);
-    return new MemberRun(member, name, initialized, ledger, next, result, round, roundScale, roundLossSum, roundSamples, stepLosses, backups);
+    return new MemberRun(member, name, initialized, ledger, next, result, round, roundScale, roundLossSum, roundSamples, stepLosses, backups, validations, stoppedAfterEpoch);
   }
 
   MemberRun withResult(MemberResult next) {
-    return new MemberRun(member, name, initialized, ledger, plans, next, round, roundScale, roundLossSum, roundSamples, stepLosses, backups);
+    return new MemberRun(member, name, initialized, ledger, plans, next, round, roundScale, roundLossSum, roundSamples, stepLosses, backups, validations, stoppedAfterEpoch);
   }
 
   /**
@@ -141,7 +179,7 @@ public record MemberRun(
       int epochEnd = (first / ledger.splitsPerEpoch() + 1) * ledger.splitsPerEpoch();
       next = new Run(first, Math.min(splitsPerStep, epochEnd - first));
     }
-    return new MemberRun(member, name, initialized, ledger, plans, result, next, scale, 0, 0, stepLosses, List.of());
+    return new MemberRun(member, name, initialized, ledger, plans, result, next, scale, 0, 0, stepLosses, List.of(), validations, stoppedAfterEpoch);
   }
 
   /**
@@ -155,11 +193,11 @@ public record MemberRun(
     double sum = roundLossSum + lossSum;
     int count = roundSamples + samples;
     if (!ledger.allAcked(round.first(), round.end())) {
-      return new MemberRun(member, name, initialized, ledger, plans, result, round, roundScale, sum, count, stepLosses, backups);
+      return new MemberRun(member, name, initialized, ledger, plans, result, round, roundScale, sum, count, stepLosses, backups, validations, stoppedAfterEpoch);
     }
     List<StepLoss> losses = new ArrayList<>(stepLosses);
     losses.add(new StepLoss(round.first(), count == 0 ? Double.NaN : sum / count));
-    return new MemberRun(member, name, initialized, ledger, plans, result, round, roundScale, 0, 0, losses, backups)
+    return new MemberRun(member, name, initialized, ledger, plans, result, round, roundScale, 0, 0, losses, backups, validations, stoppedAfterEpoch)
         .withRoundOpened(splitsPerStep, scale);
   }
 
@@ -167,7 +205,7 @@ public record MemberRun(
   MemberRun withRoundRewound(int splitsPerStep, double scale) {
     int resumeAt = ledger.firstUnacked().orElse(ledger.totalSplits());
     List<StepLoss> kept = stepLosses.stream().filter(s -> s.firstSplit() < resumeAt).toList();
-    return new MemberRun(member, name, initialized, ledger, plans, result, round, roundScale, 0, 0, kept, List.of())
+    return new MemberRun(member, name, initialized, ledger, plans, result, round, roundScale, 0, 0, kept, List.of(), validations, stoppedAfterEpoch)
         .withRoundOpened(splitsPerStep, scale);
   }
 }

@@ -138,6 +138,8 @@ class CoordinatorEventSerializationTest {
         new MemberEvaluated("job-2", 1, 10_000, 0.8812, Double.NaN, Double.NaN),
         new MemberEvaluated("job-4.finetune", 2, 10_000, 0.8790, 0.3391, 0.8725),
         new MemberEvaluated("job-4.pretrain", 0, 10_000, Double.NaN, 0.4102, Double.NaN),
+        new CoordinatorEvent.MemberValidated("job-4.finetune", 2, 3, 0.8731),
+        new CoordinatorEvent.MemberStoppedEarly("job-4.finetune", 2, 5, 3, 0.8731),
         new CoordinatorEvent.EnsembleEvaluated("job-4.finetune", new CoordinatorProtocol.EnsembleResult(10_000, 0.8891, 0.8874, 0.8902)),
         new JobFailed("job-3", "initialising member 0 failed 3 times; last error: no data in /data/fmnist"),
         new CheckpointStarted("job-2", 4, 1_726_000_060_000L),

@@ -42,6 +42,7 @@ import io.tessera.protocol.coordinator.CoordinatorProtocol.MemberResult;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.Split;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.WorkerShare;
 import io.tessera.protocol.spec.JobSpec;
+import io.tessera.protocol.testing.WireRoundTrip;
 import io.tessera.protocol.spec.MemberSpec;
 import io.tessera.protocol.worker.WorkerProtocol.DatasetInfo;
 import io.tessera.protocol.worker.WorkerProtocol;
@@ -640,6 +641,42 @@ class CoordinatorStateTest {
     assertEquals(JobState.RUNNING, recovered.state());
     assertEquals(plans, recovered.member(0).plans(), "the membership did not change, so neither did the plan");
     assertEquals(4, state.assignment(A).orElseThrow().accumulationSteps());
+  }
+
+  @Test
+  void aMemberStoppedEarlyIsDoneAndARewindToBeforeTheStopTrainsItAgain() {
+    CoordinatorState state = runningWithWorkerA();
+    for (int g = 0; g < 5; g++) {
+      state = acked(state, g, 1); // epoch 0
+    }
+    state = apply(state, new CheckpointStarted(JOB, 1, T0 + 1), new CheckpointCompleted(JOB, 1, positions(2), 3));
+    state = apply(
+        state,
+        new CoordinatorEvent.MemberValidated(JOB, 0, 0, 0.81),
+        new SplitLeased(JOB, 0, 5, 1, 60, A),
+        new CoordinatorEvent.MemberStoppedEarly(JOB, 0, 0, 0, 0.81));
+
+    JobRun stopped = job(state);
+    assertEquals(JobState.EVALUATING, stopped.state(), "its only member is done");
+    assertEquals(0, stopped.member(0).stoppedAfterEpoch());
+    assertEquals(5, stopped.member(0).ledger().skippedSplits());
+    assertEquals(10, stopped.samplesDone(), "epoch 1 was not trained");
+    assertEquals(Optional.empty(), stopped.member(0).ledger().runOfLease(60), "the lease out is void");
+    CoordinatorState snapshot = WireRoundTrip.roundTrip(testKit.system(), state);
+    assertEquals(state, snapshot, "scores, the stop and the skipped splits survive a snapshot");
+    assertEquals(5, job(snapshot).member(0).ledger().skippedSplits());
+
+    // Checkpoint 1 holds epoch 0 but not the stop: epoch 1 is trained after all, epoch 0's score stays.
+    state = apply(state, new JobRewound(JOB, 1, 1, "shard m0/s0 restarted without its numbers"), new JobRecovered(JOB, 1));
+    JobRun again = job(state);
+    assertEquals(JobState.RUNNING, again.state());
+    assertEquals(-1, again.member(0).stoppedAfterEpoch());
+    assertEquals(List.of(new MemberRun.Validation(0, 0.81)), again.member(0).validations());
+    assertEquals(OptionalInt.of(5), again.member(0).ledger().nextPending());
+
+    // Checkpoint 0 is from before epoch 0 was done: its score goes too.
+    state = apply(state, new JobRewound(JOB, 2, 0, "checkpoint 1 unusable"), new JobRecovered(JOB, 2));
+    assertEquals(List.of(), job(state).member(0).validations());
   }
 
   @Test

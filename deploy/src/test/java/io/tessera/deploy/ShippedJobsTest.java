@@ -3,6 +3,7 @@ package io.tessera.deploy;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.tessera.protocol.spec.EarlyStoppingSpec;
 import io.tessera.protocol.spec.JobSpec;
 import io.tessera.protocol.spec.JobSpecParser;
 import io.tessera.protocol.spec.PipelineSpec;
@@ -75,5 +76,9 @@ class ShippedJobsTest {
     assertEquals(3, ensemble.members().size());
     assertEquals(2.0, ensemble.members().get(2).weight());
     assertEquals(3e-3, ensemble.optimizerOf(1).learningRate());
+
+    JobSpec early = parse("fashion-mnist-early-stopping.conf");
+    assertEquals(new EarlyStoppingSpec(2, 0.002), early.earlyStopping());
+    assertEquals(5000, early.dataset().validation());
   }
 }

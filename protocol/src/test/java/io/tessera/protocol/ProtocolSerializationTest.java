@@ -24,6 +24,7 @@ import io.tessera.protocol.spec.OptimizerKind;
 import io.tessera.protocol.spec.OptimizerSpec;
 import io.tessera.protocol.spec.ComputePrecision;
 import io.tessera.protocol.spec.DistillSpec;
+import io.tessera.protocol.spec.EarlyStoppingSpec;
 import io.tessera.protocol.spec.FlipSpec;
 import io.tessera.protocol.spec.MaeSpec;
 import io.tessera.protocol.spec.PipelineSpec;
@@ -362,6 +363,8 @@ class ProtocolSerializationTest {
         JobSpec.builder()
             .setName("mae-student")
             .optDataset(new DatasetSpec(DatasetSpec.FASHION_MNIST, 6_000, 1_000, 500))
+            .optEpochs(4)
+            .optEarlyStopping(new EarlyStoppingSpec(2, 0.001))
             .optStage(
                 new StageSpec("student", StageKind.DISTILL, "pretrain", "pretrain-1", MaeSpec.defaults(),
                     FlipSpec.defaults(), distill, ComputePrecision.FP16))
@@ -491,8 +494,8 @@ class ProtocolSerializationTest {
     all.add(new WorkerProtocol.ModelInitialized(JOB, 2, 210_314, 52, info));
     all.add(info);
     all.add(new WorkerProtocol.SetAccumulation(JOB, 0, 5L, 3));
-    all.add(new WorkerProtocol.Evaluate(JOB, 1, single, WorkerProtocol.StageInputs.NONE, ref()));
-    all.add(new WorkerProtocol.Evaluate("job-4.student", 0, student, inputs, ref()));
+    all.add(new WorkerProtocol.Evaluate(JOB, 1, single, WorkerProtocol.StageInputs.NONE, false, ref()));
+    all.add(new WorkerProtocol.Evaluate("job-4.student", 0, student, inputs, true, ref()));
     all.add(new WorkerProtocol.EvaluationReport(JOB, 1, 10_000, 8_765, 0.3712, 930L, 500, 431));
     all.add(new WorkerProtocol.EvaluationReport("job-4.pretrain", 0, 10_000, 0, 0.4183, 930L, 0, 0));
     all.add(new WorkerProtocol.EvaluateEnsemble("job-4.pretrain-1", teacherStage, List.of(source, source), inputs, ref()));
@@ -512,6 +515,7 @@ class ProtocolSerializationTest {
     all.add(audit);
     all.add(new CoordinatorProtocol.AuditLog(List.of(audit)));
     all.add(new io.tessera.protocol.spec.CheckpointSpec(30_000L, 500L));
+    all.add(new EarlyStoppingSpec(3, 0.0025));
     all.add(new CoordinatorProtocol.SubmitJob(ensemble, ref()));
     all.add(new CoordinatorProtocol.JobAccepted(JOB));
     all.add(new CoordinatorProtocol.SubmitPipeline(pipeline, ref()));

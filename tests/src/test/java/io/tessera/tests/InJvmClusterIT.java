@@ -7,6 +7,7 @@ import io.tessera.protocol.coordinator.CoordinatorProtocol.AccumulationHistory;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.AccumulationPlan;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.JobState;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.JobStatus;
+import io.tessera.protocol.spec.JobSpecParser;
 import java.time.Duration;
 import org.junit.jupiter.api.Test;
 
@@ -36,6 +37,31 @@ class InJvmClusterIT {
       AccumulationPlan last = history.plans().get(history.plans().size() - 1);
       assertEquals(2, last.shares().size());
       last.shares().forEach(share -> assertEquals(2, share.accumulationSteps()));
+    }
+  }
+
+  @Test
+  void aMemberThatStopsImprovingOnTheValidationSplitStopsEarlyAndIsEvaluated() {
+    // A gain of up to 50 points does not count, so the member stops after its second epoch.
+    String spec = TestJobs.with(TestJobs.subsetSpecText(20), "dataset.validation", 1000);
+    spec = TestJobs.with(spec, "early-stopping.patience", 1);
+    spec = TestJobs.with(spec, "early-stopping.min-delta", 0.5);
+    try (TestCluster cluster = TestCluster.start("coordinator", "ps")) {
+      cluster.addNode("worker");
+      String jobId = cluster.submit(JobSpecParser.parse(spec));
+
+      JobStatus done = cluster.awaitFinished(jobId, Duration.ofMinutes(5));
+
+      assertEquals(JobState.COMPLETED, done.state(), () -> "job failed: " + done.failure());
+      // Training goes on while a validation is scored, so it stops a few epochs after the second.
+      assertTrue(
+          done.samplesDone() >= 2L * 2000 && done.samplesDone() <= 10L * 2000,
+          "stopped after two to ten epochs of the 2,000 training images left: " + done.samplesDone());
+      assertEquals(20L * 2000, done.samplesTotal());
+      assertEquals(done.splitsTotal(), done.splitsDone(), "the rest is skipped, so done");
+      double accuracy = done.results().get(0).testAccuracy();
+      assertTrue(accuracy > 0.3, "two epochs train the member well past chance (0.1): " + accuracy);
+      assertTrue(done.results().get(0).validationAccuracy() > 0.3, "" + done.results().get(0).validationAccuracy());
     }
   }
 }

@@ -602,7 +602,8 @@ public final class Worker extends AbstractBehavior<Command> {
     MemberTrainer.Score score;
     try {
       MemberContext member = member(request.jobId(), request.member(), request.spec(), request.inputs());
-      score = member.trainer.evaluate(message.parameters().values());
+      float[] values = message.parameters().values();
+      score = request.validationOnly() ? member.trainer.validate(values) : member.trainer.evaluate(values);
     } catch (RuntimeException e) {
       getContext().getLog().warn("Cannot evaluate {} member {}: {}", request.jobId(), request.member(), e.getMessage());
       request.replyTo().tell(StatusReply.error(e.getMessage()));

@@ -33,6 +33,7 @@ import io.tessera.protocol.ps.ShardProtocol.StepRule;
 import io.tessera.protocol.spec.TrainingMode;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.SplitReport;
 import io.tessera.protocol.ps.ShardProtocol;
+import io.tessera.protocol.spec.DatasetSpec;
 import io.tessera.protocol.spec.JobSpec;
 import io.tessera.protocol.spec.MemberSpec;
 import io.tessera.protocol.tensor.ParameterLayout;
@@ -476,7 +477,7 @@ class WorkerTest {
     Started started = start(spec(2), SETTINGS);
     TestProbe<StatusReply<EvaluationReport>> reply = testKit.createTestProbe();
 
-    started.worker().tell(new Evaluate(started.jobId(), 0, started.spec(), StageInputs.NONE, reply.ref()));
+    started.worker().tell(new Evaluate(started.jobId(), 0, started.spec(), StageInputs.NONE, false, reply.ref()));
     StatusReply<EvaluationReport> answer = reply.receiveMessage(WAIT);
 
     assertTrue(answer.isSuccess(), () -> answer.toString());
@@ -494,6 +495,35 @@ class WorkerTest {
       assertEquals(score.correct(), report.correct());
       assertEquals(score.summedLoss() / score.samples(), report.meanLoss(), 1e-4);
     }
+  }
+
+  @Test
+  void aValidationOnlyEvaluationScoresTheValidationSplitAloneAsTheFullOneDoes() {
+    JobSpec withValidation =
+        JobSpec.builder()
+            .setName("worker-test-validation")
+            .optModel(TestFixtures.tinyVit())
+            .optDataset(new DatasetSpec(DatasetSpec.FASHION_MNIST, 0, 0, 200))
+            .optGlobalBatch(16)
+            .optMicroBatch(8)
+            .optSplitSize(32)
+            .optShards(2)
+            .optMembers(List.of(new MemberSpec("m0", MEMBER_SEED)))
+            .build();
+    Started started = start(withValidation, SETTINGS);
+
+    TestProbe<StatusReply<EvaluationReport>> reply = testKit.createTestProbe();
+    started.worker().tell(new Evaluate(started.jobId(), 0, started.spec(), StageInputs.NONE, true, reply.ref()));
+    StatusReply<EvaluationReport> validated = reply.receiveMessage(WAIT);
+    started.worker().tell(new Evaluate(started.jobId(), 0, started.spec(), StageInputs.NONE, false, reply.ref()));
+    StatusReply<EvaluationReport> full = reply.receiveMessage(WAIT);
+
+    assertTrue(validated.isSuccess() && full.isSuccess(), () -> validated + " / " + full);
+    assertEquals(0, validated.getValue().samples(), "the test set is not read");
+    assertEquals(200, validated.getValue().validationSamples());
+    assertEquals(TestFixtures.SUBSET_TEST_SIZE, full.getValue().samples());
+    assertEquals(full.getValue().validationCorrect(), validated.getValue().validationCorrect());
+    assertTrue(validated.getValue().validationCorrect() > 0, "the seeded untrained model gets some right");
   }
 
   @Test

@@ -19,6 +19,9 @@ import java.util.OptionalInt;
  * step, and a shard that already applied part of a departed worker's contribution recognises the
  * run when it comes again.
  *
+ * <p>A member stopped early ({@link #skipRemaining}) has its splits not acknowledged by then
+ * skipped: done, so the ledger is complete, but not trained, so they count no samples.
+ *
  * <p>Immutable: every change returns a new ledger. Sizes are modest (a split per micro-batch per
  * epoch), so each change copies its arrays.
  */
@@ -26,6 +29,7 @@ public final class SplitLedger implements TesseraSerializable {
   private static final byte PENDING = 0;
   private static final byte LEASED = 1;
   private static final byte ACKED = 2;
+  private static final byte SKIPPED = 3;
 
   private final int trainSize;
   private final int splitSize;
@@ -35,7 +39,8 @@ public final class SplitLedger implements TesseraSerializable {
   private final String[] holders;
   /** Length of the run that starts at a split, 0 where none was leased from it. */
   private final int[] runs;
-  private final int acked;
+  /** Splits acknowledged or skipped: done. */
+  private final int done;
   private final long ackedSamples;
 
   private SplitLedger(
@@ -46,7 +51,7 @@ public final class SplitLedger implements TesseraSerializable {
       long[] leaseIds,
       String[] holders,
       int[] runs,
-      int acked,
+      int done,
       long ackedSamples) {
     this.trainSize = trainSize;
     this.splitSize = splitSize;
@@ -55,7 +60,7 @@ public final class SplitLedger implements TesseraSerializable {
     this.leaseIds = leaseIds;
     this.holders = holders;
     this.runs = runs;
-    this.acked = acked;
+    this.done = done;
     this.ackedSamples = ackedSamples;
   }
 
@@ -81,12 +86,14 @@ public final class SplitLedger implements TesseraSerializable {
     }
     SplitLedger empty =
         new SplitLedger(trainSize, splitSize, splitsPerEpoch, states, leaseIds, holders, runs, 0, 0);
-    int acked = 0;
+    int done = 0;
     long samples = 0;
     for (int g = 0; g < states.length; g++) {
       if (states[g] == ACKED) {
-        acked++;
+        done++;
         samples += empty.split(g).size();
+      } else if (states[g] == SKIPPED) {
+        done++;
       } else if (states[g] != PENDING && states[g] != LEASED) {
         throw new IllegalArgumentException("split " + g + " has unknown state " + states[g]);
       }
@@ -94,7 +101,7 @@ public final class SplitLedger implements TesseraSerializable {
         throw new IllegalArgumentException("split " + g + " starts a run of " + runs[g] + " splits");
       }
     }
-    return new SplitLedger(trainSize, splitSize, splitsPerEpoch, states, leaseIds, holders, runs, acked, samples);
+    return new SplitLedger(trainSize, splitSize, splitsPerEpoch, states, leaseIds, holders, runs, done, samples);
   }
 
   int trainSize() {
@@ -146,8 +153,30 @@ public final class SplitLedger implements TesseraSerializable {
     return states.length;
   }
 
+  /** Splits acknowledged or skipped. */
   public int ackedSplits() {
-    return acked;
+    return done;
+  }
+
+  /** Splits skipped when the member stopped early; 0 otherwise. */
+  public int skippedSplits() {
+    int skipped = 0;
+    for (byte state : states) {
+      if (state == SKIPPED) {
+        skipped++;
+      }
+    }
+    return skipped;
+  }
+
+  /** Epochs whose every split is done: training has passed their end. */
+  public int epochsDone() {
+    return firstUnacked().orElse(states.length) / splitsPerEpoch;
+  }
+
+  /** Epochs this ledger covers. */
+  public int epochs() {
+    return states.length / splitsPerEpoch;
   }
 
   public long ackedSamples() {
@@ -159,7 +188,7 @@ public final class SplitLedger implements TesseraSerializable {
   }
 
   public boolean isComplete() {
-    return acked == states.length;
+    return done == states.length;
   }
 
   public boolean hasPending() {
@@ -176,10 +205,10 @@ public final class SplitLedger implements TesseraSerializable {
     return OptionalInt.empty();
   }
 
-  /** The lowest split not acknowledged yet, if any. */
+  /** The lowest split not acknowledged (or skipped) yet, if any. */
   public OptionalInt firstUnacked() {
     for (int g = 0; g < states.length; g++) {
-      if (states[g] != ACKED) {
+      if (states[g] != ACKED && states[g] != SKIPPED) {
         return OptionalInt.of(g);
       }
     }
@@ -288,10 +317,10 @@ public final class SplitLedger implements TesseraSerializable {
     return false;
   }
 
-  /** Whether every split in {@code [from, to)} is acknowledged. */
+  /** Whether every split in {@code [from, to)} is acknowledged (or skipped). */
   public boolean allAcked(int from, int to) {
     for (int g = Math.max(0, from); g < Math.min(to, states.length); g++) {
-      if (states[g] != ACKED) {
+      if (states[g] != ACKED && states[g] != SKIPPED) {
         return false;
       }
     }
@@ -346,7 +375,7 @@ public final class SplitLedger implements TesseraSerializable {
     }
     return new SplitLedger(
         trainSize, splitSize, splitsPerEpoch, next.states, next.leaseIds, next.holders, next.runs,
-        acked + acking, ackedSamples + samples);
+        done + acking, ackedSamples + samples);
   }
 
   /** Splits of lease {@code leaseId}'s run fully covered by its first {@code samples} samples. */
@@ -380,11 +409,30 @@ public final class SplitLedger implements TesseraSerializable {
     return next;
   }
 
-  /** The acknowledged splits now: what a checkpoint records, and what a rewind returns to. */
+  /**
+   * Every split stops being trained: the ones not acknowledged yet are skipped, and their leases
+   * are void (a late ack of one changes nothing).
+   */
+  public SplitLedger skipRemaining() {
+    byte[] nextStates = states.clone();
+    for (int g = 0; g < nextStates.length; g++) {
+      if (nextStates[g] != ACKED) {
+        nextStates[g] = SKIPPED;
+      }
+    }
+    return new SplitLedger(
+        trainSize, splitSize, splitsPerEpoch, nextStates, new long[states.length], new String[states.length],
+        new int[states.length], states.length, ackedSamples);
+  }
+
+  /**
+   * The splits done now (acknowledged, or skipped): what a checkpoint records, and what a rewind
+   * returns to.
+   */
   public Cut cut() {
     long[] words = new long[(states.length + 63) / 64];
     for (int g = 0; g < states.length; g++) {
-      if (states[g] == ACKED) {
+      if (states[g] == ACKED || states[g] == SKIPPED) {
         words[g >>> 6] |= 1L << (g & 63);
       }
     }
@@ -392,9 +440,10 @@ public final class SplitLedger implements TesseraSerializable {
   }
 
   /**
-   * The ledger as of {@code cut}: splits acknowledged then stay acknowledged, every other split
-   * is pending again, every lease is void and no run is remembered. Splits trained after the cut
-   * are trained again, so none is skipped.
+   * The ledger as of {@code cut}: splits acknowledged then stay acknowledged (skipped ones stay
+   * skipped), every other split is pending again, every lease is void and no run is remembered.
+   * Splits trained after the cut are trained again, so none is left out; a rewind to before a
+   * member stopped early puts its skipped splits back.
    */
   public SplitLedger rewoundTo(Cut cut) {
     if (cut.splits() != states.length) {
@@ -405,7 +454,10 @@ public final class SplitLedger implements TesseraSerializable {
     int nextAcked = 0;
     long samples = 0;
     for (int g = 0; g < states.length; g++) {
-      if (cut.contains(g)) {
+      if (cut.contains(g) && states[g] == SKIPPED) {
+        nextStates[g] = SKIPPED; // skipped since the cut was taken after the member stopped
+        nextAcked++;
+      } else if (cut.contains(g)) {
         nextStates[g] = ACKED;
         nextAcked++;
         samples += split(g).size();
@@ -476,7 +528,7 @@ public final class SplitLedger implements TesseraSerializable {
         leaseIds.clone(),
         holders.clone(),
         runs.clone(),
-        acked,
+        done,
         ackedSamples);
   }
 
@@ -499,6 +551,6 @@ public final class SplitLedger implements TesseraSerializable {
 
   @Override
   public String toString() {
-    return "SplitLedger[" + acked + "/" + states.length + " acked]";
+    return "SplitLedger[" + done + "/" + states.length + " done]";
   }
 }

@@ -480,6 +480,50 @@ class SplitLedgerTest {
   }
 
   @Test
+  void skippingTheRemainingSplitsCompletesTheLedgerWithoutCountingSamplesAndVoidsItsLeases() {
+    SplitLedger ledger = SplitLedger.create(10, 4, 2).lease(0, 2, 1, WORKER_A).ack(1, 2).lease(2, 1, 2, WORKER_B);
+    assertEquals(0, ledger.epochsDone());
+
+    SplitLedger stopped = ledger.skipRemaining();
+
+    assertTrue(stopped.isComplete());
+    assertEquals(6, stopped.ackedSplits(), "skipped splits are done");
+    assertEquals(4, stopped.skippedSplits());
+    assertEquals(8, stopped.ackedSamples(), "but trained no samples");
+    assertEquals(2, stopped.epochsDone());
+    assertEquals(Optional.empty(), stopped.runOfLease(2), "the lease out is void");
+    assertFalse(stopped.hasPending());
+    assertEquals(8, stopped.ack(2, 1).ackedSamples(), "a late ack of the void lease changes nothing");
+    assertEquals(stopped.cut().splits(), stopped.cut().size(), "a checkpoint now covers everything");
+  }
+
+  @Test
+  void aRewindKeepsSkippedSplitsSkippedOrPutsThemBackIfItGoesToBeforeTheStop() {
+    SplitLedger ledger = SplitLedger.create(10, 4, 2).lease(0, 3, 1, WORKER_A).ack(1, 3);
+    SplitLedger.Cut beforeStop = ledger.cut();
+    SplitLedger stopped = ledger.skipRemaining();
+    SplitLedger.Cut afterStop = stopped.cut();
+
+    SplitLedger toAfter = stopped.rewoundTo(afterStop);
+    assertEquals(stopped.skippedSplits(), toAfter.skippedSplits());
+    assertEquals(stopped.ackedSamples(), toAfter.ackedSamples());
+    assertTrue(toAfter.isComplete());
+
+    SplitLedger toBefore = stopped.rewoundTo(beforeStop);
+    assertEquals(0, toBefore.skippedSplits());
+    assertEquals(OptionalInt.of(3), toBefore.nextPending(), "the second epoch is trained after all");
+    assertEquals(1, toBefore.epochsDone());
+  }
+
+  @Test
+  void epochsDoneCountsOnlyEpochsWithEverySplitDone() {
+    SplitLedger ledger = SplitLedger.create(8, 4, 3).lease(0, 2, 1, WORKER_A).lease(2, 1, 2, WORKER_B).ack(2, 1);
+    assertEquals(0, ledger.epochsDone(), "split 2 of the second epoch is done, split 0 of the first is not");
+    assertEquals(1, ledger.ack(1, 2).epochsDone());
+    assertEquals(3, ledger.epochs());
+  }
+
+  @Test
   void rewindingKeepsTheCutsSplitsAndPutsEveryOtherBackToPending() {
     SplitLedger atCheckpoint =
         SplitLedger.create(10, 4, 2).lease(0, 1, 1, WORKER_A).ack(1, 1).lease(1, 1, 2, WORKER_B);

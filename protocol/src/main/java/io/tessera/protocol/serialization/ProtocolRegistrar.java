@@ -45,6 +45,7 @@ public final class ProtocolRegistrar implements KryoRegistrar {
     registry.add(115, io.tessera.protocol.spec.DistillSpec.class);
     registry.add(116, io.tessera.protocol.spec.ComputePrecision.class);
     registry.add(117, io.tessera.protocol.spec.PipelineSpec.class);
+    registry.add(118, io.tessera.protocol.spec.EarlyStoppingSpec.class);
 
     // tensors: 130-149
     registry.add(130, WirePrecision.class);

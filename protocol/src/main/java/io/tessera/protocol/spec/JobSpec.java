@@ -37,6 +37,7 @@ import java.util.Set;
  * @param learningRateScaling how the learning rate follows an operator's change of the global
  *     batch
  * @param stage what this stage of its job trains, and from which earlier stages
+ * @param earlyStopping when a member stops before the last epoch, judged on the validation split
  */
 public record JobSpec(
     String name,
@@ -57,7 +58,8 @@ public record JobSpec(
     boolean stalenessDamping,
     int backupWorkers,
     LearningRateScaling learningRateScaling,
-    StageSpec stage)
+    StageSpec stage,
+    EarlyStoppingSpec earlyStopping)
     implements TesseraSerializable {
 
   public JobSpec {
@@ -71,6 +73,21 @@ public record JobSpec(
     require(checkpoint != null, "checkpoint", "is required");
     require(learningRateScaling != null, "learning-rate-scaling", "is required");
     require(stage != null, "stage", "is required");
+    require(earlyStopping != null, "early-stopping", "is required");
+    if (earlyStopping.enabled()) {
+      require(
+          stage.kind().classifies(),
+          "early-stopping",
+          "applies to classifier stages (classify, finetune, linear-probe, distill), not " + SpecNames.of(stage.kind()));
+      require(
+          dataset.validation() > 0,
+          "early-stopping",
+          "needs a validation split to judge by: set dataset.validation to a number of training samples");
+      require(
+          earlyStopping.patience() < epochs,
+          "early-stopping.patience",
+          "(" + earlyStopping.patience() + ") must be less than epochs (" + epochs + "), or nothing could stop early");
+    }
     require(
         stage.kind() != StageKind.FLIP || stage.flip().unmaskedEpochs() <= epochs,
         "flip.unmasked-epochs",
@@ -128,14 +145,16 @@ public record JobSpec(
   public JobSpec withSeed(long newSeed) {
     return new JobSpec(
         name, dataset, model, optimizer, globalBatch, microBatch, epochs, splitSize, mode, staleness, shards, members,
-        wirePrecision, newSeed, checkpoint, stalenessDamping, backupWorkers, learningRateScaling, stage);
+        wirePrecision, newSeed, checkpoint, stalenessDamping, backupWorkers, learningRateScaling, stage,
+        earlyStopping);
   }
 
   /** This spec with another stage, everything else equal. */
   public JobSpec withStage(StageSpec newStage) {
     return new JobSpec(
         name, dataset, model, optimizer, globalBatch, microBatch, epochs, splitSize, mode, staleness, shards, members,
-        wirePrecision, seed, checkpoint, stalenessDamping, backupWorkers, learningRateScaling, newStage);
+        wirePrecision, seed, checkpoint, stalenessDamping, backupWorkers, learningRateScaling, newStage,
+        earlyStopping);
   }
 
   /** Micro-batches that make one global batch. */
@@ -183,6 +202,7 @@ public record JobSpec(
     private int backupWorkers = 0;
     private LearningRateScaling learningRateScaling = LearningRateScaling.LINEAR;
     private StageSpec stage = StageSpec.classify("main");
+    private EarlyStoppingSpec earlyStopping = EarlyStoppingSpec.off();
 
     private Builder() {}
 
@@ -281,6 +301,11 @@ public record JobSpec(
       return this;
     }
 
+    public Builder optEarlyStopping(EarlyStoppingSpec earlyStopping) {
+      this.earlyStopping = earlyStopping;
+      return this;
+    }
+
     public JobSpec build() {
       return new JobSpec(
           name,
@@ -301,7 +326,8 @@ public record JobSpec(
           stalenessDamping,
           backupWorkers,
           learningRateScaling,
-          stage);
+          stage,
+          earlyStopping);
     }
   }
 }

@@ -47,6 +47,7 @@ public final class JobSpecParser {
           "wire-precision",
           "seed",
           "checkpoint",
+          "early-stopping",
           "staleness-damping",
           "backup-workers",
           "learning-rate-scaling",
@@ -64,6 +65,7 @@ public final class JobSpecParser {
       Set.of("mask-ratio", "text-dim", "text-depth", "text-heads", "text-mlp-dim", "embed-dim", "unmasked-epochs");
   private static final Set<String> DISTILL = Set.of("alpha", "temperature");
   private static final Set<String> CHECKPOINT = Set.of("interval", "every-pushes");
+  private static final Set<String> EARLY_STOPPING = Set.of("patience", "min-delta");
   private static final Set<String> DATASET = Set.of("name", "train-limit", "test-limit", "validation");
   private static final Set<String> MODEL =
       Set.of(
@@ -228,6 +230,9 @@ public final class JobSpecParser {
     if (c.hasPath("checkpoint")) {
       job.optCheckpoint(checkpoint(c.getConfig("checkpoint")));
     }
+    if (c.hasPath("early-stopping")) {
+      job.optEarlyStopping(earlyStopping(c.getConfig("early-stopping")));
+    }
     if (c.hasPath("seed")) {
       job.optSeed(longAt(c, "", "seed"));
     }
@@ -308,6 +313,14 @@ public final class JobSpecParser {
     return new CheckpointSpec(
         c.hasPath("interval") ? c.getDuration("interval").toMillis() : defaults.intervalMillis(),
         c.hasPath("every-pushes") ? longAt(c, "checkpoint.", "every-pushes") : defaults.everyPushes());
+  }
+
+  private static EarlyStoppingSpec earlyStopping(Config c) {
+    refuseUnknown("early-stopping.", c.root(), EARLY_STOPPING);
+    EarlyStoppingSpec defaults = EarlyStoppingSpec.off();
+    return new EarlyStoppingSpec(
+        c.hasPath("patience") ? intAt(c, "early-stopping.", "patience") : defaults.patience(),
+        c.hasPath("min-delta") ? c.getDouble("min-delta") : defaults.minDelta());
   }
 
   private static DatasetSpec dataset(Config c) {

@@ -93,11 +93,18 @@ public final class WorkerProtocol {
       implements Command {}
 
   /**
-   * Asks a worker to pull a member's parameters and measure them on the test set. Replies {@link
-   * EvaluationReport}.
+   * Asks a worker to pull a member's parameters and measure them on the test set and the
+   * validation split; with {@code validationOnly}, on the validation split alone (what early
+   * stopping asks while the member trains: the test set is read only for final reports). Replies
+   * {@link EvaluationReport}.
    */
   public record Evaluate(
-      String jobId, int member, JobSpec spec, StageInputs inputs, ActorRef<StatusReply<EvaluationReport>> replyTo)
+      String jobId,
+      int member,
+      JobSpec spec,
+      StageInputs inputs,
+      boolean validationOnly,
+      ActorRef<StatusReply<EvaluationReport>> replyTo)
       implements Command {}
 
   /**

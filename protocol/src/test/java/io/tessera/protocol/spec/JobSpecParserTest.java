@@ -238,6 +238,32 @@ class JobSpecParserTest {
     assertRefused("name = x\nmembers = [ { name = \"no spaces\" } ]", "members[].name");
   }
 
+  @Test
+  void earlyStoppingIsOffByDefaultAndReadWithItsPatienceAndMinDelta() {
+    assertEquals(EarlyStoppingSpec.off(), JobSpecParser.parse("name = x").earlyStopping());
+    JobSpec spec =
+        JobSpecParser.parse(
+            "name = x\nepochs = 6\ndataset { validation = 500 }\nearly-stopping { patience = 2, min-delta = 0.002 }");
+    assertEquals(new EarlyStoppingSpec(2, 0.002), spec.earlyStopping());
+    assertTrue(spec.earlyStopping().enabled());
+  }
+
+  @Test
+  void earlyStoppingIsRefusedWhereItCouldNotWork() {
+    assertRefused(
+        "name = x\nepochs = 6\nearly-stopping { patience = 2 }",
+        "early-stopping needs a validation split to judge by: set dataset.validation");
+    assertRefused(
+        "name = x\nepochs = 2\ndataset { validation = 500 }\nearly-stopping { patience = 2 }",
+        "early-stopping.patience (2) must be less than epochs (2)");
+    assertRefused(
+        "name = x\nepochs = 6\nkind = mae-pretrain\ndataset { validation = 500 }\nearly-stopping { patience = 1 }",
+        "early-stopping applies to classifier stages");
+    assertRefused("name = x\nearly-stopping { patience = -1 }", "early-stopping.patience must be in 0..1000");
+    assertRefused("name = x\nearly-stopping { min-delta = 1.5 }", "early-stopping.min-delta must be in [0, 1)");
+    assertRefused("name = x\nearly-stopping { patients = 2 }", "unknown key early-stopping.patients");
+  }
+
   // ---------------------------------------------------------------- unknown keys
 
   @ParameterizedTest

@@ -125,6 +125,12 @@ public final class ClassifierTrainer implements MemberTrainer, Classifies {
     return new Score(data.test().size(), test.correct(), test.loss(), data.validation().size(), validation.correct());
   }
 
+  @Override
+  public Score validate(float[] parameters) {
+    session.load(parameters);
+    return new Score(0, 0, 0, data.validation().size(), count(data.validation()).correct());
+  }
+
   private record Counted(int correct, double loss) {}
 
   /** Correct answers and the summed loss over a set. */

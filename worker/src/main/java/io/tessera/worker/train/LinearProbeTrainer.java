@@ -174,6 +174,12 @@ public final class LinearProbeTrainer implements MemberTrainer, Classifies {
     return new Score(data.test().size(), correct(data.test()), Double.NaN, data.validation().size(), correct(data.validation()));
   }
 
+  @Override
+  public Score validate(float[] parameters) {
+    trained.load(parameters);
+    return new Score(0, 0, Double.NaN, data.validation().size(), correct(data.validation()));
+  }
+
   /** Correct answers over a set. */
   private int correct(ImageSet images) {
     float[] probabilities = scores(images);

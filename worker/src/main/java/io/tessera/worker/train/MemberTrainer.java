@@ -40,6 +40,14 @@ public interface MemberTrainer extends AutoCloseable {
   Score evaluate(float[] parameters);
 
   /**
+   * Scores {@code parameters} on the validation split alone (test figures 0): what early stopping
+   * asks between epochs. Stages that judge no validation accuracy refuse.
+   */
+  default Score validate(float[] parameters) {
+    throw new UnsupportedOperationException("this stage kind reports no validation accuracy to stop early by");
+  }
+
+  /**
    * Results: test samples scored, correctly answered, their summed loss; and the same count for
    * the validation split (0 and 0 without one, or for a stage that answers nothing).
    */
