@@ -99,6 +99,7 @@ class FaultToleranceIT {
     cluster.start("core-b", "coordinator,ps", true);
     cluster.start("worker", "worker", false);
     cluster.awaitAdmin(Duration.ofMinutes(2));
+    cluster.awaitAllUp(Duration.ofMinutes(2));
     return cluster;
   }
 

@@ -52,6 +52,7 @@ class PostgresFailoverIT {
       cluster.start("core-c", "ps", false);
       cluster.start("worker", "worker", false);
       cluster.awaitAdmin(Duration.ofMinutes(2));
+      cluster.awaitAllUp(Duration.ofMinutes(2));
 
       String jobId = cluster.submitWithCli(TestJobs.subsetSpecText(EPOCHS, "3s"));
       awaitProgress(cluster, jobId, TOTAL / 4, 1);

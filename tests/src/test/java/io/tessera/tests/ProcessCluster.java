@@ -174,6 +174,26 @@ final class ProcessCluster implements AutoCloseable {
     });
   }
 
+  /**
+   * Waits until the admin API lists every running node as an {@code Up} cluster member. Submit
+   * only then: parameter shards are placed on the nodes Up when a job starts, and a fault test
+   * that kills a parameter-server node must find shards there.
+   */
+  void awaitAllUp(Duration timeout) {
+    await(timeout, "every node Up", () -> {
+      HttpResponse<String> response = send(anyAdmin().resolve("api/cluster"), null);
+      if (response.statusCode() != 200) {
+        return false;
+      }
+      JsonNode members = JSON.readTree(response.body()).get("members");
+      int up = 0;
+      for (JsonNode member : members) {
+        up += member.get("status").asText().equals("Up") ? 1 : 0;
+      }
+      return up == running.size();
+    });
+  }
+
   /** Submits through the CLI, as an operator would; returns the job id it prints. */
   String submitWithCli(String specText) throws Exception {
     Path spec = workDir.resolve("job-" + (starts + 1) + ".conf");

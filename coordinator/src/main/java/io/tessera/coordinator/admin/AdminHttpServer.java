@@ -36,6 +36,8 @@ import io.tessera.protocol.spec.JobSpecParser;
 import io.tessera.protocol.spec.SpecException;
 import java.security.MessageDigest;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletionStage;
@@ -52,6 +54,7 @@ import java.util.function.Function;
  * GET  /api/jobs/{id}/accumulation    → the accumulation plans handed out
  * POST /api/jobs/{id}/checkpoint      → 202 {"jobId": ..., "checkpointId": ...}
  * GET  /api/audit                     → the acknowledged operator commands, oldest first
+ * GET  /api/cluster                   → the members this node sees (address, status, roles)
  * GET  /health                        → 200 ok
  * </pre>
  */
@@ -88,6 +91,7 @@ public final class AdminHttpServer {
                         concat(
                             jobRoutes(),
                             workerRoutes(),
+                            path("cluster", () -> get(() -> complete(json(StatusCodes.OK, clusterView())))),
                             path("audit", () -> get(() -> completeWithFuture(auditLog())))))));
   }
 
@@ -205,6 +209,27 @@ public final class AdminHttpServer {
             settings.askTimeout(),
             system.scheduler());
     return respond(requested, StatusCodes.ACCEPTED, r -> r);
+  }
+
+  /**
+   * The cluster as this node sees it: every member with its status and roles (without Akka's
+   * data-centre role), and the addresses it finds unreachable.
+   */
+  private Map<String, Object> clusterView() {
+    akka.cluster.ClusterEvent.CurrentClusterState state = akka.cluster.typed.Cluster.get(system).state();
+    List<Map<String, Object>> members = new ArrayList<>();
+    for (akka.cluster.Member member : state.getMembers()) {
+      List<String> roles = member.getRoles().stream().filter(r -> !r.startsWith("dc-")).sorted().toList();
+      members.add(Map.of("address", member.address().toString(), "status", member.status().toString(), "roles", roles));
+    }
+    List<String> unreachable = new ArrayList<>();
+    for (akka.cluster.Member member : state.getUnreachable()) {
+      unreachable.add(member.address().toString());
+    }
+    return Map.of(
+        "self", akka.cluster.typed.Cluster.get(system).selfMember().address().toString(),
+        "members", members,
+        "unreachable", unreachable);
   }
 
   private CompletionStage<HttpResponse> listWorkers() {

@@ -428,6 +428,27 @@ class AdminHttpServerTest {
   }
 
   @Test
+  void theClusterRouteListsTheMembersThisNodeSeesWithTheirStatus() throws Exception {
+    assertEquals(401, send(get(binding, "/api/cluster").build()).statusCode());
+    JsonNode alone = JSON.readTree(send(authorized(get(binding, "/api/cluster"))).body());
+    assertEquals(0, alone.get("members").size(), "not joined yet: " + alone);
+
+    akka.cluster.typed.Cluster cluster = akka.cluster.typed.Cluster.get(testKit.system());
+    String self = cluster.selfMember().address().toString();
+    cluster.manager().tell(akka.cluster.typed.Join.create(cluster.selfMember().address()));
+    testKit.createTestProbe().awaitAssert(TIMEOUT, () -> {
+      JsonNode view = JSON.readTree(send(authorized(get(binding, "/api/cluster"))).body());
+      assertEquals(self, view.get("self").asText());
+      assertEquals(1, view.get("members").size(), view::toString);
+      JsonNode member = view.get("members").get(0);
+      assertEquals(self, member.get("address").asText());
+      assertEquals("Up", member.get("status").asText());
+      assertEquals(0, view.get("unreachable").size());
+      return null;
+    });
+  }
+
+  @Test
   void theWorkersAreListedAsAJsonArray() throws Exception {
     HttpResponse<String> none = send(authorized(get(binding, "/api/workers")));
     assertEquals(200, none.statusCode(), none.body());
