@@ -33,7 +33,8 @@ final class JobReports {
         job.lastCheckpoint().map(CheckpointRecord::checkpointId).orElse(-1L),
         job.spec().stage().name(),
         job.spec().stage().kind(),
-        job.ensemble());
+        job.ensemble(),
+        job.members().stream().map(MemberRun::stoppedAfterEpoch).toList());
   }
 
   static AccumulationHistory accumulationHistory(JobRun job) {

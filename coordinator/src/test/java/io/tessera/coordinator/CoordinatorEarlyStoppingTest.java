@@ -90,6 +90,7 @@ class CoordinatorEarlyStoppingTest extends CoordinatorFixture {
     assertEquals(32, done.samplesTotal());
     assertEquals(done.splitsTotal(), done.splitsDone(), "the skipped splits count as done");
     assertEquals(0.85, done.results().get(0).testAccuracy());
+    assertEquals(List.of(1), done.stoppedAfterEpoch(), "the status says where it stopped");
     MemberRun member = CoordinatorReplay.replay(testKit, false, TIMEOUT).state().job(JOB).orElseThrow().member(0);
     assertEquals(1, member.stoppedAfterEpoch());
     assertEquals(List.of(new MemberRun.Validation(0, 0.80), new MemberRun.Validation(1, 0.79)), member.validations());
@@ -114,6 +115,7 @@ class CoordinatorEarlyStoppingTest extends CoordinatorFixture {
     JobStatus done = awaitState(coordinator, JOB, JobState.COMPLETED);
 
     assertEquals(24, done.samplesDone());
+    assertEquals(List.of(-1), done.stoppedAfterEpoch());
     assertEquals(List.of(), journal.events(MemberStoppedEarly.class));
     assertEquals(2, journal.events(MemberValidated.class).size());
   }

@@ -251,6 +251,14 @@ final class DemoCommand {
                 : String.format("; validation accuracy %.4f", result.validationAccuracy()));
       }
     }
+    for (int member = 0; member < status.stoppedAfterEpoch().size(); member++) {
+      int epoch = status.stoppedAfterEpoch().get(member);
+      if (epoch >= 0) {
+        System.out.printf(
+            "Early stopping: member %d stopped after epoch %d (counting from 0), its validation accuracy no longer rising%n",
+            member, epoch);
+      }
+    }
     if (status.ensemble() != null) {
       System.out.printf(
           "Ensemble test accuracy (stage %s): averaged %.4f, majority vote %.4f, per-class re-voting %.4f%n",

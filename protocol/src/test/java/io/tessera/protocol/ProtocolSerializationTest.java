@@ -443,7 +443,8 @@ class ProtocolSerializationTest {
               state == JobState.QUEUED ? -1L : state.ordinal(),
               state.ordinal() % 2 == 0 ? "main" : "finetune",
               StageKind.values()[state.ordinal() % StageKind.values().length],
-              state == JobState.COMPLETED ? ensembleResult : null));
+              state == JobState.COMPLETED ? ensembleResult : null,
+              state == JobState.COMPLETED ? List.of(-1, 6) : List.of()));
     }
     CoordinatorProtocol.WorkerShare share = new CoordinatorProtocol.WorkerShare("worker-a/gpu0", 3);
     CoordinatorProtocol.AccumulationPlan plan =

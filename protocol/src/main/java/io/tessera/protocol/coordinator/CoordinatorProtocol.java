@@ -282,6 +282,9 @@ public final class CoordinatorProtocol {
    * @param kind what the stage trains
    * @param ensemble the members measured together, once a stage of several classifier members is
    *     evaluated; null before and for other stages
+   * @param stoppedAfterEpoch per member (in member order, once the job runs), the epoch after
+   *     which early stopping ended its training; -1 for a member that trains, or trained, every
+   *     epoch
    */
   public record JobStatus(
       String jobId,
@@ -301,7 +304,8 @@ public final class CoordinatorProtocol {
       long lastCheckpointId,
       String stage,
       io.tessera.protocol.spec.StageKind kind,
-      EnsembleResult ensemble)
+      EnsembleResult ensemble,
+      List<Integer> stoppedAfterEpoch)
       implements TesseraSerializable {}
 
   /**
