@@ -78,7 +78,7 @@ class ShippedJobsTest {
     assertEquals(3e-3, ensemble.optimizerOf(1).learningRate());
 
     JobSpec early = parse("fashion-mnist-early-stopping.conf");
-    assertEquals(new EarlyStoppingSpec(2, 0.002), early.earlyStopping());
+    assertEquals(new EarlyStoppingSpec(3, 0.001), early.earlyStopping());
     assertEquals(5000, early.dataset().validation());
   }
 }
