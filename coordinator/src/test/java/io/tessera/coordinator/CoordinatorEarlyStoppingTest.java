@@ -104,8 +104,11 @@ class CoordinatorEarlyStoppingTest extends CoordinatorFixture {
 
     Lease epoch1 = trainEpoch(coordinator, worker, requestLease(coordinator, worker));
     answerValidation(worker, 70);
+    awaitEvent(MemberValidated.class, e -> e.epoch() == 0);
     Lease epoch2 = trainEpoch(coordinator, worker, epoch1);
     answerValidation(worker, 75);
+    // (A score that arrives once training is over is dropped: wait for it to be on record.)
+    assertEquals(0.75, awaitEvent(MemberValidated.class, e -> e.epoch() == 1).accuracy());
     Lease second = grantedLease(complete(coordinator, worker, epoch2.leaseId(), 4, 4.0));
     assertInstanceOf(NoLease.class, complete(coordinator, worker, second.leaseId(), 4, 4.0));
 
