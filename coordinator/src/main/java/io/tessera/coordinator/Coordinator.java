@@ -1215,6 +1215,7 @@ public final class Coordinator
           key, reply.jobId(), "validating member " + reply.member() + " after epoch " + reply.epoch(), reply.workerId(),
           reply.error());
     }
+    attempts.remove(key); // failures count per epoch: one that went wrong earlier is forgiven
     double accuracy = reply.report().validationAccuracy();
     List<CoordinatorEvent> events = new ArrayList<>();
     events.add(new CoordinatorEvent.MemberValidated(reply.jobId(), reply.member(), reply.epoch(), accuracy));
