@@ -84,9 +84,16 @@ public record JobSpec(
           "early-stopping",
           "needs a validation split to judge by: set dataset.validation to a number of training samples");
       require(
-          earlyStopping.patience() < epochs,
+          model.kind() != ModelKind.SYNTHETIC,
+          "early-stopping",
+          "needs a model that answers a validation split; synthetic models do not");
+      // Epochs 0 .. epochs-2 are scored (the last is followed by the final evaluation), and the
+      // earliest stop comes patience epochs after the first score.
+      require(
+          earlyStopping.patience() < epochs - 1,
           "early-stopping.patience",
-          "(" + earlyStopping.patience() + ") must be less than epochs (" + epochs + "), or nothing could stop early");
+          "(" + earlyStopping.patience() + ") must be less than epochs - 1 (" + (epochs - 1)
+              + "), or nothing could stop early");
     }
     require(
         stage.kind() != StageKind.FLIP || stage.flip().unmaskedEpochs() <= epochs,

@@ -254,8 +254,8 @@ class JobSpecParserTest {
         "name = x\nepochs = 6\nearly-stopping { patience = 2 }",
         "early-stopping needs a validation split to judge by: set dataset.validation");
     assertRefused(
-        "name = x\nepochs = 2\ndataset { validation = 500 }\nearly-stopping { patience = 2 }",
-        "early-stopping.patience (2) must be less than epochs (2)");
+        "name = x\nepochs = 3\ndataset { validation = 500 }\nearly-stopping { patience = 2 }",
+        "early-stopping.patience (2) must be less than epochs - 1 (2)");
     assertRefused(
         "name = x\nepochs = 6\nkind = mae-pretrain\ndataset { validation = 500 }\nearly-stopping { patience = 1 }",
         "early-stopping applies to classifier stages");
