@@ -1108,23 +1108,15 @@ public final class Coordinator
       if (member.result() != null || asksInFlight.containsKey(key)) {
         continue;
       }
-      Optional<WorkerEntry> worker = pickWorker(state, member.member());
-      if (worker.isEmpty()) {
+      int memberIndex = member.member();
+      Optional<String> asked =
+          askToEvaluate(
+              state, job, memberIndex, key, false,
+              (workerId, report, error) -> new EvaluationReplied(job.jobId(), memberIndex, workerId, report, error));
+      if (asked.isEmpty()) {
         return;
       }
-      asksInFlight.put(key, worker.get().workerId());
-      int memberIndex = member.member();
-      String workerId = worker.get().workerId();
-      context.getLog().info("Evaluating {} member {} on {}", job.jobId(), memberIndex, workerId);
-      context.askWithStatus(
-          EvaluationReport.class,
-          worker.get().ref(),
-          settings.evaluationTimeout(),
-          replyTo ->
-              new WorkerProtocol.Evaluate(
-                  job.jobId(), memberIndex, job.spec(), Stages.inputs(state, job, memberIndex), false, replyTo),
-          (report, failure) ->
-              new EvaluationReplied(job.jobId(), memberIndex, workerId, report, failure == null ? null : failure.getMessage()));
+      context.getLog().info("Evaluating {} member {} on {}", job.jobId(), memberIndex, asked.get());
     }
   }
 
@@ -1175,25 +1167,45 @@ public final class Coordinator
       if (epoch <= member.lastValidatedEpoch() || epoch >= job.spec().epochs() - 1 || asksInFlight.containsKey(key)) {
         continue;
       }
-      Optional<WorkerEntry> worker = pickWorker(state, member.member());
-      if (worker.isEmpty()) {
+      int memberIndex = member.member();
+      Optional<String> asked =
+          askToEvaluate(
+              state, job, memberIndex, key, true,
+              (workerId, report, error) -> new ValidationReplied(job.jobId(), memberIndex, epoch, workerId, report, error));
+      if (asked.isEmpty()) {
         return;
       }
-      asksInFlight.put(key, worker.get().workerId());
-      int memberIndex = member.member();
-      String workerId = worker.get().workerId();
-      context.getLog().debug("Validating {} member {} after epoch {} on {}", job.jobId(), memberIndex, epoch, workerId);
-      context.askWithStatus(
-          EvaluationReport.class,
-          worker.get().ref(),
-          settings.evaluationTimeout(),
-          replyTo ->
-              new WorkerProtocol.Evaluate(
-                  job.jobId(), memberIndex, job.spec(), Stages.inputs(state, job, memberIndex), true, replyTo),
-          (report, failure) ->
-              new ValidationReplied(
-                  job.jobId(), memberIndex, epoch, workerId, report, failure == null ? null : failure.getMessage()));
+      context.getLog().debug("Validating {} member {} after epoch {} on {}", job.jobId(), memberIndex, epoch, asked.get());
     }
+  }
+
+  /** How the answer to an evaluation comes back to the coordinator: report or error, not both. */
+  private interface EvaluationAnswer {
+    Command of(String workerId, EvaluationReport report, String error);
+  }
+
+  /**
+   * Asks a worker picked for {@code member} to evaluate it (on the validation split alone, or on
+   * the test set and the validation split), recording the ask under {@code key}. The worker asked,
+   * or empty when none is free.
+   */
+  private Optional<String> askToEvaluate(
+      CoordinatorState state, JobRun job, int member, String key, boolean validationOnly, EvaluationAnswer answer) {
+    Optional<WorkerEntry> worker = pickWorker(state, member);
+    if (worker.isEmpty()) {
+      return Optional.empty();
+    }
+    String workerId = worker.get().workerId();
+    asksInFlight.put(key, workerId);
+    context.askWithStatus(
+        EvaluationReport.class,
+        worker.get().ref(),
+        settings.evaluationTimeout(),
+        replyTo ->
+            new WorkerProtocol.Evaluate(
+                job.jobId(), member, job.spec(), Stages.inputs(state, job, member), validationOnly, replyTo),
+        (report, failure) -> answer.of(workerId, report, failure == null ? null : failure.getMessage()));
+    return Optional.of(workerId);
   }
 
   /** Records a member's validation score; early stopping ends its training when the rule says so. */
