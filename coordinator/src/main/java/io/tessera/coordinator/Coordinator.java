@@ -196,8 +196,9 @@ public final class Coordinator
       String jobId, int member, String workerId, EvaluationReport report, String error)
       implements Local {}
 
+  /** A validation score, asked for in recovery epoch {@code recoveryEpoch} of the job. */
   private record ValidationReplied(
-      String jobId, int member, int epoch, String workerId, EvaluationReport report, String error)
+      String jobId, int member, int epoch, long recoveryEpoch, String workerId, EvaluationReport report, String error)
       implements Local {}
 
   private record EnsembleReplied(String jobId, String workerId, WorkerProtocol.EnsembleReport report, String error)
@@ -1162,16 +1163,18 @@ public final class Coordinator
       return;
     }
     for (MemberRun member : job.members()) {
-      int epoch = member.isTraining() ? member.ledger().epochsDone() - 1 : -1;
+      int epoch = member.wantsWork() ? member.ledger().epochsDone() - 1 : -1;
       String key = "validate:" + job.jobId() + ":" + member.member();
       if (epoch <= member.lastValidatedEpoch() || epoch >= job.spec().epochs() - 1 || asksInFlight.containsKey(key)) {
         continue;
       }
       int memberIndex = member.member();
+      long recoveryEpoch = job.recoveryEpoch();
       Optional<String> asked =
           askToEvaluate(
               state, job, memberIndex, key, true,
-              (workerId, report, error) -> new ValidationReplied(job.jobId(), memberIndex, epoch, workerId, report, error));
+              (workerId, report, error) ->
+                  new ValidationReplied(job.jobId(), memberIndex, epoch, recoveryEpoch, workerId, report, error));
       if (asked.isEmpty()) {
         return;
       }
@@ -1219,7 +1222,10 @@ public final class Coordinator
     }
     JobRun job = found.get();
     MemberRun member = job.member(reply.member());
-    if (!member.isTraining() || reply.epoch() <= member.lastValidatedEpoch()) {
+    // A score asked for before a rewind (another recovery epoch) may be of parameters the rewind
+    // went back before: the epoch it scores must still be done, so it is asked for again.
+    if (!member.wantsWork() || reply.recoveryEpoch() != job.recoveryEpoch()
+        || reply.epoch() <= member.lastValidatedEpoch() || reply.epoch() >= member.ledger().epochsDone()) {
       return Effect().noReply();
     }
     if (reply.error() != null) {

@@ -39,7 +39,8 @@ import java.util.function.UnaryOperator;
  *
  * @param nextJobNumber number of the next submitted job ({@code job-N})
  * @param nextLeaseId id of the next lease; never reused
- * @param membershipEpoch increases with every worker that joins or leaves
+ * @param membershipEpoch increases with every worker that joins, drains or leaves, and when a
+ *     member stopped early gives its workers to the others
  * @param workers live workers, ordered by id
  * @param jobs every job, in submission order
  * @param audit the newest acknowledged operator commands (the journal holds them all)
@@ -112,7 +113,7 @@ public record CoordinatorState(
     }
     for (MemberRun member : job.get().members()) {
       AccumulationPlan plan = member.currentPlan();
-      if (member.isTraining() && plan != null && plan.membershipEpoch() == membershipEpoch) {
+      if (member.wantsWork() && plan != null && plan.membershipEpoch() == membershipEpoch) {
         for (WorkerShare share : plan.shares()) {
           if (share.workerId().equals(workerId)) {
             return Optional.of(new Assignment(job.get(), member.member(), share.accumulationSteps()));
@@ -198,7 +199,8 @@ public record CoordinatorState(
     } else if (event instanceof LeaseReleased e) {
       return withJob(
           e.jobId(),
-          j -> j.withMember(e.member(), m -> m.withLedger(m.ledger().release(e.leaseId())).withoutBackup(e.leaseId())));
+          j -> j.withMember(e.member(), m -> m.withLedger(m.ledger().release(e.leaseId())).withoutBackup(e.leaseId()))
+              .evaluatingIfTrained());
     } else if (event instanceof GlobalBatchChanged e) {
       return withJob(e.jobId(), j -> j.withGlobalBatch(e.globalBatch(), e.learningRateScale())).replanned();
     } else if (event instanceof MemberEvaluated e) {
@@ -213,7 +215,11 @@ public record CoordinatorState(
     } else if (event instanceof CoordinatorEvent.MemberValidated e) {
       return withJob(e.jobId(), j -> j.withMember(e.member(), m -> m.withValidation(e.epoch(), e.accuracy())));
     } else if (event instanceof CoordinatorEvent.MemberStoppedEarly e) {
-      return withJob(e.jobId(), j -> j.withMemberStoppedEarly(e.member(), e.epoch())).replanned();
+      // Its workers go to the members still training: a new membership epoch, so that each of
+      // them is told its new share and (in ssp mode) the shards their new roster.
+      return with(membershipEpoch + 1, workers, jobs)
+          .withJob(e.jobId(), j -> j.withMemberStoppedEarly(e.member(), e.epoch()))
+          .replanned();
     } else if (event instanceof CoordinatorEvent.EnsembleEvaluated e) {
       return withJob(e.jobId(), j -> j.withEnsembleEvaluated(e.result()));
     } else if (event instanceof JobFailed e) {
@@ -276,13 +282,13 @@ public record CoordinatorState(
         next = next.withMember(member.member(), m -> m.withWorkerGone(workerId));
       }
     }
-    return next;
+    return next.evaluatingIfTrained();
   }
 
   /**
-   * Re-divides the schedulable workers among the running job's training members (by the members'
-   * weights) and records a new plan for every member whose workers, membership epoch or global
-   * batch changed. A plan in force is kept otherwise, so measured speeds (which, in {@code sync}
+   * Re-divides the schedulable workers among the running job's members that want work (training
+   * and not stopped early), by the members' weights, and records a new plan for every member whose
+   * workers, membership epoch or global batch changed. A plan in force is kept otherwise, so measured speeds (which, in {@code sync}
    * mode, size the shares) do not re-plan on every ack. Deterministic, so replaying events yields
    * the same plans.
    */
@@ -293,7 +299,7 @@ public record CoordinatorState(
     }
     JobRun job = running.get();
     List<Integer> training =
-        job.members().stream().filter(MemberRun::isTraining).map(MemberRun::member).toList();
+        job.members().stream().filter(MemberRun::wantsWork).map(MemberRun::member).toList();
     List<Double> weights = training.stream().map(m -> job.spec().members().get(m).weight()).toList();
     List<WorkerEntry> pool = schedulable();
     Map<Integer, List<String>> division =

@@ -219,11 +219,18 @@ public record JobRun(
 
   /**
    * Early stopping ends member {@code index}'s training after {@code epoch}; when no member is left
-   * training the job moves on to evaluation.
+   * training (and no lease of the stopped member is out) the job moves on to evaluation.
    */
   JobRun withMemberStoppedEarly(int index, int epoch) {
-    JobRun next = withMember(index, m -> m.withStoppedEarly(epoch));
-    return next.allSplitsAcked() && state == JobState.RUNNING ? next.withState(JobState.EVALUATING) : next;
+    return withMember(index, m -> m.withStoppedEarly(epoch)).evaluatingIfTrained();
+  }
+
+  /**
+   * A running job whose every ledger is complete moves on to evaluation. A lease given back (or
+   * whose holder left) can complete a ledger: that of a member stopped early.
+   */
+  JobRun evaluatingIfTrained() {
+    return allSplitsAcked() && state == JobState.RUNNING ? withState(JobState.EVALUATING) : this;
   }
 
   /**
@@ -310,7 +317,7 @@ public record JobRun(
     List<MemberRun> next = new ArrayList<>();
     for (int i = 0; i < members.size(); i++) {
       Cut cut = target.cuts().get(i);
-      MemberRun rewound = members.get(i).withLedger(members.get(i).ledger().rewoundTo(cut)).withValidationsRewound();
+      MemberRun rewound = members.get(i).rewoundTo(cut);
       next.add(isSync() ? rewound.withRoundRewound(splitsPerStep(), learningRateScale) : rewound);
     }
     return with(JobState.RECOVERING, next, recentLoss, failure, epoch, nextCheckpointId, checkpoints, null, 0,
@@ -326,11 +333,15 @@ public record JobRun(
     return members.stream().filter(m -> m.ledger() != null).mapToLong(m -> m.ledger().ackedSamples()).sum();
   }
 
+  /** Samples the job trains: every member's epochs, less what early stopping skipped. */
   long samplesTotal() {
     if (dataset == null) {
       return 0; // unknown until a worker has looked at the data
     }
-    return (long) members.size() * spec.epochs() * dataset.trainSize();
+    long perMember = (long) spec.epochs() * dataset.trainSize();
+    return members.stream()
+        .mapToLong(m -> m.ledger() == null ? perMember : m.ledger().totalSamples() - m.ledger().skippedSamples())
+        .sum();
   }
 
   int splitsDone() {

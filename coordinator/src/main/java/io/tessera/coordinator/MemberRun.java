@@ -28,7 +28,10 @@ import java.util.List;
  * @param validations with early stopping, the validation accuracy after each epoch scored, in
  *     epoch order
  * @param stoppedAfterEpoch the epoch after which early stopping ended the member's training; -1
- *     while it trains on (or without early stopping)
+ *     while it trains on (or without early stopping). A stopped member gets no new lease, and
+ *     every split it would have trained is skipped; the leases it had out when it stopped are
+ *     acknowledged as usual, and until they are it still counts as training (see {@link
+ *     #isTraining}, {@link #wantsWork})
  */
 public record MemberRun(
     int member,
@@ -104,12 +107,30 @@ public record MemberRun(
         kept.add(backup);
       }
     }
-    next = next.releaseAllOf(workerId);
+    next = settled(next.releaseAllOf(workerId));
     return new MemberRun(member, name, initialized, next, plans, result, round, roundScale, roundLossSum, roundSamples, stepLosses, kept, validations, stoppedAfterEpoch);
   }
 
+  /**
+   * Whether the member has training in flight or to come: its ledger is not complete. A member
+   * stopped early is training until the leases it had out are acknowledged.
+   */
   boolean isTraining() {
     return ledger != null && !ledger.isComplete();
+  }
+
+  /** Whether the member is to be given workers and leases: training, and not stopped early. */
+  boolean wantsWork() {
+    return isTraining() && !stoppedEarly();
+  }
+
+  boolean stoppedEarly() {
+    return stoppedAfterEpoch >= 0;
+  }
+
+  /** {@code next} as this member keeps it: once stopped early, a split given back is skipped. */
+  private SplitLedger settled(SplitLedger next) {
+    return stoppedEarly() && next != null ? next.skipPending() : next;
   }
 
   /** The last epoch scored on the validation split, or -1. */
@@ -124,20 +145,28 @@ public record MemberRun(
     return new MemberRun(member, name, initialized, ledger, plans, result, round, roundScale, roundLossSum, roundSamples, stepLosses, backups, next, stoppedAfterEpoch);
   }
 
-  /** Early stopping ends training after {@code epoch}: every split not acked yet is skipped. */
+  /**
+   * Early stopping ends training after {@code epoch}: every pending split is skipped. Leases out
+   * are acknowledged as usual (their pushes are already on their way to the shards); in {@code
+   * sync} mode no further step opens, and backups are forgotten (a backup's late ack counts for
+   * nothing).
+   */
   MemberRun withStoppedEarly(int epoch) {
-    return new MemberRun(member, name, initialized, ledger.skipRemaining(), plans, result, null, roundScale, 0, 0, stepLosses, List.of(), validations, epoch);
+    return new MemberRun(member, name, initialized, ledger.skipPending(), plans, result, null, roundScale, 0, 0, stepLosses, List.of(), validations, epoch);
   }
 
   /**
-   * After a rewind: scores of epochs the ledger no longer has done are forgotten, and so is a stop
-   * that the rewind went back before (the skipped splits are pending again).
+   * After a rewind to {@code cut}: the ledger returns to it, scores of epochs no longer done are
+   * forgotten, and so is a stop the rewind went back before. A cut that holds skipped splits was
+   * taken after the stop: the member stays stopped, and a split that was leased then is skipped.
    */
-  MemberRun withValidationsRewound() {
-    int done = ledger.epochsDone();
+  MemberRun rewoundTo(SplitLedger.Cut cut) {
+    SplitLedger rewound = ledger.rewoundTo(cut);
+    boolean staysStopped = stoppedEarly() && rewound.skippedSplits() > 0;
+    SplitLedger next = staysStopped ? rewound.skipPending() : rewound;
+    int done = next.epochsDone();
     List<Validation> kept = validations.stream().filter(v -> v.epoch() < done).toList();
-    int stopped = ledger.isComplete() ? stoppedAfterEpoch : -1;
-    return new MemberRun(member, name, initialized, ledger, plans, result, round, roundScale, roundLossSum, roundSamples, stepLosses, backups, kept, stopped);
+    return new MemberRun(member, name, initialized, next, plans, result, round, roundScale, roundLossSum, roundSamples, stepLosses, backups, kept, staysStopped ? stoppedAfterEpoch : -1);
   }
 
   /** In {@code sync} mode: whether the step in progress has any contribution leased or acked. */
@@ -154,8 +183,9 @@ public record MemberRun(
     return new MemberRun(member, name, true, ledger, plans, result, round, roundScale, roundLossSum, roundSamples, stepLosses, backups, validations, stoppedAfterEpoch);
   }
 
+  /** With {@code next} as the ledger (skipping what it gives back, if stopped early). */
   MemberRun withLedger(SplitLedger next) {
-    return new MemberRun(member, name, initialized, next, plans, result, round, roundScale, roundLossSum, roundSamples, stepLosses, backups, validations, stoppedAfterEpoch);
+    return new MemberRun(member, name, initialized, settled(next), plans, result, round, roundScale, roundLossSum, roundSamples, stepLosses, backups, validations, stoppedAfterEpoch);
   }
 
   MemberRun withPlan(AccumulationPlan plan) {

@@ -76,8 +76,11 @@ class CoordinatorEarlyStoppingTest extends CoordinatorFixture {
     MemberStoppedEarly stopped = awaitEvent(MemberStoppedEarly.class, e -> true);
     assertEquals(new MemberStoppedEarly(JOB, 0, 1, 0, 0.80), stopped);
 
-    // The lease out when it stopped is void, nothing more is leased, and the job is evaluated.
+    // The lease out when it stopped is still to be acked: its pushes are on their way to the
+    // shards, so the final checkpoint and evaluation wait for it. Nothing more is leased.
     int leased = journal.events(SplitLeased.class).size();
+    assertEquals(JobState.RUNNING, status(coordinator, JOB).state());
+    assertEquals(20, status(coordinator, JOB).samplesTotal(), "two epochs and the lease out");
     NoLease over = assertInstanceOf(NoLease.class, complete(coordinator, worker, epoch2.leaseId(), 4, 4.0));
     assertTrue(over.reason().contains("EVALUATING"), over.reason());
     Evaluate last = expectSkippingPlans(worker, Evaluate.class);
@@ -86,14 +89,40 @@ class CoordinatorEarlyStoppingTest extends CoordinatorFixture {
     JobStatus done = awaitState(coordinator, JOB, JobState.COMPLETED);
 
     assertEquals(leased, journal.events(SplitLeased.class).size());
-    assertEquals(16, done.samplesDone(), "two of four epochs trained");
-    assertEquals(32, done.samplesTotal());
+    assertEquals(20, done.samplesDone(), "two of four epochs trained, and the lease out when it stopped");
+    assertEquals(done.samplesTotal(), done.samplesDone());
     assertEquals(done.splitsTotal(), done.splitsDone(), "the skipped splits count as done");
     assertEquals(0.85, done.results().get(0).testAccuracy());
     assertEquals(List.of(1), done.stoppedAfterEpoch(), "the status says where it stopped");
     MemberRun member = CoordinatorReplay.replay(testKit, false, TIMEOUT).state().job(JOB).orElseThrow().member(0);
     assertEquals(1, member.stoppedAfterEpoch());
     assertEquals(List.of(new MemberRun.Validation(0, 0.80), new MemberRun.Validation(1, 0.79)), member.validations());
+  }
+
+  @Test
+  void aScoreAskedForBeforeARewindIsDroppedAndTheEpochIsScoredAgain() {
+    TestProbe<WorkerProtocol.Command> worker = registerWorker("worker-0");
+    ActorRef<Command> coordinator = spawnCoordinator();
+    startJob(coordinator, worker, earlyStopping(4, 1), 8);
+    trainEpoch(coordinator, worker, requestLease(coordinator, worker));
+    Evaluate early = expectSkippingPlans(worker, Evaluate.class);
+    assertTrue(early.validationOnly());
+
+    // A shard restarts without its numbers: the job goes back to checkpoint 0, before epoch 0.
+    shards.holdEpochConfirmations();
+    resolveRecovery(coordinator, JOB, 0, 1);
+    assertEquals(JobState.RECOVERING, status(coordinator, JOB).state());
+    early.replyTo().tell(StatusReply.success(new EvaluationReport(JOB, 0, 0, 0, Double.NaN, 7, VALIDATION, 90)));
+    shards.release();
+    awaitState(coordinator, JOB, JobState.RUNNING);
+    assertEquals(List.of(), journal.events(MemberValidated.class), "the score of the undone epoch is dropped");
+
+    // Epoch 0 is trained again, and scored again.
+    trainEpoch(coordinator, worker, requestLease(coordinator, worker));
+    answerValidation(worker, 60);
+    MemberValidated scored = awaitEvent(MemberValidated.class, e -> true);
+    assertEquals(new MemberValidated(JOB, 0, 0, 0.60), scored);
+    assertEquals(1, journal.events(MemberValidated.class).size());
   }
 
   @Test

@@ -644,39 +644,91 @@ class CoordinatorStateTest {
   }
 
   @Test
-  void aMemberStoppedEarlyIsDoneAndARewindToBeforeTheStopTrainsItAgain() {
+  void aMemberStoppedEarlyFinishesItsLeaseOutAndARewindToBeforeTheStopTrainsItAgain() {
     CoordinatorState state = runningWithWorkerA();
     for (int g = 0; g < 5; g++) {
       state = acked(state, g, 1); // epoch 0
     }
     state = apply(state, new CheckpointStarted(JOB, 1, T0 + 1), new CheckpointCompleted(JOB, 1, positions(2), 3));
-    state = apply(
-        state,
-        new CoordinatorEvent.MemberValidated(JOB, 0, 0, 0.81),
-        new SplitLeased(JOB, 0, 5, 1, 60, A),
-        new CoordinatorEvent.MemberStoppedEarly(JOB, 0, 0, 0, 0.81));
+    state = apply(state, new CoordinatorEvent.MemberValidated(JOB, 0, 0, 0.81), new SplitLeased(JOB, 0, 5, 1, 60, A));
+    long membership = state.membershipEpoch();
+    state = state.apply(new CoordinatorEvent.MemberStoppedEarly(JOB, 0, 0, 0, 0.81));
 
-    JobRun stopped = job(state);
-    assertEquals(JobState.EVALUATING, stopped.state(), "its only member is done");
-    assertEquals(0, stopped.member(0).stoppedAfterEpoch());
-    assertEquals(5, stopped.member(0).ledger().skippedSplits());
-    assertEquals(10, stopped.samplesDone(), "epoch 1 was not trained");
-    assertEquals(Optional.empty(), stopped.member(0).ledger().runOfLease(60), "the lease out is void");
+    JobRun stopping = job(state);
+    assertEquals(JobState.RUNNING, stopping.state(), "the lease out is still to be acked");
+    assertEquals(0, stopping.member(0).stoppedAfterEpoch());
+    assertEquals(4, stopping.member(0).ledger().skippedSplits(), "splits 6 to 9; split 5 is leased");
+    assertEquals(Optional.of(new Run(5, 1)), stopping.member(0).ledger().runOfLease(60));
+    assertTrue(stopping.member(0).isTraining());
+    assertFalse(stopping.member(0).wantsWork());
+    assertTrue(state.assignment(A).isEmpty(), "a stopped member gets no new lease");
+    assertEquals(membership + 1, state.membershipEpoch(), "its workers are re-divided");
+    assertEquals(12, stopping.samplesTotal(), "epoch 0 and the split out");
     CoordinatorState snapshot = WireRoundTrip.roundTrip(testKit.system(), state);
     assertEquals(state, snapshot, "scores, the stop and the skipped splits survive a snapshot");
-    assertEquals(5, job(snapshot).member(0).ledger().skippedSplits());
+    assertEquals(4, job(snapshot).member(0).ledger().skippedSplits());
+
+    // The lease out is acked: the member is done, with what that lease pushed.
+    JobRun acked = job(state.apply(new SplitCompleted(JOB, 0, 5, 1, 60, A, 2, 2.0, 1, 1_000)));
+    assertEquals(JobState.EVALUATING, acked.state(), "its only member is done");
+    assertEquals(12, acked.samplesDone());
+    assertEquals(acked.samplesTotal(), acked.samplesDone(), "progress reaches 100 %");
+
+    // Or it is given back: that split is skipped too, not trained by another worker.
+    JobRun givenBack = job(state.apply(new LeaseReleased(JOB, 0, 5, 60, "worker stopping")));
+    assertEquals(JobState.EVALUATING, givenBack.state());
+    assertEquals(5, givenBack.member(0).ledger().skippedSplits());
+    assertEquals(10, givenBack.samplesDone(), "epoch 1 was not trained");
+    assertEquals(10, givenBack.samplesTotal());
+
+    // A checkpoint taken while the lease was out (sync mode allows that) holds the stop but not
+    // split 5: a rewind to it keeps the member stopped, and skips split 5.
+    state = apply(state, new CheckpointStarted(JOB, 2, T0 + 2), new CheckpointCompleted(JOB, 2, positions(3), 3));
+    JobRun toAfterStop =
+        job(apply(state, new JobRewound(JOB, 1, 2, "shard m0/s0 restarted"), new JobRecovered(JOB, 1)));
+    assertEquals(JobState.EVALUATING, toAfterStop.state());
+    assertEquals(0, toAfterStop.member(0).stoppedAfterEpoch());
+    assertEquals(5, toAfterStop.member(0).ledger().skippedSplits());
+    assertEquals(List.of(new MemberRun.Validation(0, 0.81)), toAfterStop.member(0).validations());
 
     // Checkpoint 1 holds epoch 0 but not the stop: epoch 1 is trained after all, epoch 0's score stays.
     state = apply(state, new JobRewound(JOB, 1, 1, "shard m0/s0 restarted without its numbers"), new JobRecovered(JOB, 1));
     JobRun again = job(state);
     assertEquals(JobState.RUNNING, again.state());
     assertEquals(-1, again.member(0).stoppedAfterEpoch());
+    assertTrue(again.member(0).wantsWork());
     assertEquals(List.of(new MemberRun.Validation(0, 0.81)), again.member(0).validations());
     assertEquals(OptionalInt.of(5), again.member(0).ledger().nextPending());
+    assertEquals(20, again.samplesTotal());
 
     // Checkpoint 0 is from before epoch 0 was done: its score goes too.
     state = apply(state, new JobRewound(JOB, 2, 0, "checkpoint 1 unusable"), new JobRecovered(JOB, 2));
     assertEquals(List.of(), job(state).member(0).validations());
+  }
+
+  @Test
+  void theWorkersOfAMemberStoppedEarlyGoToTheOthers() {
+    CoordinatorState state =
+        apply(
+            CoordinatorState.empty(),
+            joined(A),
+            joined(B),
+            new JobSubmitted(JOB, spec("m0", "m1"), 1L),
+            new JobInitializationStarted(JOB),
+            new MemberInitialized(JOB, 0, DATA, 7, T0),
+            new MemberInitialized(JOB, 1, DATA, 7, T0));
+    assertEquals(0, state.assignment(A).orElseThrow().member());
+    assertEquals(1, state.assignment(B).orElseThrow().member());
+    state = apply(state, new SplitLeased(JOB, 0, 0, 1, 70, A), new CoordinatorEvent.MemberStoppedEarly(JOB, 0, 0, 0, 0.5));
+
+    AccumulationPlan plan = job(state).member(1).currentPlan();
+    assertEquals(state.membershipEpoch(), plan.membershipEpoch(), "a new plan, so ssp shards get the new roster");
+    assertEquals(List.of(A, B), plan.shares().stream().map(WorkerShare::workerId).toList());
+    assertEquals(1, state.assignment(A).orElseThrow().member(), "A trains member 1 now");
+    assertEquals(Optional.of(A), job(state).member(0).ledger().holderOfLease(70), "and still acks its lease of member 0");
+    JobRun done = job(state.apply(new SplitCompleted(JOB, 0, 0, 1, 70, A, 2, 2.0, 1, 1_000)));
+    assertFalse(done.member(0).isTraining());
+    assertEquals(2, done.member(0).ledger().ackedSamples());
   }
 
   @Test

@@ -19,8 +19,9 @@ import java.util.OptionalInt;
  * step, and a shard that already applied part of a departed worker's contribution recognises the
  * run when it comes again.
  *
- * <p>A member stopped early ({@link #skipRemaining}) has its splits not acknowledged by then
- * skipped: done, so the ledger is complete, but not trained, so they count no samples.
+ * <p>A member stopped early ({@link #skipPending}) has its pending splits skipped: done, but not
+ * trained, so they count no samples. Its leases out are left to be acknowledged (their pushes are
+ * on their way to the shards), and the ledger is complete once they are.
  *
  * <p>Immutable: every change returns a new ledger. Sizes are modest (a split per micro-batch per
  * epoch), so each change copies its arrays.
@@ -167,6 +168,17 @@ public final class SplitLedger implements TesseraSerializable {
       }
     }
     return skipped;
+  }
+
+  /** Samples of the splits skipped when the member stopped early; 0 otherwise. */
+  public long skippedSamples() {
+    long samples = 0;
+    for (int g = 0; g < states.length; g++) {
+      if (states[g] == SKIPPED) {
+        samples += split(g).size();
+      }
+    }
+    return samples;
   }
 
   /** Epochs whose every split is done: training has passed their end. */
@@ -410,19 +422,28 @@ public final class SplitLedger implements TesseraSerializable {
   }
 
   /**
-   * Every split stops being trained: the ones not acknowledged yet are skipped, and their leases
-   * are void (a late ack of one changes nothing).
+   * Every pending split is skipped: done, without samples. Leased splits stay leased, so their
+   * holders' pushes are acknowledged as usual; a lease given back later must be skipped again by
+   * the caller (see {@code MemberRun}). Returns this ledger when nothing is pending.
    */
-  public SplitLedger skipRemaining() {
-    byte[] nextStates = states.clone();
-    for (int g = 0; g < nextStates.length; g++) {
-      if (nextStates[g] != ACKED) {
-        nextStates[g] = SKIPPED;
+  public SplitLedger skipPending() {
+    if (nextPending().isEmpty()) {
+      return this;
+    }
+    SplitLedger next = copy();
+    int skipped = 0;
+    for (int g = 0; g < states.length; g++) {
+      if (states[g] == PENDING) {
+        next.states[g] = SKIPPED;
+        next.leaseIds[g] = 0;
+        next.holders[g] = null;
+        next.runs[g] = 0;
+        skipped++;
       }
     }
     return new SplitLedger(
-        trainSize, splitSize, splitsPerEpoch, nextStates, new long[states.length], new String[states.length],
-        new int[states.length], states.length, ackedSamples);
+        trainSize, splitSize, splitsPerEpoch, next.states, next.leaseIds, next.holders, next.runs,
+        done + skipped, ackedSamples);
   }
 
   /**

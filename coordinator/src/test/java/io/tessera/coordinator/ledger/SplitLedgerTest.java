@@ -480,28 +480,40 @@ class SplitLedgerTest {
   }
 
   @Test
-  void skippingTheRemainingSplitsCompletesTheLedgerWithoutCountingSamplesAndVoidsItsLeases() {
+  void skippingThePendingSplitsLeavesTheLeaseOutToBeAckedAndCountsNoSamples() {
     SplitLedger ledger = SplitLedger.create(10, 4, 2).lease(0, 2, 1, WORKER_A).ack(1, 2).lease(2, 1, 2, WORKER_B);
     assertEquals(0, ledger.epochsDone());
 
-    SplitLedger stopped = ledger.skipRemaining();
+    SplitLedger stopped = ledger.skipPending();
 
-    assertTrue(stopped.isComplete());
-    assertEquals(6, stopped.ackedSplits(), "skipped splits are done");
-    assertEquals(4, stopped.skippedSplits());
+    assertFalse(stopped.isComplete(), "split 2 is still out");
+    assertEquals(5, stopped.ackedSplits(), "skipped splits are done");
+    assertEquals(3, stopped.skippedSplits());
+    assertEquals(10, stopped.skippedSamples(), "4 + 4 + 2 samples of the second epoch");
     assertEquals(8, stopped.ackedSamples(), "but trained no samples");
-    assertEquals(2, stopped.epochsDone());
-    assertEquals(Optional.empty(), stopped.runOfLease(2), "the lease out is void");
+    assertEquals(0, stopped.epochsDone());
+    assertEquals(Optional.of(new Run(2, 1)), stopped.runOfLease(2), "the lease out stays live");
     assertFalse(stopped.hasPending());
-    assertEquals(8, stopped.ack(2, 1).ackedSamples(), "a late ack of the void lease changes nothing");
-    assertEquals(stopped.cut().splits(), stopped.cut().size(), "a checkpoint now covers everything");
+    assertEquals(Optional.empty(), stopped.nextRun(4, 0, stopped.totalSplits()), "nothing more is leased");
+    assertSame(stopped, stopped.skipPending(), "nothing left to skip");
+
+    SplitLedger acked = stopped.ack(2, 1);
+    assertTrue(acked.isComplete());
+    assertEquals(10, acked.ackedSamples(), "the lease out trained its samples");
+    assertEquals(2, acked.epochsDone());
+    assertEquals(acked.cut().splits(), acked.cut().size(), "a checkpoint now covers everything");
+
+    SplitLedger givenBack = stopped.release(2);
+    assertEquals(OptionalInt.of(2), givenBack.nextPending(), "the ledger alone puts a lease given back back");
+    assertTrue(givenBack.skipPending().isComplete(), "and the member skips it again");
+    assertEquals(4, givenBack.skipPending().skippedSplits());
   }
 
   @Test
   void aRewindKeepsSkippedSplitsSkippedOrPutsThemBackIfItGoesToBeforeTheStop() {
     SplitLedger ledger = SplitLedger.create(10, 4, 2).lease(0, 3, 1, WORKER_A).ack(1, 3);
     SplitLedger.Cut beforeStop = ledger.cut();
-    SplitLedger stopped = ledger.skipRemaining();
+    SplitLedger stopped = ledger.skipPending();
     SplitLedger.Cut afterStop = stopped.cut();
 
     SplitLedger toAfter = stopped.rewoundTo(afterStop);

@@ -272,6 +272,8 @@ public final class CoordinatorProtocol {
    * A job's progress.
    *
    * @param samplesDone training samples in acknowledged splits
+   * @param samplesTotal training samples of the whole job: every member's epochs, less the splits
+   *     early stopping skipped
    * @param recentLoss mean training loss over the most recently acknowledged splits (NaN before)
    * @param samplesPerSecond acknowledged samples per second over the last reporting interval
    * @param results each member's test result once evaluated
