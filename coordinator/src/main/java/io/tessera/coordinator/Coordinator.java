@@ -150,6 +150,8 @@ public final class Coordinator
   private final Map<String, Long> checkpointsWanted = new HashMap<>();
   // SSP rosters sent to each member's shards: "job:member" -> the plan's membership epoch.
   private final Map<String, Long> rostersSent = new HashMap<>();
+  /** In {@link #rostersSent}: the member stopped early, and its shards were sent an empty roster. */
+  private static final long STOPPED_ROSTER = -1;
   private final WorkerDrains drains = new WorkerDrains();
   private final LeaseBatch leases = new LeaseBatch();
   // Sync workers waiting for the next step: their asks are answered with a lease when it opens,
@@ -527,12 +529,15 @@ public final class Coordinator
 
   /**
    * Whether nothing of the job is in flight, so that every shard holds the same pushes and the
-   * ledgers' acks say which: in sync mode no member is in the middle of a step; otherwise no
-   * lease is out (a lease is acked only once each of its pushes is answered by every shard).
+   * ledgers' acks say which: in sync mode no member is in the middle of a step (and a member
+   * stopped early, which opens no more steps, has no lease out); otherwise no lease is out (a
+   * lease is acked only once each of its pushes is answered by every shard).
    */
-  private static boolean quiescent(JobRun job) {
+  static boolean quiescent(JobRun job) {
     if (job.isSync()) {
-      return job.members().stream().filter(MemberRun::isTraining).noneMatch(MemberRun::stepStarted);
+      return job.members().stream()
+          .filter(MemberRun::isTraining)
+          .noneMatch(m -> m.stepStarted() || (m.stoppedEarly() && m.ledger().anyLeased(0, m.ledger().totalSplits())));
     }
     return job.members().stream()
         .filter(MemberRun::isTraining)
@@ -1037,6 +1042,15 @@ public final class Coordinator
     for (MemberRun member : job.members()) {
       AccumulationPlan plan = member.currentPlan();
       String key = job.jobId() + ":" + member.member();
+      if (plan != null && member.stoppedEarly()) {
+        // Only the leases it had out still train it, and its other workers moved on: lift the
+        // bound, so that the last pulls are not held for clocks that no longer advance.
+        if (!Long.valueOf(STOPPED_ROSTER).equals(rostersSent.get(key))) {
+          rostersSent.put(key, STOPPED_ROSTER);
+          fleet(job).tell(new ShardFleet.Roster(member.member(), plan.membershipEpoch(), List.of()));
+        }
+        continue;
+      }
       if (plan != null && !Long.valueOf(plan.membershipEpoch()).equals(rostersSent.get(key))) {
         rostersSent.put(key, plan.membershipEpoch());
         List<String> workers =
@@ -1218,14 +1232,17 @@ public final class Coordinator
     asksInFlight.remove(key);
     Optional<JobRun> found = state.job(reply.jobId()).filter(j -> j.state() == JobState.RUNNING);
     if (found.isEmpty()) {
-      return Effect().noReply(); // rewound, failed or done meanwhile
+      scheduleReconcile(); // rewound, failed or done meanwhile: asked again if still wanted
+      return Effect().noReply();
     }
     JobRun job = found.get();
     MemberRun member = job.member(reply.member());
     // A score asked for before a rewind (another recovery epoch) may be of parameters the rewind
-    // went back before: the epoch it scores must still be done, so it is asked for again.
+    // went back before, and the epoch it scores must still be done: otherwise it is dropped, and
+    // the reconcile asks for the epoch's score again once it is done.
     if (!member.wantsWork() || reply.recoveryEpoch() != job.recoveryEpoch()
         || reply.epoch() <= member.lastValidatedEpoch() || reply.epoch() >= member.ledger().epochsDone()) {
+      scheduleReconcile();
       return Effect().noReply();
     }
     if (reply.error() != null) {

@@ -147,22 +147,23 @@ public record MemberRun(
 
   /**
    * Early stopping ends training after {@code epoch}: every pending split is skipped. Leases out
-   * are acknowledged as usual (their pushes are already on their way to the shards); in {@code
-   * sync} mode no further step opens, and backups are forgotten (a backup's late ack counts for
-   * nothing).
+   * are acknowledged as usual (their pushes are already on their way to the shards), a backup's
+   * copy included; in {@code sync} mode no further step opens.
    */
   MemberRun withStoppedEarly(int epoch) {
-    return new MemberRun(member, name, initialized, ledger.skipPending(), plans, result, null, roundScale, 0, 0, stepLosses, List.of(), validations, epoch);
+    return new MemberRun(member, name, initialized, ledger.skipPending(), plans, result, null, roundScale, 0, 0, stepLosses, backups, validations, epoch);
   }
 
   /**
    * After a rewind to {@code cut}: the ledger returns to it, scores of epochs no longer done are
    * forgotten, and so is a stop the rewind went back before. A cut that holds skipped splits was
    * taken after the stop: the member stays stopped, and a split that was leased then is skipped.
+   * So it does after a cut that completes its ledger (nothing is left to train either way; the
+   * status keeps where it stopped).
    */
   MemberRun rewoundTo(SplitLedger.Cut cut) {
     SplitLedger rewound = ledger.rewoundTo(cut);
-    boolean staysStopped = stoppedEarly() && rewound.skippedSplits() > 0;
+    boolean staysStopped = stoppedEarly() && (rewound.skippedSplits() > 0 || rewound.isComplete());
     SplitLedger next = staysStopped ? rewound.skipPending() : rewound;
     int done = next.epochsDone();
     List<Validation> kept = validations.stream().filter(v -> v.epoch() < done).toList();

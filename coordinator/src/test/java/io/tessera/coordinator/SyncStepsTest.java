@@ -331,6 +331,25 @@ class SyncStepsTest {
   }
 
   @Test
+  void aCheckpointWaitsForTheLeaseOutOfAMemberStoppedInTheMiddleOfAStep() {
+    CoordinatorState state = running(A, B);
+    assertTrue(Coordinator.quiescent(state.job(JOB).orElseThrow()), "between two steps");
+    SplitLeased ofA = leased(state, A);
+    state = state.apply(ofA);
+    assertFalse(Coordinator.quiescent(state.job(JOB).orElseThrow()), "in the middle of a step");
+
+    state = state.apply(new CoordinatorEvent.MemberStoppedEarly(JOB, 0, 0, 0, 0.5));
+    assertNull(member(state).round(), "no step opens any more");
+    assertFalse(
+        Coordinator.quiescent(state.job(JOB).orElseThrow()),
+        "A's part may be in some shards' pending step and not others'");
+
+    state = state.apply(completed(state, ofA, 4, 4.0));
+    assertTrue(Coordinator.quiescent(state.job(JOB).orElseThrow()));
+    assertEquals(JobState.EVALUATING, state.job(JOB).orElseThrow().state());
+  }
+
+  @Test
   void aPendingCheckpointHoldsBackAStepThatHasNotStarted() {
     CoordinatorState state = running(A, B).apply(new CheckpointStarted(JOB, 1, T0 + 1));
 
