@@ -537,11 +537,11 @@ public final class Coordinator
     if (job.isSync()) {
       return job.members().stream()
           .filter(MemberRun::isTraining)
-          .noneMatch(m -> m.stepStarted() || (m.stoppedEarly() && m.ledger().anyLeased(0, m.ledger().totalSplits())));
+          .noneMatch(m -> m.stepStarted() || (m.stoppedEarly() && m.hasLeaseOut()));
     }
     return job.members().stream()
         .filter(MemberRun::isTraining)
-        .noneMatch(m -> m.ledger().anyLeased(0, m.ledger().totalSplits()));
+        .noneMatch(MemberRun::hasLeaseOut);
   }
 
   /**

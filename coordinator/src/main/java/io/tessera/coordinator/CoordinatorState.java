@@ -288,9 +288,9 @@ public record CoordinatorState(
   /**
    * Re-divides the schedulable workers among the running job's members that want work (training
    * and not stopped early), by the members' weights, and records a new plan for every member whose
-   * workers, membership epoch or global batch changed. A plan in force is kept otherwise, so measured speeds (which, in {@code sync}
-   * mode, size the shares) do not re-plan on every ack. Deterministic, so replaying events yields
-   * the same plans.
+   * workers, membership epoch or global batch changed. A plan in force is kept otherwise, so
+   * measured speeds (which, in {@code sync} mode, size the shares) do not re-plan on every ack.
+   * Deterministic, so replaying events yields the same plans.
    */
   private CoordinatorState replanned() {
     Optional<JobRun> running = activeJob().filter(j -> j.state() == JobState.RUNNING);

@@ -128,6 +128,11 @@ public record MemberRun(
     return stoppedAfterEpoch >= 0;
   }
 
+  /** Whether any of its splits is leased now. */
+  boolean hasLeaseOut() {
+    return ledger != null && ledger.anyLeased(0, ledger.totalSplits());
+  }
+
   /** {@code next} as this member keeps it: once stopped early, a split given back is skipped. */
   private SplitLedger settled(SplitLedger next) {
     return stoppedEarly() && next != null ? next.skipPending() : next;
