@@ -131,6 +131,7 @@ public final class Coordinator
   private final ActorRefResolver resolver;
   private final CoordinatorMetrics metrics = new CoordinatorMetrics();
   private final JobProgress progress = new JobProgress();
+  private final long startedAtNanos = System.nanoTime();
 
   // Runtime bookkeeping, rebuilt after a restart: none of it needs to survive one.
   private final Map<String, String> asksInFlight = new HashMap<>();
@@ -267,6 +268,7 @@ public final class Coordinator
         .onCommand(DrainWorkers.class, this::onDrainWorkers)
         .onCommand(DrainCompleted.class, this::onDrainCompleted)
         .onCommand(SetGlobalBatch.class, this::onSetGlobalBatch)
+        .onCommand(CoordinatorProtocol.CancelJob.class, this::onCancelJob)
         .onCommand(ListWorkers.class, this::onListWorkers)
         .onCommand(GetTrainingCurve.class, this::onGetTrainingCurve)
         .onCommand(CoordinatorProtocol.GetShardStatuses.class, this::onGetShardStatuses)
@@ -304,7 +306,20 @@ public final class Coordinator
     return newSignalHandlerBuilder()
         .onSignal(RecoveryCompleted.instance(), this::onRecoveryCompleted)
         .onSignal(RecoveryFailed.class, this::onRecoveryFailed)
+        .onSignal(akka.persistence.typed.SnapshotFailed.class, this::onSnapshotFailed)
         .build();
+  }
+
+  private void onSnapshotFailed(CoordinatorState state, akka.persistence.typed.SnapshotFailed failed) {
+    // Recovery then replays from the snapshot before, so every failure makes restarts slower:
+    // say so loudly. Archiving finished jobs keeps the state well below the message limit.
+    metrics.snapshotFailures.increment();
+    context.getLog().error(
+        "The coordinator could not save a snapshot of its state ({} jobs, {} archived, {} workers): {}."
+            + " Recovery replays more events until one succeeds; if the state outgrew"
+            + " tessera.serialization.max-message-bytes, lower tessera.coordinator.finished-jobs-kept",
+        state.jobs().size(), state.jobs().stream().filter(JobRun::isArchived).count(), state.workers().size(),
+        failed.getFailure().getMessage());
   }
 
   private void onRecoveryFailed(CoordinatorState state, RecoveryFailed failed) {
@@ -316,8 +331,11 @@ public final class Coordinator
   }
 
   private void onRecoveryCompleted(CoordinatorState state) {
+    long millis = (System.nanoTime() - startedAtNanos) / 1_000_000;
+    metrics.recoveryMillis.update(millis);
     context.getLog().info(
-        "Coordinator ready: {} jobs known, membership epoch {}", state.jobs().size(), state.membershipEpoch());
+        "Coordinator ready in {} ms: {} jobs known ({} archived), membership epoch {}",
+        millis, state.jobs().size(), state.jobs().stream().filter(JobRun::isArchived).count(), state.membershipEpoch());
     // This coordinator may have taken over from one on a node that died: shards that lived there
     // are found (and the job rewound) now rather than when a worker next pulls.
     state.activeJob()
@@ -366,7 +384,7 @@ public final class Coordinator
       CoordinatorState state, GetJobStatus command) {
     Optional<JobRun> job = state.job(command.jobId());
     if (job.isEmpty()) {
-      return Effect().reply(command.replyTo(), StatusReply.error("no job " + command.jobId()));
+      return Effect().reply(command.replyTo(), StatusReply.error(noJob(state, command.jobId())));
     }
     return Effect().reply(command.replyTo(), StatusReply.success(status(state, job.get())));
   }
@@ -381,14 +399,91 @@ public final class Coordinator
       CoordinatorState state, GetAccumulationHistory command) {
     Optional<JobRun> job = state.job(command.jobId());
     if (job.isEmpty()) {
-      return Effect().reply(command.replyTo(), StatusReply.error("no job " + command.jobId()));
+      return Effect().reply(command.replyTo(), StatusReply.error(noJob(state, command.jobId())));
+    }
+    if (detailDropped(job.get())) {
+      return Effect().reply(command.replyTo(), StatusReply.error(detailDroppedMessage(job.get(), "accumulation plans")));
     }
     AccumulationHistory history = JobReports.accumulationHistory(job.get());
     return Effect().reply(command.replyTo(), StatusReply.success(history));
   }
 
+  /** Why {@code jobId} is not known: never submitted, or finished and no longer kept. */
+  private String noJob(CoordinatorState state, String jobId) {
+    long number = CoordinatorState.jobNumber(jobId);
+    if (number >= 1 && number < state.nextJobNumber()) {
+      return "no job " + jobId + ": it finished and is no longer kept (the coordinator keeps the newest "
+          + settings.retention().finishedKept() + " finished jobs, tessera.coordinator.finished-jobs-kept; the audit log"
+          + " and the journal keep its submission)";
+    }
+    return "no job " + jobId;
+  }
+
   private JobStatus status(CoordinatorState state, JobRun job) {
     return JobReports.status(state, job, progress.samplesPerSecond(job.jobId()));
+  }
+
+  /** Whether an archived job that trained has lost its plans and loss curves to retention. */
+  private static boolean detailDropped(JobRun job) {
+    return job.isArchived() && job.wasStarted() && !job.hasDetail();
+  }
+
+  private String detailDroppedMessage(JobRun job, String what) {
+    return job.jobId() + " is " + job.state() + " and its " + what + " are no longer kept (the newest "
+        + settings.retention().detailedKept() + " finished jobs keep them, tessera.coordinator.finished-jobs-detailed)";
+  }
+
+  /**
+   * Cancels a queued or running job (or every unfinished stage of a pipeline): journaled with its
+   * audit record; then its workers drop their leases, and the reconcile that follows archives it
+   * and stops its shards.
+   */
+  private ReplyEffect<CoordinatorEvent, CoordinatorState> onCancelJob(
+      CoordinatorState state, CoordinatorProtocol.CancelJob command) {
+    List<JobRun> matching =
+        state.jobs().stream()
+            .filter(j -> j.jobId().equals(command.jobId()) || j.pipelineId().equals(command.jobId()))
+            .toList();
+    if (matching.isEmpty()) {
+      return Effect().reply(command.replyTo(), StatusReply.error(noJob(state, command.jobId())));
+    }
+    List<JobRun> targets = matching.stream().filter(j -> !j.state().isFinished()).toList();
+    if (targets.isEmpty()) {
+      String states = String.join(", ", matching.stream().map(j -> j.jobId() + " is " + j.state()).toList());
+      return Effect().reply(
+          command.replyTo(), StatusReply.error("nothing to cancel: " + states + "; only queued or running jobs can be"));
+    }
+    List<String> ids = targets.stream().map(JobRun::jobId).toList();
+    List<CoordinatorEvent> events = new ArrayList<>();
+    events.add(audit(state, "cancel", String.join(", ", ids)));
+    for (JobRun job : targets) {
+      events.add(new CoordinatorEvent.JobCancelled(job.jobId(), "cancelled by an operator while " + job.state()));
+    }
+    context.getLog().warn("Cancelling {}", ids);
+    return Effect()
+        .persist(events)
+        .thenRun(s -> {
+          for (JobRun job : targets) {
+            if (job.isActive()) {
+              forgetAsksOf(job.jobId());
+              s.workers().forEach(w -> w.ref().tell(new WorkerProtocol.AbandonJob(job.jobId())));
+            }
+          }
+          scheduleServeParked();
+          scheduleReconcile();
+        })
+        .thenReply(command.replyTo(), s -> StatusReply.success(new CoordinatorProtocol.JobCancelled(ids)));
+  }
+
+  /** Runtime bookkeeping of a job that ended: answers still in flight are dropped on arrival. */
+  private void forgetAsksOf(String jobId) {
+    checkpointsWanted.remove(jobId);
+    checkpointsInFlight.remove(jobId);
+    rewindsInFlight.remove(jobId);
+    finalCheckpointRetries.remove(jobId);
+    asksInFlight.keySet().removeIf(key -> key.contains(":" + jobId + ":") || key.endsWith(":" + jobId));
+    attempts.keySet().removeIf(key -> key.contains(":" + jobId + ":") || key.endsWith(":" + jobId));
+    rostersSent.keySet().removeIf(key -> key.startsWith(jobId + ":"));
   }
 
   private ReplyEffect<CoordinatorEvent, CoordinatorState> onGetAuditLog(
@@ -828,6 +923,9 @@ public final class Coordinator
     if (job.isEmpty() || command.member() < 0 || command.member() >= job.get().members().size()) {
       return Effect().reply(command.replyTo(), StatusReply.error("no member " + command.member() + " of job " + command.jobId()));
     }
+    if (detailDropped(job.get())) {
+      return Effect().reply(command.replyTo(), StatusReply.error(detailDroppedMessage(job.get(), "loss curves")));
+    }
     List<Double> losses =
         job.get().member(command.member()).stepLosses().stream().map(MemberRun.StepLoss::loss).toList();
     return Effect()
@@ -882,7 +980,20 @@ public final class Coordinator
       CoordinatorState state, Reconcile command) {
     reconcileScheduled = false;
     scheduleServeParked();
-    stopFleetsOfFinishedJobs(state);
+    List<JobRun> ended = state.jobs().stream().filter(j -> j.state().isFinished() && !j.isArchived()).toList();
+    if (!ended.isEmpty()) {
+      List<CoordinatorEvent> archived = new ArrayList<>();
+      ended.forEach(
+          job -> archived.add(
+              new CoordinatorEvent.JobArchived(job.jobId(), settings.retention())));
+      return Effect()
+          .persist(archived)
+          .thenRun(s -> {
+            ended.forEach(this::stopShards);
+            scheduleReconcile();
+          })
+          .thenNoReply();
+    }
     Optional<JobRun> active = state.activeJob();
     if (active.isEmpty()) {
       Optional<JobRun> next = state.firstQueued();
@@ -937,15 +1048,14 @@ public final class Coordinator
     return Effect().noReply();
   }
 
-  private void stopFleetsOfFinishedJobs(CoordinatorState state) {
-    fleets.entrySet().removeIf(
-        entry -> {
-          boolean finished = state.job(entry.getKey()).map(j -> j.state().isFinished()).orElse(true);
-          if (finished) {
-            context.stop(entry.getValue());
-          }
-          return finished;
-        });
+  /**
+   * A job ended and was archived: its shards stop (a later stage that reads them starts them again,
+   * read-only), and so does its fleet.
+   */
+  private void stopShards(JobRun job) {
+    forgetAsksOf(job.jobId());
+    fleet(job).tell(ShardFleet.Stop.INSTANCE);
+    fleets.remove(job.jobId());
   }
 
   private void startInitializations(CoordinatorState state, JobRun job) {
@@ -1436,11 +1546,17 @@ public final class Coordinator
   private ReplyEffect<CoordinatorEvent, CoordinatorState> onResolveShardRecovery(
       CoordinatorState state, ResolveShardRecovery command) {
     Optional<JobRun> found = state.job(command.jobId());
-    if (found.isEmpty() || found.get().lastCheckpoint().isEmpty()) {
-      long epoch = found.map(JobRun::recoveryEpoch).orElse(0L);
-      return Effect().reply(command.replyTo(), new ShardRecoveryPlan(epoch, -1, 0));
+    if (found.isEmpty()) {
+      // Every job is journaled before its shards are set up: this one ended long ago, or never was.
+      return Effect().reply(command.replyTo(), new ShardRecoveryPlan(0, -1, 0, true));
     }
     JobRun job = found.get();
+    if (job.state().isFinished()) {
+      return Effect().reply(command.replyTo(), finishedPlan(job, command));
+    }
+    if (job.lastCheckpoint().isEmpty()) {
+      return Effect().reply(command.replyTo(), new ShardRecoveryPlan(job.recoveryEpoch(), -1, 0));
+    }
     if (job.state() == JobState.RUNNING || job.state() == JobState.EVALUATING) {
       CheckpointRecord target = job.lastCheckpoint().get();
       String reason = "shard m" + command.member() + "/s" + command.shard() + " restarted without its numbers";
@@ -1452,6 +1568,17 @@ public final class Coordinator
           .thenReply(command.replyTo(), s -> recoveryPlan(s.job(command.jobId()).get(), command));
     }
     return Effect().reply(command.replyTo(), recoveryPlan(job, command));
+  }
+
+  /** A shard of a finished job starts read-only on the job's newest checkpoint, if it has one. */
+  private static ShardRecoveryPlan finishedPlan(JobRun job, ResolveShardRecovery command) {
+    return job.lastCheckpoint()
+        .map(last -> {
+          long sequenceNr =
+              last.position(command.member(), command.shard()).map(CheckpointRecord.ShardPosition::sequenceNr).orElse(1L);
+          return new ShardRecoveryPlan(job.recoveryEpoch(), last.checkpointId(), sequenceNr, true);
+        })
+        .orElse(new ShardRecoveryPlan(job.recoveryEpoch(), -1, 0, true));
   }
 
   private static ShardRecoveryPlan recoveryPlan(JobRun job, ResolveShardRecovery command) {

@@ -129,6 +129,34 @@ public sealed interface CoordinatorEvent extends TesseraSerializable {
   /** Every shard runs in the new epoch from the checkpoint; the job goes on. */
   record JobRecovered(String jobId, long epoch) implements CoordinatorEvent {}
 
+  /** An operator cancelled the job; it is over, and the leases out are void. */
+  record JobCancelled(String jobId, String reason) implements CoordinatorEvent {}
+
+  /**
+   * A finished job was archived (see {@code JobRun.archived}) and its shards told to stop; the
+   * coordinator's state is then trimmed to {@code retention}.
+   */
+  record JobArchived(String jobId, Retention retention) implements CoordinatorEvent {}
+
+  /**
+   * How much history the coordinator's state keeps, recorded with each archiving so that a replay
+   * trims exactly as the coordinator did.
+   *
+   * @param finishedKept archived jobs kept, the newest (and any that a stage not yet finished
+   *     reads)
+   * @param detailedKept of those, the newest that keep their accumulation plans and loss curves
+   * @param auditKept the newest audit records kept (the journal holds every one)
+   */
+  record Retention(int finishedKept, int detailedKept, int auditKept) implements TesseraSerializable {
+    public Retention {
+      if (finishedKept < 1 || detailedKept < 0 || detailedKept > finishedKept || auditKept < 1) {
+        throw new IllegalArgumentException(
+            "tessera.coordinator: finished-jobs-kept and audit-kept must be at least 1, finished-jobs-detailed in"
+                + " 0..finished-jobs-kept; were " + finishedKept + ", " + auditKept + " and " + detailedKept);
+      }
+    }
+  }
+
   /** An operator command was acknowledged (the audit log). */
   record OperatorCommandRecorded(CoordinatorProtocol.AuditRecord record) implements CoordinatorEvent {}
 }

@@ -18,6 +18,10 @@ final class CoordinatorMetrics {
   final Timer leaseBatchWrite = Kamon.timer("tessera_coordinator_lease_batch_write_time").withoutTags();
   /** From a checkpoint falling due to the job being quiescent, when it is started. */
   final Timer checkpointQuiesce = Kamon.timer("tessera_coordinator_checkpoint_quiesce_time").withoutTags();
+  /** Snapshots of the coordinator's state that could not be saved. */
+  final Counter snapshotFailures = Kamon.counter("tessera_coordinator_snapshot_failures").withoutTags();
+  /** From the coordinator starting to its state being recovered, in milliseconds. */
+  final Gauge recoveryMillis = Kamon.gauge("tessera_coordinator_recovery_ms").withoutTags();
   /** Lease decisions (events) per journal write. */
   final Histogram leaseBatchSize = Kamon.histogram("tessera_coordinator_lease_batch_events").withoutTags();
 }

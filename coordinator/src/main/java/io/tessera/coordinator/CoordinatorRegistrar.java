@@ -45,6 +45,9 @@ public final class CoordinatorRegistrar implements KryoRegistrar {
     registry.add(520, CoordinatorEvent.EnsembleEvaluated.class);
     registry.add(521, CoordinatorEvent.MemberValidated.class);
     registry.add(522, CoordinatorEvent.MemberStoppedEarly.class);
+    registry.add(523, CoordinatorEvent.JobCancelled.class);
+    registry.add(524, CoordinatorEvent.JobArchived.class);
+    registry.add(525, CoordinatorEvent.Retention.class);
 
     // snapshot state
     registry.add(550, CoordinatorState.class);
@@ -60,5 +63,6 @@ public final class CoordinatorRegistrar implements KryoRegistrar {
     registry.add(560, SplitLedger.Run.class);
     registry.add(561, MemberRun.Backup.class);
     registry.add(562, MemberRun.Validation.class);
+    registry.add(563, JobRun.Archive.class);
   }
 }

@@ -11,9 +11,22 @@ import java.time.Duration;
  * @param checkpointTimeout how long every shard of a job has to save a checkpoint (and to confirm
  *     a recovery epoch, per attempt)
  * @param checkpointsKept complete checkpoints kept per job
+ * @param retention how many finished jobs (with and without their plans and loss curves) and
+ *     audit records the coordinator's state keeps
  */
 public record CoordinatorSettings(
-    Duration initializeTimeout, Duration evaluationTimeout, Duration checkpointTimeout, int checkpointsKept) {
+    Duration initializeTimeout,
+    Duration evaluationTimeout,
+    Duration checkpointTimeout,
+    int checkpointsKept,
+    CoordinatorEvent.Retention retention) {
+
+  /** Settings that keep the default history: 100 finished jobs, 3 in detail, 1,000 audit records. */
+  public CoordinatorSettings(
+      Duration initializeTimeout, Duration evaluationTimeout, Duration checkpointTimeout, int checkpointsKept) {
+    this(initializeTimeout, evaluationTimeout, checkpointTimeout, checkpointsKept,
+        new CoordinatorEvent.Retention(100, 3, 1000));
+  }
 
   public static CoordinatorSettings fromConfig(Config config) {
     Config c = config.getConfig("tessera.coordinator");
@@ -21,6 +34,8 @@ public record CoordinatorSettings(
         c.getDuration("initialize-timeout"),
         c.getDuration("evaluation-timeout"),
         c.getDuration("checkpoint-timeout"),
-        c.getInt("checkpoints-kept"));
+        c.getInt("checkpoints-kept"),
+        new CoordinatorEvent.Retention(
+            c.getInt("finished-jobs-kept"), c.getInt("finished-jobs-detailed"), c.getInt("audit-kept")));
   }
 }

@@ -28,9 +28,11 @@ import io.tessera.protocol.coordinator.CoordinatorProtocol.MemberResult;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.WorkerShare;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.function.UnaryOperator;
 
 /**
@@ -57,7 +59,10 @@ public record CoordinatorState(
     List<String> retired)
     implements TesseraSerializable {
 
-  /** Audit records kept in the state for the admin API. */
+  /**
+   * Audit records kept in the state at most; archiving trims them further to the configured
+   * {@code audit-kept} (see {@link CoordinatorEvent.Retention}).
+   */
   static final int AUDIT_KEPT = 1000;
 
   /** Drained worker ids remembered; ids are unique per incarnation, so old ones never return. */
@@ -236,6 +241,10 @@ public record CoordinatorState(
       return withJob(e.jobId(), j -> j.rewoundTo(e.epoch(), e.checkpointId()));
     } else if (event instanceof JobRecovered e) {
       return withJob(e.jobId(), JobRun::recovered).replanned();
+    } else if (event instanceof CoordinatorEvent.JobCancelled e) {
+      return withJob(e.jobId(), j -> j.cancelled(e.reason())).replanned();
+    } else if (event instanceof CoordinatorEvent.JobArchived e) {
+      return withJob(e.jobId(), JobRun::archived).retaining(e.retention());
     } else if (event instanceof OperatorCommandRecorded e) {
       List<AuditRecord> next = new ArrayList<>(audit);
       next.add(e.record());
@@ -273,6 +282,45 @@ public record CoordinatorState(
       throw new IllegalStateException("event for unknown job " + jobId);
     }
     return with(membershipEpoch, workers, next);
+  }
+
+  /**
+   * Keeps the newest archived jobs, and any that a stage not yet finished reads; of those kept,
+   * only the newest few keep their plans and loss curves; and the newest audit records.
+   */
+  private CoordinatorState retaining(CoordinatorEvent.Retention retention) {
+    int finishedKept = retention.finishedKept();
+    int detailedKept = retention.detailedKept();
+    Set<String> read = new HashSet<>();
+    jobs.stream().filter(j -> !j.state().isFinished()).forEach(j -> read.addAll(Stages.sources(j)));
+    List<JobRun> archived = jobs.stream().filter(JobRun::isArchived).toList();
+    Set<String> dropped = new HashSet<>();
+    int excess = archived.size() - finishedKept;
+    for (JobRun job : archived) {
+      if (excess > 0 && !read.contains(job.jobId())) {
+        dropped.add(job.jobId());
+        excess--;
+      }
+    }
+    List<JobRun> kept = archived.stream().filter(j -> !dropped.contains(j.jobId())).toList();
+    Set<String> plain = new HashSet<>();
+    for (int i = 0; i < kept.size() - detailedKept; i++) {
+      if (kept.get(i).hasDetail()) {
+        plain.add(kept.get(i).jobId());
+      }
+    }
+    List<AuditRecord> keptAudit =
+        audit.size() > retention.auditKept() ? audit.subList(audit.size() - retention.auditKept(), audit.size()) : audit;
+    if (dropped.isEmpty() && plain.isEmpty() && keptAudit == audit) {
+      return this;
+    }
+    List<JobRun> next = new ArrayList<>();
+    for (JobRun job : jobs) {
+      if (!dropped.contains(job.jobId())) {
+        next.add(plain.contains(job.jobId()) ? job.withoutDetail() : job);
+      }
+    }
+    return new CoordinatorState(nextJobNumber, nextLeaseId, membershipEpoch, workers, next, keptAudit, retired);
   }
 
   private static JobRun releaseLeasesOf(JobRun job, String workerId) {

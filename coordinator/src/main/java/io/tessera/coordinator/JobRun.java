@@ -32,6 +32,9 @@ import java.util.function.UnaryOperator;
  * @param learningRateScale factor on the scheduled learning rate that came with that change
  * @param ensemble a classifier stage's members measured together; null until then, and for
  *     stages of one member or other kinds
+ * @param archive null while the job is live; once it finished and was archived, its progress
+ *     figures: its ledgers and its checkpoints' cuts are gone, the checkpoints' shard positions
+ *     are kept (a later stage reads the final parameters through them)
  */
 public record JobRun(
     String jobId,
@@ -51,8 +54,15 @@ public record JobRun(
     long lastCheckpointAtMillis,
     int globalBatch,
     double learningRateScale,
-    CoordinatorProtocol.EnsembleResult ensemble)
+    CoordinatorProtocol.EnsembleResult ensemble,
+    Archive archive)
     implements TesseraSerializable {
+
+  /**
+   * What an archived job's split ledgers said, kept when they are dropped (see {@link #archived}).
+   */
+  public record Archive(long samplesDone, long samplesTotal, int splitsDone, int splitsTotal)
+      implements TesseraSerializable {}
 
   private static final double LOSS_SMOOTHING = 0.3;
 
@@ -68,7 +78,7 @@ public record JobRun(
     }
     return new JobRun(
         jobId, spec, JobState.QUEUED, submittedAtMillis, null, 0, members, Double.NaN, null, 0, 1, List.of(),
-        null, 0, submittedAtMillis, spec.globalBatch(), 1.0, null);
+        null, 0, submittedAtMillis, spec.globalBatch(), 1.0, null, null);
   }
 
   MemberRun member(int index) {
@@ -111,7 +121,7 @@ public record JobRun(
     return new JobRun(
         jobId, spec, nextState, submittedAtMillis, dataset, parameterCount, nextMembers, nextLoss, nextFailure,
         nextEpoch, nextCheckpointNumber, nextCheckpoints, nextPending, nextPushes, nextCheckpointAt, globalBatch,
-        learningRateScale, ensemble);
+        learningRateScale, ensemble, archive);
   }
 
   boolean isSync() {
@@ -133,7 +143,7 @@ public record JobRun(
         new JobRun(
             jobId, spec, state, submittedAtMillis, dataset, parameterCount, members, recentLoss, failure,
             recoveryEpoch, nextCheckpointId, checkpoints, pendingCheckpoint, pushesSinceCheckpoint,
-            lastCheckpointAtMillis, nextGlobalBatch, nextScale, ensemble);
+            lastCheckpointAtMillis, nextGlobalBatch, nextScale, ensemble, archive);
     if (!isSync()) {
       return changed;
     }
@@ -157,6 +167,48 @@ public record JobRun(
         null, pushesSinceCheckpoint, lastCheckpointAtMillis);
   }
 
+  /** An operator cancelled the job: it is over, and the checkpoint it was taking is void. */
+  JobRun cancelled(String reason) {
+    return with(JobState.CANCELLED, members, recentLoss, reason, recoveryEpoch, nextCheckpointId, checkpoints,
+        null, pushesSinceCheckpoint, lastCheckpointAtMillis);
+  }
+
+  boolean isArchived() {
+    return archive != null;
+  }
+
+  /** Whether it ever got past the queue: its shards may exist. */
+  boolean wasStarted() {
+    return dataset != null || members.stream().anyMatch(MemberRun::initialized);
+  }
+
+  /**
+   * The finished job as the coordinator keeps it: its progress figures instead of its ledgers, its
+   * checkpoints' shard positions without their cuts (nothing rewinds a finished job; a later stage
+   * reads the newest, or the one before if that turns out unreadable), and the results, plans and
+   * loss curves; see {@link #withoutDetail}.
+   */
+  JobRun archived() {
+    Archive figures = new Archive(samplesDone(), samplesTotal(), splitsDone(), splitsTotal());
+    List<MemberRun> compact = members.stream().map(MemberRun::archived).toList();
+    List<CheckpointRecord> positions =
+        checkpoints.stream().map(c -> new CheckpointRecord(c.checkpointId(), List.of(), c.positions())).toList();
+    return new JobRun(
+        jobId, spec, state, submittedAtMillis, dataset, parameterCount, compact, recentLoss, failure, recoveryEpoch,
+        nextCheckpointId, positions, null, 0, lastCheckpointAtMillis, globalBatch, learningRateScale, ensemble, figures);
+  }
+
+  /** An archived job without its members' accumulation plans and loss curves. */
+  JobRun withoutDetail() {
+    return with(state, members.stream().map(MemberRun::withoutDetail).toList(), recentLoss, failure, recoveryEpoch,
+        nextCheckpointId, checkpoints, pendingCheckpoint, pushesSinceCheckpoint, lastCheckpointAtMillis);
+  }
+
+  /** Whether it still has its plans or loss curves. */
+  boolean hasDetail() {
+    return members.stream().anyMatch(m -> !m.plans().isEmpty() || !m.stepLosses().isEmpty());
+  }
+
   JobRun withMember(int index, UnaryOperator<MemberRun> change) {
     List<MemberRun> next = new ArrayList<>(members);
     next.set(index, change.apply(members.get(index)));
@@ -174,7 +226,7 @@ public record JobRun(
         new JobRun(
                 jobId, spec, state, submittedAtMillis, found, parameters, members, recentLoss, failure,
                 recoveryEpoch, nextCheckpointId, checkpoints, pendingCheckpoint, pushesSinceCheckpoint,
-                lastCheckpointAtMillis, globalBatch, learningRateScale, ensemble)
+                lastCheckpointAtMillis, globalBatch, learningRateScale, ensemble, archive)
             .withMember(index, MemberRun::withInitialized);
     if (!next.members.stream().allMatch(MemberRun::initialized)) {
       return next;
@@ -194,7 +246,7 @@ public record JobRun(
     return new JobRun(
         jobId, spec, JobState.RUNNING, submittedAtMillis, found, parameters, running, recentLoss, failure,
         recoveryEpoch, nextCheckpointId, List.of(new CheckpointRecord(0, cuts, positions)), null, 0, atMillis,
-        globalBatch, learningRateScale, ensemble);
+        globalBatch, learningRateScale, ensemble, archive);
   }
 
   /**
@@ -255,7 +307,7 @@ public record JobRun(
         new JobRun(
             jobId, spec, state, submittedAtMillis, dataset, parameterCount, members, recentLoss, failure,
             recoveryEpoch, nextCheckpointId, checkpoints, pendingCheckpoint, pushesSinceCheckpoint,
-            lastCheckpointAtMillis, globalBatch, learningRateScale, result);
+            lastCheckpointAtMillis, globalBatch, learningRateScale, result, archive);
     return next.members.stream().allMatch(m -> m.result() != null) ? next.withState(JobState.COMPLETED) : next;
   }
 
@@ -330,11 +382,17 @@ public record JobRun(
   }
 
   long samplesDone() {
+    if (archive != null) {
+      return archive.samplesDone();
+    }
     return members.stream().filter(m -> m.ledger() != null).mapToLong(m -> m.ledger().ackedSamples()).sum();
   }
 
   /** Samples the job trains: every member's epochs, less what early stopping skipped. */
   long samplesTotal() {
+    if (archive != null) {
+      return archive.samplesTotal();
+    }
     if (dataset == null) {
       return 0; // unknown until a worker has looked at the data
     }
@@ -345,10 +403,16 @@ public record JobRun(
   }
 
   int splitsDone() {
+    if (archive != null) {
+      return archive.splitsDone();
+    }
     return members.stream().filter(m -> m.ledger() != null).mapToInt(m -> m.ledger().ackedSplits()).sum();
   }
 
   int splitsTotal() {
+    if (archive != null) {
+      return archive.splitsTotal();
+    }
     return members.stream().filter(m -> m.ledger() != null).mapToInt(m -> m.ledger().totalSplits()).sum();
   }
 }

@@ -14,7 +14,8 @@ import java.util.List;
  * tracks the step being trained (a run of splits making one global batch) and the loss of every
  * step taken.
  *
- * @param ledger null until the job runs
+ * @param ledger null until the job runs (and once it is archived)
+ * @param plans the newest {@link #PLANS_KEPT} accumulation plans, oldest first
  * @param result null until evaluated
  * @param round in {@code sync} mode, the splits of the step in progress; null otherwise, and once
  *     every step is taken
@@ -59,6 +60,9 @@ public record MemberRun(
   /** Lease {@code leaseId}, held by {@code workerId}, duplicates lease {@code originalLeaseId}. */
   public record Backup(long leaseId, long originalLeaseId, String workerId) implements TesseraSerializable {}
 
+  /** Accumulation plans kept per member, the newest; each holds a share per worker. */
+  static final int PLANS_KEPT = 256;
+
   public MemberRun {
     plans = List.copyOf(plans);
     stepLosses = List.copyOf(stepLosses);
@@ -68,6 +72,19 @@ public record MemberRun(
 
   static MemberRun fresh(int member, String name) {
     return new MemberRun(member, name, false, null, List.of(), null, null, 1.0, 0, 0, List.of(), List.of(), List.of(), -1);
+  }
+
+  /**
+   * The member of an archived job: no ledger, step in progress or backups, keeping its plans, loss
+   * curve, scores and result.
+   */
+  MemberRun archived() {
+    return new MemberRun(member, name, initialized, null, plans, result, null, roundScale, 0, 0, stepLosses, List.of(), validations, stoppedAfterEpoch);
+  }
+
+  /** Without its plans and loss curve, which an archived job keeps only for a while. */
+  MemberRun withoutDetail() {
+    return new MemberRun(member, name, initialized, ledger, List.of(), result, round, roundScale, roundLossSum, roundSamples, List.of(), backups, validations, stoppedAfterEpoch);
   }
 
   /** The backup lease {@code leaseId}, if it is one. */
@@ -197,6 +214,9 @@ public record MemberRun(
   MemberRun withPlan(AccumulationPlan plan) {
     List<AccumulationPlan> next = new ArrayList<>(plans);
     next.add(plan);
+    if (next.size() > PLANS_KEPT) {
+      next.remove(0); // a long job with much churn would otherwise grow the state without bound
+    }
     return new MemberRun(member, name, initialized, ledger, next, result, round, roundScale, roundLossSum, roundSamples, stepLosses, backups, validations, stoppedAfterEpoch);
   }
 

@@ -43,6 +43,14 @@ public final class ShardFleet extends AbstractBehavior<ShardFleet.Command> {
   public record Rewind(long epoch) implements Command {}
 
   /**
+   * The job is over: every shard stops (see {@link ShardProtocol.StopShard}), then the fleet. A
+   * shard started again later (a later stage reading it) serves its last checkpoint read-only.
+   */
+  public enum Stop implements Command {
+    INSTANCE
+  }
+
+  /**
    * Asks every shard for its status until each has answered, so that Cluster Sharding starts any
    * that lived on a node that is gone; a shard that starts asks the coordinator where from, which
    * is how a lost shard is noticed even when no worker is pulling. A question sent while sharding
@@ -121,6 +129,7 @@ public final class ShardFleet extends AbstractBehavior<ShardFleet.Command> {
         .onMessage(Woken.class, this::onWoken)
         .onMessage(WakeAgain.class, this::onWakeAgain)
         .onMessage(Roster.class, this::onRoster)
+        .onMessage(Stop.class, this::onStop)
         .build();
   }
 
@@ -163,6 +172,15 @@ public final class ShardFleet extends AbstractBehavior<ShardFleet.Command> {
       checkpointId = -1;
     }
     return this;
+  }
+
+  private Behavior<Command> onStop(Stop stop) {
+    for (int member = 0; member < members; member++) {
+      for (int shard = 0; shard < shards; shard++) {
+        shard(member, shard).tell(ShardProtocol.StopShard.INSTANCE);
+      }
+    }
+    return Behaviors.stopped();
   }
 
   private Behavior<Command> onRoster(Roster roster) {

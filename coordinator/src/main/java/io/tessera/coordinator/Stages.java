@@ -53,6 +53,19 @@ final class Stages {
     return from.isEmpty() && teachers.isEmpty() ? StageInputs.NONE : new StageInputs(from, teachers);
   }
 
+  /** The job ids of the earlier stages {@code job} reads ({@code from}, {@code teacher}). */
+  static List<String> sources(JobRun job) {
+    StageSpec stage = job.spec().stage();
+    List<String> ids = new ArrayList<>();
+    if (!stage.from().isEmpty()) {
+      ids.add(job.jobIdOfStage(stage.from()));
+    }
+    if (!stage.teacher().isEmpty()) {
+      ids.add(job.jobIdOfStage(stage.teacher()));
+    }
+    return ids;
+  }
+
   /** The members of {@code job} itself, as sources (for measuring them together). */
   static List<SourceModel> members(JobRun job) {
     List<SourceModel> members = new ArrayList<>();

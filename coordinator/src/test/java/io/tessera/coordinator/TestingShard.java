@@ -127,7 +127,14 @@ final class TestingShard extends AbstractBehavior<ShardProtocol.Command> {
         .onMessage(RewindTo.class, this::onRewindTo)
         .onMessage(ConfirmEpoch.class, this::onConfirmEpoch)
         .onMessage(GetStatus.class, this::onGetStatus)
+        .onMessage(ShardProtocol.StopShard.class, this::onStopShard)
         .build();
+  }
+
+  /** Stops as a real shard does; the next message starts a fresh incarnation. */
+  private Behavior<ShardProtocol.Command> onStopShard(ShardProtocol.StopShard command) {
+    script.seen.add(new Seen(entityId, command));
+    return Behaviors.stopped();
   }
 
   private Behavior<ShardProtocol.Command> onTakeCheckpoint(TakeCheckpoint command) {

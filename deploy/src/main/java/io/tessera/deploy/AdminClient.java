@@ -16,7 +16,7 @@ import java.util.List;
 import java.util.Set;
 
 /**
- * {@code bin/tessera submit | status | jobs | checkpoint | audit | workers | drain | set-batch}:
+ * {@code bin/tessera submit | status | jobs | checkpoint | cancel | audit | workers | drain | set-batch}:
  * talks to a running cluster's admin front.
  */
 final class AdminClient {
@@ -43,6 +43,7 @@ final class AdminClient {
         case "submit" -> client.submit(single(line, "submit SPEC"), line.flag("json"));
         case "status" -> client.status(single(line, "status JOB"), line.flag("json"), line.flag("watch"));
         case "checkpoint" -> client.checkpoint(single(line, "checkpoint JOB"), line.flag("json"));
+        case "cancel" -> client.cancel(single(line, "cancel JOB"), line.flag("json"));
         case "audit" -> client.audit(line.flag("json"));
         case "workers" -> client.workers(line.flag("json"));
         case "drain" -> client.drain(single(line, "drain WORKER-ID|HOST:PORT"), line.flag("json"));
@@ -132,8 +133,8 @@ final class AdminClient {
       boolean failed = false;
       for (JsonNode job : matching) {
         String state = job.get("state").asText();
-        finished &= state.equals("COMPLETED") || state.equals("FAILED");
-        failed |= state.equals("FAILED");
+        finished &= state.equals("COMPLETED") || state.equals("FAILED") || state.equals("CANCELLED");
+        failed |= state.equals("FAILED") || state.equals("CANCELLED");
         String prefix = matching.size() > 1 ? job.get("jobId").asText() + "  " : "";
         System.out.println(raw ? job.toString() : prefix + describe(job, watch ? (System.nanoTime() - start) / 1e9 : -1));
       }
@@ -168,6 +169,23 @@ final class AdminClient {
       return failed(response, body);
     }
     System.out.println(raw ? response.body() : "checkpoint " + body.get("checkpointId").asLong() + " of " + jobId + " started");
+    return 0;
+  }
+
+  private int cancel(String jobId, boolean raw) throws IOException, InterruptedException {
+    HttpResponse<String> response =
+        send(HttpRequest.newBuilder(base.resolve("api/jobs/" + jobId + "/cancel")).POST(HttpRequest.BodyPublishers.noBody()));
+    JsonNode body = JSON.readTree(response.body());
+    if (response.statusCode() != 200) {
+      return failed(response, body);
+    }
+    if (raw) {
+      System.out.println(response.body());
+    } else {
+      for (JsonNode id : body.get("jobIds")) {
+        System.out.println("cancelled " + id.asText());
+      }
+    }
     return 0;
   }
 

@@ -312,8 +312,9 @@ final class BenchCommand {
         firstNanos = System.nanoTime();
       }
       if (status.state().isFinished() || (status.samplesTotal() > 0 && status.samplesDone() == status.samplesTotal())) {
-        if (status.state() == CoordinatorProtocol.JobState.FAILED) {
-          throw new IllegalStateException("benchmark job failed: " + status.failure());
+        if (status.state() == CoordinatorProtocol.JobState.FAILED
+            || status.state() == CoordinatorProtocol.JobState.CANCELLED) {
+          throw new IllegalStateException("benchmark job " + status.state() + ": " + status.failure());
         }
         return (status.samplesDone() - firstSamples) * 1e9 / (System.nanoTime() - firstNanos);
       }

@@ -229,8 +229,8 @@ final class DemoCommand {
   }
 
   private static int report(JobStatus status, double seconds) {
-    if (status.state() == CoordinatorProtocol.JobState.FAILED) {
-      System.out.println("demo: the job failed: " + status.failure());
+    if (status.state() != CoordinatorProtocol.JobState.COMPLETED) {
+      System.out.println("demo: the job " + status.state().name().toLowerCase() + ": " + status.failure());
       return 1;
     }
     System.out.printf(

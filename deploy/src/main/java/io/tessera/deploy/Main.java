@@ -36,6 +36,8 @@ public final class Main {
         status JOB           show a job's progress      --watch: until it ends (exit 1 if failed)
         jobs                 list all jobs
         checkpoint JOB       have a running job take a checkpoint now; prints its id
+        cancel JOB           stop a queued or running job (a pipeline's id: every stage not
+                             finished); its leases end and its shards stop
         audit                list the operator commands the coordinator acknowledged
         workers              list the workers: state, member, k, leases; recently drained ones
         drain TARGET         have a worker (its id) or every worker of a node (HOST:PORT) finish
@@ -90,7 +92,7 @@ public final class Main {
       return switch (args.get(0)) {
         case "demo" -> DemoCommand.run(rest);
         case "node" -> NodeCommand.run(rest);
-        case "submit", "status", "jobs", "checkpoint", "audit", "workers", "drain", "set-batch" ->
+        case "submit", "status", "jobs", "checkpoint", "cancel", "audit", "workers", "drain", "set-batch" ->
             AdminClient.run(args.get(0), rest);
         case "data" -> DataCommand.run(rest);
         case "reference" -> ReferenceCommand.run(rest);

@@ -105,6 +105,13 @@ public final class ParameterShard {
               return Behaviors.same();
             })
         .onMessage(
+            ShardProtocol.StopShard.class,
+            stop -> {
+              // Its job is over and it was not running: nothing to stop, nothing to recover.
+              shardRegion.tell(new ClusterSharding.Passivate<>(context.getSelf()));
+              return Behaviors.ignore();
+            })
+        .onMessage(
             Command.class,
             message -> {
               if (stash.isFull()) {

@@ -33,6 +33,7 @@ import io.tessera.protocol.ps.ShardProtocol.Pull;
 import io.tessera.protocol.ps.ShardProtocol.Push;
 import io.tessera.protocol.ps.ShardProtocol.RewindTo;
 import io.tessera.protocol.ps.ShardProtocol.ShardAddress;
+import io.tessera.protocol.ps.ShardProtocol.StopShard;
 import io.tessera.protocol.ps.ShardProtocol.TakeCheckpoint;
 import io.tessera.protocol.ps.ShardProtocol.UpdateRoster;
 import io.tessera.protocol.spec.TrainingMode;
@@ -90,6 +91,11 @@ final class PersistentShard extends EventSourcedBehavior<Command, ShardEvent, Sh
   private boolean deletingOldSnapshots;
   private String unusable;
   private ShardMetrics metrics;
+
+  /** A shard of a finished job has had no message for a while: it stops. */
+  private enum IdleTimeout implements Local {
+    INSTANCE
+  }
 
   /** Akka's retention has finished deleting old snapshots: checkpoints held meanwhile may go on. */
   private enum OldSnapshotsDeleted implements Local {
@@ -200,8 +206,11 @@ final class PersistentShard extends EventSourcedBehavior<Command, ShardEvent, Sh
     if (state.initialized()) {
       metrics = new ShardMetrics(address.jobId());
       context.getLog().info(
-          "Shard {} restored checkpoint {} at version {} in epoch {}",
-          entityId, state.checkpointId(), state.live().version, epoch);
+          "Shard {} restored checkpoint {} at version {} in epoch {}{}",
+          entityId, state.checkpointId(), state.live().version, epoch, plan.finished() ? ", read-only (its job is over)" : "");
+    }
+    if (plan.finished()) {
+      context.setReceiveTimeout(settings.finishedIdleTimeout(), IdleTimeout.INSTANCE);
     }
   }
 
@@ -264,13 +273,40 @@ final class PersistentShard extends EventSourcedBehavior<Command, ShardEvent, Sh
         .onCommand(RewindTo.class, this::onRewindTo)
         .onCommand(ConfirmEpoch.class, this::onConfirmEpoch)
         .onCommand(UpdateRoster.class, this::onUpdateRoster)
+        .onCommand(StopShard.class, this::onStopShard)
+        .onCommand(IdleTimeout.class, this::onIdleTimeout)
         .onCommand(OldSnapshotsDeleted.class, (state, deleted) -> Effect().unstashAll())
         .build();
   }
 
+  /** The job is over: stop, keeping the checkpoints; held pulls get the reason. */
+  private Effect<ShardEvent, ShardState> onStopShard(ShardState state, StopShard command) {
+    context.getLog().debug("Shard {} stops: its job is over", entityId);
+    failHeldPulls("the job of shard " + entityId + " is over");
+    shardRegion.tell(new ClusterSharding.Passivate<>(context.getSelf()));
+    return Effect().none();
+  }
+
+  private Effect<ShardEvent, ShardState> onIdleTimeout(ShardState state, IdleTimeout timeout) {
+    context.getLog().debug("Shard {} of a finished job was idle for {}; stopping", entityId, settings.finishedIdleTimeout());
+    shardRegion.tell(new ClusterSharding.Passivate<>(context.getSelf()));
+    return Effect().none();
+  }
+
+  /** Why a shard of a finished job takes no {@code what}, or null while its job is live. */
+  private String over(String what) {
+    if (!plan.finished()) {
+      return null;
+    }
+    return plan.isFresh()
+        ? "shard " + entityId + ": the coordinator does not know job " + address.jobId() + " (it ended long ago, or never existed)"
+        : "shard " + entityId + ": job " + address.jobId() + " is over; it takes no " + what;
+  }
+
   private Effect<ShardEvent, ShardState> onInitialize(ShardState state, Initialize command) {
-    if (unusable != null) {
-      command.replyTo().tell(StatusReply.error(unusable));
+    String refused = unusable != null ? unusable : over("set-up");
+    if (refused != null) {
+      command.replyTo().tell(StatusReply.error(refused));
       return Effect().none();
     }
     if (state.initialized()) {
@@ -343,7 +379,7 @@ final class PersistentShard extends EventSourcedBehavior<Command, ShardEvent, Sh
   }
 
   private Effect<ShardEvent, ShardState> onPush(ShardState state, Push push) {
-    String refusal = refusal(state);
+    String refusal = over("push") != null ? over("push") : refusal(state);
     if (refusal != null) {
       return Effect().reply(push.replyTo(), StatusReply.error(refusal));
     }
@@ -356,7 +392,7 @@ final class PersistentShard extends EventSourcedBehavior<Command, ShardEvent, Sh
   }
 
   private Effect<ShardEvent, ShardState> onUpdateRoster(ShardState state, UpdateRoster update) {
-    if (state.initialized() && unusable == null && state.live().applyRoster(update.membershipEpoch(), update.workers())) {
+    if (!plan.finished() && state.initialized() && unusable == null && state.live().applyRoster(update.membershipEpoch(), update.workers())) {
       releaseHeldPulls(state);
     }
     return Effect().none();
@@ -384,7 +420,7 @@ final class PersistentShard extends EventSourcedBehavior<Command, ShardEvent, Sh
   }
 
   private Effect<ShardEvent, ShardState> onTakeCheckpoint(ShardState state, TakeCheckpoint command) {
-    String refusal = refusal(state);
+    String refusal = over("checkpoint") != null ? over("checkpoint") : refusal(state);
     if (refusal == null && command.epoch() != epoch) {
       refusal = "shard " + entityId + " is in epoch " + epoch + ", the checkpoint is for epoch " + command.epoch();
     }
@@ -439,6 +475,9 @@ final class PersistentShard extends EventSourcedBehavior<Command, ShardEvent, Sh
   private String refusal(ShardState state) {
     if (unusable != null) {
       return unusable;
+    }
+    if (plan.finished() && plan.isFresh()) {
+      return over("pull");
     }
     if (!state.initialized()) {
       return "shard " + entityId + " holds no parameters yet: its job has not been initialised";

@@ -11,9 +11,20 @@ import java.time.Duration;
  * @param snapshotsKept checkpoints (snapshots) a shard keeps
  * @param resolveTimeout how long a starting shard waits for the coordinator before asking again
  * @param stashCapacity messages a starting shard holds meanwhile
+ * @param finishedIdleTimeout how long a shard of a finished job, started again to be read (by a
+ *     later stage), stays without a message before it stops
  */
 public record ShardSettings(
-    double maxGradientNormPerSample, int snapshotsKept, Duration resolveTimeout, int stashCapacity) {
+    double maxGradientNormPerSample,
+    int snapshotsKept,
+    Duration resolveTimeout,
+    int stashCapacity,
+    Duration finishedIdleTimeout) {
+
+  /** Settings whose shards of finished jobs stop after two idle minutes. */
+  public ShardSettings(double maxGradientNormPerSample, int snapshotsKept, Duration resolveTimeout, int stashCapacity) {
+    this(maxGradientNormPerSample, snapshotsKept, resolveTimeout, stashCapacity, Duration.ofMinutes(2));
+  }
 
   public static ShardSettings fromConfig(Config config) {
     Config c = config.getConfig("tessera.ps");
@@ -21,6 +32,7 @@ public record ShardSettings(
         c.getDouble("max-gradient-norm-per-sample"),
         c.getInt("snapshots-kept"),
         c.getDuration("resolve-timeout"),
-        c.getInt("stash-capacity"));
+        c.getInt("stash-capacity"),
+        c.getDuration("finished-idle-timeout"));
   }
 }

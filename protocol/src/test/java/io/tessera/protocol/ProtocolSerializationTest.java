@@ -487,6 +487,7 @@ class ProtocolSerializationTest {
     all.add(new ShardProtocol.RewindTo(3L));
     all.add(new ShardProtocol.ConfirmEpoch(3L, ref()));
     all.add(new ShardProtocol.EpochConfirmed(1, 3L, 7L, 40L));
+    all.add(ShardProtocol.StopShard.INSTANCE);
 
     WorkerProtocol.DatasetInfo info = new WorkerProtocol.DatasetInfo(60_000, 10_000, "9f2c41d0");
     all.add(WorkerProtocol.WorkAvailable.INSTANCE);
@@ -503,10 +504,14 @@ class ProtocolSerializationTest {
     all.add(
         new WorkerProtocol.EnsembleReport("job-4.pretrain-1", 10_000, List.of(0.8801, 0.8790), List.of(0.874, Double.NaN), 0.8891, 0.8874, 0.8902));
     all.add(WorkerProtocol.Drain.INSTANCE);
+    all.add(new WorkerProtocol.AbandonJob("job-4.student"));
 
     all.add(new CoordinatorProtocol.ResolveShardRecovery(JOB, 1, 0, ref()));
     all.add(new CoordinatorProtocol.ShardRecoveryPlan(2L, 7L, 19L));
     all.add(new CoordinatorProtocol.ShardRecoveryPlan(0L, -1L, 0L));
+    all.add(new CoordinatorProtocol.ShardRecoveryPlan(1L, 12L, 14L, true));
+    all.add(new CoordinatorProtocol.CancelJob("job-4", ref()));
+    all.add(new CoordinatorProtocol.JobCancelled(List.of("job-4.pretrain-1", "job-4.student")));
     all.add(new CoordinatorProtocol.ReportCorruptCheckpoint(JOB, 1, 0, 7L, "CRC mismatch"));
     all.add(new CoordinatorProtocol.RequestCheckpoint(JOB, ref()));
     all.add(new CoordinatorProtocol.CheckpointRequested(JOB, 9L));

@@ -189,6 +189,24 @@ final class TestCluster implements AutoCloseable {
         .jobIds();
   }
 
+  /** Cancels a job (or every unfinished stage of a pipeline); returns the ids cancelled. */
+  List<String> cancel(String jobId) {
+    return AskPattern.<CoordinatorProtocol.Command, CoordinatorProtocol.JobCancelled>askWithStatus(
+            coordinator, replyTo -> new CoordinatorProtocol.CancelJob(jobId, replyTo), ASK, seedNode().scheduler())
+        .toCompletableFuture()
+        .join()
+        .jobIds();
+  }
+
+  /** Every job the coordinator keeps, oldest first. */
+  List<JobStatus> jobs() {
+    return AskPattern.<CoordinatorProtocol.Command, CoordinatorProtocol.JobList>ask(
+            coordinator, CoordinatorProtocol.ListJobs::new, ASK, seedNode().scheduler())
+        .toCompletableFuture()
+        .join()
+        .jobs();
+  }
+
   JobStatus status(String jobId) {
     return AskPattern.<CoordinatorProtocol.Command, JobStatus>askWithStatus(
             coordinator, replyTo -> new CoordinatorProtocol.GetJobStatus(jobId, replyTo), ASK, seedNode().scheduler())

@@ -195,6 +195,7 @@ public final class Worker extends AbstractBehavior<Command> {
         .onMessage(Evaluate.class, this::onEvaluate)
         .onMessage(EvaluateEnsemble.class, this::onEvaluateEnsemble)
         .onMessage(Drain.class, this::onDrain)
+        .onMessage(WorkerProtocol.AbandonJob.class, this::onAbandonJob)
         .onMessage(LeaseAnswered.class, this::onLeaseAnswered)
         .onMessage(ParametersPulled.class, this::onParametersPulled)
         .onMessage(WindowReady.class, this::onWindowReady)
@@ -519,6 +520,37 @@ public final class Worker extends AbstractBehavior<Command> {
       pushWindow(); // same sequence number: shards that already applied it answer Duplicate
     } else {
       pullWindow();
+    }
+    return this;
+  }
+
+  // ------------------------------------------------------------------ cancelled jobs
+
+  /**
+   * The job was cancelled: its lease is dropped without a push or an ack (a push in flight reaches
+   * shards that refuse it), its members' contexts are closed, and the worker asks for other work.
+   */
+  private Behavior<Command> onAbandonJob(WorkerProtocol.AbandonJob abandon) {
+    boolean held = current != null && current.lease.jobId().equals(abandon.jobId());
+    if (held) {
+      getContext().getLog().info("Dropping lease {}: job {} was cancelled", current.lease.leaseId(), abandon.jobId());
+      current = null;
+      timers.cancel(RetryWindow.INSTANCE);
+    }
+    accumulation.keySet().removeIf(key -> key.startsWith(abandon.jobId() + ":"));
+    members.entrySet().removeIf(
+        entry -> {
+          if (entry.getValue().jobId.equals(abandon.jobId())) {
+            entry.getValue().close();
+            return true;
+          }
+          return false;
+        });
+    if (draining && held && completion == null && !leaseRequested) {
+      return leave();
+    }
+    if (current == null && completion == null) {
+      requestLease();
     }
     return this;
   }

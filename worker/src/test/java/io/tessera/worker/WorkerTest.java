@@ -714,6 +714,28 @@ class WorkerTest {
   }
 
   @Test
+  void aWorkerDropsTheLeaseOfACancelledJobWithoutPushingOrAckingAndAsksForOtherWork() {
+    Started started = start(spec(2), SETTINGS);
+    TestingShard.Script script = started.script().holdPull(0, 1);
+    TestProbe<Object> watcher = testKit.createTestProbe();
+    started.request().replyTo().tell(new LeaseGranted(lease(75, started.jobId(), started.spec(), 0, 32, 1, 1)));
+    watcher.awaitAssert(WAIT, () -> {
+      assertEquals(1, script.heldPulls());
+      return null;
+    });
+
+    started.worker().tell(new WorkerProtocol.AbandonJob(started.jobId()));
+    RequestLease next = started.coordinator().expectMessageClass(RequestLease.class, WAIT);
+    assertEquals(started.worker(), next.worker());
+    script.releaseHeldPulls(); // the pull answered late: its window is not computed or pushed
+    next.replyTo().tell(new NoLease("no job is running", 600_000));
+
+    started.coordinator().expectNoMessage(Duration.ofMillis(500));
+    assertEquals(List.of(), script.pushes(0), "nothing pushed for the cancelled job");
+    assertEquals(List.of(), script.pushes(1));
+  }
+
+  @Test
   void anIdleWorkerDrainsAtOnce() {
     TestProbe<CoordinatorProtocol.Command> coordinator = testKit.createTestProbe();
     ActorRef<WorkerProtocol.Command> worker = spawnWorker(coordinator, SETTINGS);

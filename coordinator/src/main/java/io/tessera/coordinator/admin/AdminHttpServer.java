@@ -53,6 +53,7 @@ import java.util.function.Function;
  * GET  /api/jobs/{id}                 → one job's status
  * GET  /api/jobs/{id}/accumulation    → the accumulation plans handed out
  * POST /api/jobs/{id}/checkpoint      → 202 {"jobId": ..., "checkpointId": ...}
+ * POST /api/jobs/{id}/cancel          → 200 {"jobIds": [...]}; 404 unknown, 409 already finished
  * GET  /api/audit                     → the acknowledged operator commands, oldest first
  * GET  /api/cluster                   → the members this node sees (address, status, roles)
  * GET  /health                        → 200 ok
@@ -120,6 +121,9 @@ public final class AdminHttpServer {
                 path(
                     PathMatchers.segment().slash("checkpoint"),
                     jobId -> post(() -> completeWithFuture(checkpoint(jobId)))),
+                path(
+                    PathMatchers.segment().slash("cancel"),
+                    jobId -> post(() -> completeWithFuture(cancel(jobId)))),
                 path(
                     PathMatchers.segment().slash("global-batch"),
                     jobId -> post(() -> entity(Unmarshaller.entityToString(), body -> setGlobalBatch(jobId, body)))),
@@ -209,6 +213,19 @@ public final class AdminHttpServer {
             settings.askTimeout(),
             system.scheduler());
     return respond(requested, StatusCodes.ACCEPTED, r -> r);
+  }
+
+  private CompletionStage<HttpResponse> cancel(String jobId) {
+    CompletionStage<CoordinatorProtocol.JobCancelled> cancelled =
+        AskPattern.askWithStatus(
+            coordinator,
+            replyTo -> new CoordinatorProtocol.CancelJob(jobId, replyTo),
+            settings.askTimeout(),
+            system.scheduler());
+    // An unknown job is not found; one that has finished already is a conflict.
+    return respond(
+        cancelled, StatusCodes.OK, c -> c,
+        reason -> reason.startsWith("no job ") ? StatusCodes.NOT_FOUND : StatusCodes.CONFLICT);
   }
 
   /**
@@ -325,6 +342,15 @@ public final class AdminHttpServer {
   /** The same, with the status a refusal by the coordinator gets. */
   private <T> CompletionStage<HttpResponse> respond(
       CompletionStage<T> answer, StatusCode success, Function<T, Object> body, StatusCode refused) {
+    return respond(answer, success, body, reason -> refused);
+  }
+
+  /** The same, with the status of a refusal chosen by its reason. */
+  private <T> CompletionStage<HttpResponse> respond(
+      CompletionStage<T> answer,
+      StatusCode success,
+      Function<T, Object> body,
+      Function<String, StatusCode> refused) {
     return answer.handle(
         (value, failure) -> {
           if (failure == null) {
@@ -332,7 +358,7 @@ public final class AdminHttpServer {
           }
           Throwable cause = failure.getCause() != null ? failure.getCause() : failure;
           if (cause instanceof StatusReply.ErrorMessage) {
-            return json(refused, Map.of("error", cause.getMessage()));
+            return json(refused.apply(cause.getMessage()), Map.of("error", cause.getMessage()));
           }
           return json(
               StatusCodes.SERVICE_UNAVAILABLE,

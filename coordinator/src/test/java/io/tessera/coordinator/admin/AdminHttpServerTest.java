@@ -314,6 +314,34 @@ class AdminHttpServerTest {
   }
 
   @Test
+  void aQueuedJobIsCancelledOnceAnUnknownOneIsNotFoundAndTheTokenIsNeeded() throws Exception {
+    assertEquals(201, send(post(binding, VALID_SPEC)).statusCode());
+
+    HttpResponse<String> anonymous =
+        send(HttpRequest.newBuilder(uri(binding, "/api/jobs/job-1/cancel")).POST(HttpRequest.BodyPublishers.noBody()).build());
+    assertEquals(401, anonymous.statusCode());
+    assertEquals("QUEUED", JSON.readTree(send(authorized(get(binding, "/api/jobs/job-1"))).body()).path("state").asText());
+
+    HttpResponse<String> cancelled = send(postJson(binding, "/api/jobs/job-1/cancel", ""));
+    assertEquals(200, cancelled.statusCode(), cancelled.body());
+    assertEquals("job-1", JSON.readTree(cancelled.body()).path("jobIds").get(0).asText());
+    JsonNode job = JSON.readTree(send(authorized(get(binding, "/api/jobs/job-1"))).body());
+    assertEquals("CANCELLED", job.path("state").asText());
+    assertEquals("cancelled by an operator while QUEUED", job.path("failure").asText());
+
+    HttpResponse<String> again = send(postJson(binding, "/api/jobs/job-1/cancel", ""));
+    assertEquals(409, again.statusCode(), again.body());
+    assertTrue(JSON.readTree(again.body()).path("error").asText().contains("job-1 is CANCELLED"), again.body());
+    HttpResponse<String> unknown = send(postJson(binding, "/api/jobs/job-9/cancel", ""));
+    assertEquals(404, unknown.statusCode(), unknown.body());
+    assertEquals("no job job-9", JSON.readTree(unknown.body()).path("error").asText());
+
+    JsonNode audit = JSON.readTree(send(authorized(get(binding, "/api/audit"))).body());
+    assertEquals("cancel", audit.get(audit.size() - 1).path("command").asText());
+    assertEquals("job-1", audit.get(audit.size() - 1).path("detail").asText());
+  }
+
+  @Test
   void theAuditLogListsTheAcknowledgedCommandsOldestFirst() throws Exception {
     HttpResponse<String> empty = send(authorized(get(binding, "/api/audit")));
     assertEquals(200, empty.statusCode());

@@ -32,6 +32,7 @@ public final class CoordinatorProtocol {
           ListWorkers,
           GetTrainingCurve,
           GetShardStatuses,
+          CancelJob,
           Local {}
 
   /**
@@ -109,9 +110,17 @@ public final class CoordinatorProtocol {
    * @param checkpointId the checkpoint to restore; -1 when the shard is new and waits for its
    *     initial values
    * @param sequenceNr the journal position of that checkpoint's snapshot in the shard's journal
+   * @param finished the job is over (completed, failed, cancelled, or no longer known): the shard
+   *     serves pulls of that checkpoint (a later stage reads it) but takes no push, set-up or
+   *     checkpoint, and stops once idle
    */
-  public record ShardRecoveryPlan(long epoch, long checkpointId, long sequenceNr)
+  public record ShardRecoveryPlan(long epoch, long checkpointId, long sequenceNr, boolean finished)
       implements TesseraSerializable {
+    /** The plan of a shard whose job is live. */
+    public ShardRecoveryPlan(long epoch, long checkpointId, long sequenceNr) {
+      this(epoch, checkpointId, sequenceNr, false);
+    }
+
     public boolean isFresh() {
       return checkpointId < 0;
     }
@@ -129,6 +138,22 @@ public final class CoordinatorProtocol {
       implements Command {}
 
   public record CheckpointRequested(String jobId, long checkpointId) implements TesseraSerializable {}
+
+  /**
+   * An operator stops a job that is queued or running: its leases end (workers drop them without
+   * pushing), its parameter shards stop, and it ends {@link JobState#CANCELLED}; journaled and
+   * audited. {@code jobId} may be a pipeline's id ({@code job-N}), which cancels every stage of it
+   * that has not finished. A later stage that reads a cancelled one fails when its turn comes.
+   * Replies {@link JobCancelled} naming the jobs cancelled, or an error naming an unknown or
+   * already finished job.
+   */
+  public record CancelJob(String jobId, ActorRef<StatusReply<JobCancelled>> replyTo) implements Command {}
+
+  public record JobCancelled(List<String> jobIds) implements TesseraSerializable {
+    public JobCancelled {
+      jobIds = List.copyOf(jobIds);
+    }
+  }
 
   /** Replies the {@link AuditLog}: the operator commands the coordinator acknowledged. */
   public record GetAuditLog(ActorRef<AuditLog> replyTo) implements Command {}
@@ -261,10 +286,12 @@ public final class CoordinatorProtocol {
     RECOVERING,
     EVALUATING,
     COMPLETED,
-    FAILED;
+    FAILED,
+    /** Stopped by an operator before it completed. */
+    CANCELLED;
 
     public boolean isFinished() {
-      return this == COMPLETED || this == FAILED;
+      return this == COMPLETED || this == FAILED || this == CANCELLED;
     }
   }
 
@@ -277,7 +304,7 @@ public final class CoordinatorProtocol {
    * @param recentLoss mean training loss over the most recently acknowledged splits (NaN before)
    * @param samplesPerSecond acknowledged samples per second over the last reporting interval
    * @param results each member's test result once evaluated
-   * @param failure why the job failed, or empty
+   * @param failure why the job failed or was cancelled, or empty
    * @param recoveryEpoch how many times the job was rewound to a checkpoint
    * @param lastCheckpointId the newest complete checkpoint (0: the initial values, -1: none)
    * @param stage the stage of its pipeline this job is ({@code main} for a one-stage job)

@@ -64,6 +64,7 @@ public final class ShardProtocol {
           RewindTo,
           ConfirmEpoch,
           UpdateRoster,
+          StopShard,
           Local {}
 
   /**
@@ -253,6 +254,15 @@ public final class ShardProtocol {
    * the slowest. An update from an older membership epoch than one applied is dropped and counted.
    */
   public record UpdateRoster(long membershipEpoch, List<String> workers) implements Command {}
+
+  /**
+   * From the coordinator, once the shard's job is over (completed, failed or cancelled): the shard
+   * stops, keeping its checkpoints. A later message starts it again read-only (see {@code
+   * ShardRecoveryPlan.finished}), which is how a later stage reads an earlier stage's parameters.
+   */
+  public enum StopShard implements Command {
+    INSTANCE
+  }
 
   /** A shard runs in {@code epoch} from checkpoint {@code checkpointId}, at {@code version}. */
   public record EpochConfirmed(int shard, long epoch, long checkpointId, long version)

@@ -74,6 +74,7 @@ public final class ProtocolRegistrar implements KryoRegistrar {
     registry.add(165, ShardProtocol.EpochConfirmed.class);
     registry.add(166, ShardProtocol.StepRule.class);
     registry.add(167, ShardProtocol.UpdateRoster.class);
+    registry.add(168, ShardProtocol.StopShard.class);
 
     // worker protocol: 180-209
     registry.add(180, WorkerProtocol.WorkAvailable.class);
@@ -88,6 +89,7 @@ public final class ProtocolRegistrar implements KryoRegistrar {
     registry.add(189, WorkerProtocol.StageInputs.class);
     registry.add(190, WorkerProtocol.EvaluateEnsemble.class);
     registry.add(191, WorkerProtocol.EnsembleReport.class);
+    registry.add(192, WorkerProtocol.AbandonJob.class);
 
     // coordinator protocol: 210-259
     registry.add(210, CoordinatorProtocol.SubmitJob.class);
@@ -133,5 +135,7 @@ public final class ProtocolRegistrar implements KryoRegistrar {
     registry.add(250, CoordinatorProtocol.SubmitPipeline.class);
     registry.add(251, CoordinatorProtocol.PipelineAccepted.class);
     registry.add(252, CoordinatorProtocol.EnsembleResult.class);
+    registry.add(253, CoordinatorProtocol.CancelJob.class);
+    registry.add(254, CoordinatorProtocol.JobCancelled.class);
   }
 }

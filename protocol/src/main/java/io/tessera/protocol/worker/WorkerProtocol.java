@@ -17,7 +17,7 @@ public final class WorkerProtocol {
 
   /** Everything a worker accepts from other nodes. */
   public sealed interface Command extends TesseraSerializable
-      permits WorkAvailable, InitializeModel, SetAccumulation, Evaluate, EvaluateEnsemble, Drain, Local {}
+      permits WorkAvailable, InitializeModel, SetAccumulation, Evaluate, EvaluateEnsemble, Drain, AbandonJob, Local {}
 
   /**
    * A worker's own timer and adapter messages, declared in its behavior. They never cross a node,
@@ -39,6 +39,13 @@ public final class WorkerProtocol {
   public enum Drain implements Command {
     INSTANCE
   }
+
+  /**
+   * Job {@code jobId} was cancelled: the worker drops any lease of it without pushing or acking
+   * what it computed, forgets the job's members and asks for other work. A window already pushed
+   * reaches shards that refuse it (they are stopped, and restart read-only).
+   */
+  public record AbandonJob(String jobId) implements Command {}
 
   /**
    * Asks a worker to build member {@code member} of a new job, draw its initial parameters from
