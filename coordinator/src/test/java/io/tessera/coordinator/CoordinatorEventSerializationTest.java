@@ -40,7 +40,7 @@ import io.tessera.protocol.spec.OptimizerKind;
 import io.tessera.protocol.spec.OptimizerSpec;
 import io.tessera.protocol.spec.TrainingMode;
 import io.tessera.protocol.tensor.WirePrecision;
-import io.tessera.protocol.testing.WireRoundTrip;
+import io.tessera.testkit.WireRoundTrip;
 import io.tessera.protocol.worker.WorkerProtocol;
 import io.tessera.protocol.worker.WorkerProtocol.DatasetInfo;
 import java.util.List;

@@ -55,7 +55,7 @@ import io.tessera.protocol.spec.CheckpointSpec;
 import io.tessera.protocol.spec.JobSpec;
 import io.tessera.protocol.spec.PipelineSpec;
 import io.tessera.protocol.spec.TrainingMode;
-import io.tessera.protocol.testing.WireRoundTrip;
+import io.tessera.testkit.WireRoundTrip;
 import io.tessera.protocol.worker.WorkerProtocol;
 import io.tessera.protocol.worker.WorkerProtocol.DatasetInfo;
 import io.tessera.protocol.worker.WorkerProtocol.InitializeModel;

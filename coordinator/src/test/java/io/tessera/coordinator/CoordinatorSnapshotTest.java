@@ -38,7 +38,7 @@ import io.tessera.protocol.coordinator.CoordinatorProtocol.SplitReport;
 import io.tessera.protocol.spec.JobSpec;
 import io.tessera.protocol.spec.MemberSpec;
 import io.tessera.protocol.spec.TrainingMode;
-import io.tessera.protocol.testing.WireRoundTrip;
+import io.tessera.testkit.WireRoundTrip;
 import io.tessera.protocol.worker.WorkerProtocol;
 import io.tessera.protocol.worker.WorkerProtocol.DatasetInfo;
 import io.tessera.protocol.worker.WorkerProtocol.EvaluationReport;

@@ -42,7 +42,7 @@ import io.tessera.protocol.coordinator.CoordinatorProtocol.MemberResult;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.Split;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.WorkerShare;
 import io.tessera.protocol.spec.JobSpec;
-import io.tessera.protocol.testing.WireRoundTrip;
+import io.tessera.testkit.WireRoundTrip;
 import io.tessera.protocol.spec.MemberSpec;
 import io.tessera.protocol.worker.WorkerProtocol.DatasetInfo;
 import io.tessera.protocol.worker.WorkerProtocol;

@@ -16,7 +16,7 @@ import io.tessera.protocol.tensor.Segment;
 import io.tessera.protocol.tensor.ShardRange;
 import io.tessera.protocol.tensor.TensorPayload;
 import io.tessera.protocol.tensor.WirePrecision;
-import io.tessera.protocol.testing.WireRoundTrip;
+import io.tessera.testkit.WireRoundTrip;
 import io.tessera.ps.ShardEvent.CheckpointTaken;
 import io.tessera.ps.ShardEvent.ShardInitialized;
 import io.tessera.ps.optimizer.Optimizer;

@@ -47,7 +47,7 @@ import io.tessera.protocol.tensor.Segment;
 import io.tessera.protocol.tensor.ShardRange;
 import io.tessera.protocol.tensor.TensorPayload;
 import io.tessera.protocol.tensor.WirePrecision;
-import io.tessera.protocol.testing.WireRoundTrip;
+import io.tessera.testkit.WireRoundTrip;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;

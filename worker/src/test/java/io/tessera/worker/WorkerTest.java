@@ -38,7 +38,7 @@ import io.tessera.protocol.spec.JobSpec;
 import io.tessera.protocol.spec.MemberSpec;
 import io.tessera.protocol.tensor.ParameterLayout;
 import io.tessera.protocol.tensor.ShardRange;
-import io.tessera.protocol.testing.WireRoundTrip;
+import io.tessera.testkit.WireRoundTrip;
 import io.tessera.protocol.worker.WorkerProtocol;
 import io.tessera.protocol.worker.WorkerProtocol.StageInputs;
 import io.tessera.protocol.worker.WorkerProtocol.DatasetInfo;

@@ -18,7 +18,7 @@ import io.tessera.protocol.coordinator.CoordinatorProtocol;
 import io.tessera.protocol.ps.ShardProtocol;
 import io.tessera.protocol.spec.JobSpecParser;
 import io.tessera.protocol.spec.SpecException;
-import io.tessera.protocol.testing.WireRoundTrip;
+import io.tessera.testkit.WireRoundTrip;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;

@@ -36,7 +36,7 @@ import io.tessera.protocol.tensor.ShardRange;
 import io.tessera.protocol.tensor.TensorPayload;
 import io.tessera.protocol.tensor.TensorSpec;
 import io.tessera.protocol.tensor.WirePrecision;
-import io.tessera.protocol.testing.WireRoundTrip;
+import io.tessera.testkit.WireRoundTrip;
 import io.tessera.protocol.worker.WorkerProtocol;
 import java.lang.reflect.Modifier;
 import java.lang.reflect.ParameterizedType;

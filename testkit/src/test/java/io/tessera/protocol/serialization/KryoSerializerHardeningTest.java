@@ -24,7 +24,7 @@ import io.tessera.protocol.tensor.ShardRange;
 import io.tessera.protocol.tensor.TensorPayload;
 import io.tessera.protocol.tensor.TensorSpec;
 import io.tessera.protocol.tensor.WirePrecision;
-import io.tessera.protocol.testing.WireRoundTrip;
+import io.tessera.testkit.WireRoundTrip;
 import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;

@@ -1,4 +1,4 @@
-package io.tessera.protocol.testing;
+package io.tessera.testkit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
