@@ -12,8 +12,9 @@ import java.util.Optional;
  * @param checkpointId 0 is the initial values; later ids increase and are never reused
  * @param cuts the acknowledged splits of each member, by member index
  * @param positions where each shard's snapshot sits in its journal
+ * @param startedAtMillis when it was started (the splits acked then are the ones it holds)
  */
-public record CheckpointRecord(long checkpointId, List<Cut> cuts, List<ShardPosition> positions)
+public record CheckpointRecord(long checkpointId, List<Cut> cuts, List<ShardPosition> positions, long startedAtMillis)
     implements TesseraSerializable {
 
   public CheckpointRecord {

@@ -42,6 +42,7 @@ import io.tessera.coordinator.CoordinatorEvent.WorkerJoined;
 import io.tessera.coordinator.CoordinatorEvent.WorkerLeft;
 import io.tessera.coordinator.CoordinatorState.Assignment;
 import io.tessera.coordinator.ledger.SplitLedger;
+import io.tessera.protocol.coordinator.AdminProtocol;
 import io.tessera.protocol.coordinator.CoordinatorProtocol;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.AuditLog;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.AuditRecord;
@@ -269,6 +270,10 @@ public final class Coordinator
         .onCommand(DrainCompleted.class, this::onDrainCompleted)
         .onCommand(SetGlobalBatch.class, this::onSetGlobalBatch)
         .onCommand(CoordinatorProtocol.CancelJob.class, this::onCancelJob)
+        .onCommand(AdminProtocol.PauseJob.class, this::onPauseJob)
+        .onCommand(AdminProtocol.ResumeJob.class, this::onResumeJob)
+        .onCommand(AdminProtocol.RestoreCheckpoint.class, this::onRestoreCheckpoint)
+        .onCommand(AdminProtocol.ListCheckpoints.class, this::onListCheckpoints)
         .onCommand(ListWorkers.class, this::onListWorkers)
         .onCommand(GetTrainingCurve.class, this::onGetTrainingCurve)
         .onCommand(CoordinatorProtocol.GetShardStatuses.class, this::onGetShardStatuses)
@@ -440,39 +445,95 @@ public final class Coordinator
    */
   private ReplyEffect<CoordinatorEvent, CoordinatorState> onCancelJob(
       CoordinatorState state, CoordinatorProtocol.CancelJob command) {
-    List<JobRun> matching =
-        state.jobs().stream()
-            .filter(j -> j.jobId().equals(command.jobId()) || j.pipelineId().equals(command.jobId()))
-            .toList();
-    if (matching.isEmpty()) {
+    JobControl.Decision decision = JobControl.cancel(state, command.jobId(), System.currentTimeMillis());
+    if (decision.isRefused()) {
+      return Effect().reply(command.replyTo(), StatusReply.error(refusal(state, command.jobId(), decision)));
+    }
+    context.getLog().warn("Cancelling {}", decision.targetIds());
+    return Effect()
+        .persist(decision.events())
+        .thenRun(s -> leaveTurn(s, decision.targets(), false))
+        .thenReply(
+            command.replyTo(), s -> StatusReply.success(new CoordinatorProtocol.JobCancelled(decision.targetIds())));
+  }
+
+  private ReplyEffect<CoordinatorEvent, CoordinatorState> onPauseJob(
+      CoordinatorState state, AdminProtocol.PauseJob command) {
+    JobControl.Decision decision = JobControl.pause(state, command.jobId(), System.currentTimeMillis());
+    if (decision.isRefused()) {
+      return Effect().reply(command.replyTo(), StatusReply.error(refusal(state, command.jobId(), decision)));
+    }
+    context.getLog().warn(
+        "Pausing {}: their shards stop; on resume they go back to their newest checkpoints", decision.targetIds());
+    return Effect()
+        .persist(decision.events())
+        .thenRun(s -> leaveTurn(s, decision.targets(), true))
+        .thenReply(command.replyTo(), s -> StatusReply.success(new AdminProtocol.JobsChanged(decision.targetIds())));
+  }
+
+  private ReplyEffect<CoordinatorEvent, CoordinatorState> onResumeJob(
+      CoordinatorState state, AdminProtocol.ResumeJob command) {
+    JobControl.Decision decision = JobControl.resume(state, command.jobId(), System.currentTimeMillis());
+    if (decision.isRefused()) {
+      return Effect().reply(command.replyTo(), StatusReply.error(refusal(state, command.jobId(), decision)));
+    }
+    context.getLog().info("Resuming {}", decision.targetIds());
+    return Effect()
+        .persist(decision.events())
+        .thenRun(s -> scheduleReconcile())
+        .thenReply(command.replyTo(), s -> StatusReply.success(new AdminProtocol.JobsChanged(decision.targetIds())));
+  }
+
+  private ReplyEffect<CoordinatorEvent, CoordinatorState> onRestoreCheckpoint(
+      CoordinatorState state, AdminProtocol.RestoreCheckpoint command) {
+    JobControl.Decision decision =
+        JobControl.restore(state, command.jobId(), command.checkpointId(), System.currentTimeMillis());
+    if (decision.isRefused()) {
+      return Effect().reply(command.replyTo(), StatusReply.error(refusal(state, command.jobId(), decision)));
+    }
+    List<Long> dropped = JobControl.newerThan(decision.targets().get(0), command.checkpointId());
+    context.getLog().warn(
+        "{}: an operator restores checkpoint {}, giving up {}", command.jobId(), command.checkpointId(), dropped);
+    return Effect()
+        .persist(decision.events())
+        .thenRun(s -> scheduleReconcile())
+        .thenReply(
+            command.replyTo(),
+            s -> StatusReply.success(new AdminProtocol.CheckpointRestored(command.jobId(), command.checkpointId(), dropped)));
+  }
+
+  private ReplyEffect<CoordinatorEvent, CoordinatorState> onListCheckpoints(
+      CoordinatorState state, AdminProtocol.ListCheckpoints command) {
+    Optional<JobRun> job = state.job(command.jobId());
+    if (job.isEmpty()) {
       return Effect().reply(command.replyTo(), StatusReply.error(noJob(state, command.jobId())));
     }
-    List<JobRun> targets = matching.stream().filter(j -> !j.state().isFinished()).toList();
-    if (targets.isEmpty()) {
-      String states = String.join(", ", matching.stream().map(j -> j.jobId() + " is " + j.state()).toList());
-      return Effect().reply(
-          command.replyTo(), StatusReply.error("nothing to cancel: " + states + "; only queued or running jobs can be"));
+    return Effect().reply(
+        command.replyTo(),
+        StatusReply.success(new AdminProtocol.CheckpointList(command.jobId(), JobControl.checkpoints(job.get()))));
+  }
+
+  private String refusal(CoordinatorState state, String jobId, JobControl.Decision decision) {
+    return decision.unknownJob() ? noJob(state, jobId) : decision.refusal();
+  }
+
+  /**
+   * Jobs that were cancelled or paused give up their turn: workers drop their leases and models,
+   * answers still in flight are forgotten, and a paused job's shards stop (a cancelled one's stop
+   * when it is archived). The next queued job may then start.
+   */
+  private void leaveTurn(CoordinatorState state, List<JobRun> before, boolean stopShards) {
+    for (JobRun job : before) {
+      if (job.isActive()) {
+        forgetAsksOf(job.jobId());
+        state.workers().forEach(w -> w.ref().tell(new WorkerProtocol.AbandonJob(job.jobId())));
+      }
+      if (stopShards && job.wasStarted()) {
+        stopShards(job);
+      }
     }
-    List<String> ids = targets.stream().map(JobRun::jobId).toList();
-    List<CoordinatorEvent> events = new ArrayList<>();
-    events.add(audit(state, "cancel", String.join(", ", ids)));
-    for (JobRun job : targets) {
-      events.add(new CoordinatorEvent.JobCancelled(job.jobId(), "cancelled by an operator while " + job.state()));
-    }
-    context.getLog().warn("Cancelling {}", ids);
-    return Effect()
-        .persist(events)
-        .thenRun(s -> {
-          for (JobRun job : targets) {
-            if (job.isActive()) {
-              forgetAsksOf(job.jobId());
-              s.workers().forEach(w -> w.ref().tell(new WorkerProtocol.AbandonJob(job.jobId())));
-            }
-          }
-          scheduleServeParked();
-          scheduleReconcile();
-        })
-        .thenReply(command.replyTo(), s -> StatusReply.success(new CoordinatorProtocol.JobCancelled(ids)));
+    scheduleServeParked();
+    scheduleReconcile();
   }
 
   /** Runtime bookkeeping of a job that ended: answers still in flight are dropped on arrival. */
@@ -492,8 +553,7 @@ public final class Coordinator
   }
 
   private static OperatorCommandRecorded audit(CoordinatorState state, String command, String detail) {
-    return new OperatorCommandRecorded(
-        new AuditRecord(state.nextAuditSequence(), System.currentTimeMillis(), command, detail));
+    return JobControl.audit(state, command, detail, System.currentTimeMillis());
   }
 
   // ------------------------------------------------------------------ leases
@@ -989,7 +1049,7 @@ public final class Coordinator
       return Effect()
           .persist(archived)
           .thenRun(s -> {
-            ended.forEach(this::stopShards);
+            ended.stream().filter(JobRun::wasStarted).forEach(this::stopShards);
             scheduleReconcile();
           })
           .thenNoReply();
@@ -1002,6 +1062,15 @@ public final class Coordinator
         context.getLog().warn("{} cannot start: {}", next.get().jobId(), unmet.get());
         return Effect()
             .persist(new JobFailed(next.get().jobId(), unmet.get()))
+            .thenRun(s -> scheduleReconcile())
+            .thenNoReply();
+      }
+      if (next.isPresent() && next.get().needsRewindToStart()) {
+        JobRun resumed = next.get();
+        long checkpointId = resumed.lastCheckpoint().orElseThrow().checkpointId();
+        context.getLog().info("Resuming {} from its checkpoint {}", resumed.jobId(), checkpointId);
+        return Effect()
+            .persist(new JobRewound(resumed.jobId(), resumed.recoveryEpoch() + 1, checkpointId, "resumed by an operator"))
             .thenRun(s -> scheduleReconcile())
             .thenNoReply();
       }

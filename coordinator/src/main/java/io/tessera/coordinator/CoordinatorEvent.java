@@ -133,6 +133,15 @@ public sealed interface CoordinatorEvent extends TesseraSerializable {
   record JobCancelled(String jobId, String reason) implements CoordinatorEvent {}
 
   /**
+   * An operator paused the job: it leaves its turn, its leases and the checkpoint it was taking
+   * are void, its shards stop; ledgers and checkpoints stay for when it is resumed.
+   */
+  record JobPaused(String jobId) implements CoordinatorEvent {}
+
+  /** An operator resumed a paused job: it is queued again, ahead of jobs submitted after it. */
+  record JobResumed(String jobId) implements CoordinatorEvent {}
+
+  /**
    * A finished job was archived (see {@code JobRun.archived}) and its shards told to stop; the
    * coordinator's state is then trimmed to {@code retention}.
    */

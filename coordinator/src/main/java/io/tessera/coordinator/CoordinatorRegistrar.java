@@ -48,6 +48,8 @@ public final class CoordinatorRegistrar implements KryoRegistrar {
     registry.add(523, CoordinatorEvent.JobCancelled.class);
     registry.add(524, CoordinatorEvent.JobArchived.class);
     registry.add(525, CoordinatorEvent.Retention.class);
+    registry.add(526, CoordinatorEvent.JobPaused.class);
+    registry.add(527, CoordinatorEvent.JobResumed.class);
 
     // snapshot state
     registry.add(550, CoordinatorState.class);

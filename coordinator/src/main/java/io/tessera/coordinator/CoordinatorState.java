@@ -98,8 +98,19 @@ public record CoordinatorState(
     return jobs.stream().filter(JobRun::isActive).findFirst();
   }
 
+  /**
+   * The job whose turn is next: the first queued, passing over a stage that reads an earlier stage
+   * which is paused or queued behind it (it waits rather than failing for want of its input).
+   */
   Optional<JobRun> firstQueued() {
-    return jobs.stream().filter(j -> j.state() == JobState.QUEUED).findFirst();
+    return jobs.stream().filter(j -> j.state() == JobState.QUEUED && !waitsForAnotherStage(j)).findFirst();
+  }
+
+  private boolean waitsForAnotherStage(JobRun job) {
+    return Stages.sources(job).stream()
+        .map(this::job)
+        .flatMap(Optional::stream)
+        .anyMatch(source -> source.state() == JobState.PAUSED || source.state() == JobState.QUEUED);
   }
 
   Optional<WorkerEntry> worker(String workerId) {
@@ -243,6 +254,10 @@ public record CoordinatorState(
       return withJob(e.jobId(), JobRun::recovered).replanned();
     } else if (event instanceof CoordinatorEvent.JobCancelled e) {
       return withJob(e.jobId(), j -> j.cancelled(e.reason())).replanned();
+    } else if (event instanceof CoordinatorEvent.JobPaused e) {
+      return withJob(e.jobId(), JobRun::paused);
+    } else if (event instanceof CoordinatorEvent.JobResumed e) {
+      return withJob(e.jobId(), JobRun::resumed);
     } else if (event instanceof CoordinatorEvent.JobArchived e) {
       return withJob(e.jobId(), JobRun::archived).retaining(e.retention());
     } else if (event instanceof OperatorCommandRecorded e) {

@@ -173,6 +173,28 @@ public record JobRun(
         null, pushesSinceCheckpoint, lastCheckpointAtMillis);
   }
 
+  /**
+   * An operator paused the job: it gives up its turn (leases and the checkpoint it was taking are
+   * void) and keeps its ledgers and checkpoints for {@link #resumed}.
+   */
+  JobRun paused() {
+    return with(JobState.PAUSED, members, recentLoss, failure, recoveryEpoch, nextCheckpointId, checkpoints,
+        null, pushesSinceCheckpoint, lastCheckpointAtMillis);
+  }
+
+  /**
+   * Back in the queue. A job that had started goes back to its newest checkpoint when its turn
+   * comes (see {@link #needsRewindToStart}).
+   */
+  JobRun resumed() {
+    return withState(JobState.QUEUED);
+  }
+
+  /** A queued job that ran before it was paused: it starts again by a rewind, not from its seeds. */
+  boolean needsRewindToStart() {
+    return state == JobState.QUEUED && members.stream().allMatch(MemberRun::initialized) && lastCheckpoint().isPresent();
+  }
+
   boolean isArchived() {
     return archive != null;
   }
@@ -192,7 +214,7 @@ public record JobRun(
     Archive figures = new Archive(samplesDone(), samplesTotal(), splitsDone(), splitsTotal());
     List<MemberRun> compact = members.stream().map(MemberRun::archived).toList();
     List<CheckpointRecord> positions =
-        checkpoints.stream().map(c -> new CheckpointRecord(c.checkpointId(), List.of(), c.positions())).toList();
+        checkpoints.stream().map(c -> new CheckpointRecord(c.checkpointId(), List.of(), c.positions(), c.startedAtMillis())).toList();
     return new JobRun(
         jobId, spec, state, submittedAtMillis, dataset, parameterCount, compact, recentLoss, failure, recoveryEpoch,
         nextCheckpointId, positions, null, 0, lastCheckpointAtMillis, globalBatch, learningRateScale, ensemble, figures);
@@ -245,7 +267,7 @@ public record JobRun(
     }
     return new JobRun(
         jobId, spec, JobState.RUNNING, submittedAtMillis, found, parameters, running, recentLoss, failure,
-        recoveryEpoch, nextCheckpointId, List.of(new CheckpointRecord(0, cuts, positions)), null, 0, atMillis,
+        recoveryEpoch, nextCheckpointId, List.of(new CheckpointRecord(0, cuts, positions, atMillis)), null, 0, atMillis,
         globalBatch, learningRateScale, ensemble, archive);
   }
 
@@ -335,7 +357,7 @@ public record JobRun(
       return this;
     }
     List<CheckpointRecord> next = new ArrayList<>(checkpoints);
-    next.add(new CheckpointRecord(checkpointId, pendingCheckpoint.cuts(), positions));
+    next.add(new CheckpointRecord(checkpointId, pendingCheckpoint.cuts(), positions, pendingCheckpoint.startedAtMillis()));
     while (next.size() > kept) {
       next.remove(0);
     }

@@ -160,6 +160,8 @@ class CoordinatorEventSerializationTest {
         new OperatorCommandRecorded(new AuditRecord(12, 1_726_000_070_000L, "checkpoint", "job-2 (checkpoint 6)")),
         new OperatorCommandRecorded(new AuditRecord(13, 1_726_000_071_000L, "submit", "job-3 (ünïcødé ✓)")),
         new CoordinatorEvent.JobCancelled("job-3.finetune", "cancelled by an operator while RUNNING"),
+        new CoordinatorEvent.JobPaused("job-3.pretrain"),
+        new CoordinatorEvent.JobResumed("job-3.pretrain"),
         new CoordinatorEvent.JobArchived("job-3.finetune", new CoordinatorEvent.Retention(100, 3, 1000)));
   }
 

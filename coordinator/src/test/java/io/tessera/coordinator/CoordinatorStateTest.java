@@ -547,7 +547,7 @@ class CoordinatorStateTest {
     assertEquals(
         List.of(
             new CheckpointRecord(
-                0, List.of(Cut.none(10)), List.of(new ShardPosition(0, 0, 1, 0), new ShardPosition(0, 1, 1, 0)))),
+                0, List.of(Cut.none(10)), List.of(new ShardPosition(0, 0, 1, 0), new ShardPosition(0, 1, 1, 0)), T0)),
         running.checkpoints(),
         "every shard's journal starts with its initial values");
     assertEquals(0, running.lastCheckpoint().orElseThrow().checkpointId());
@@ -579,7 +579,7 @@ class CoordinatorStateTest {
     state = state.apply(new CheckpointCompleted(JOB, 1, positions(2), 3));
     JobRun completed = job(state);
     assertNull(completed.pendingCheckpoint());
-    assertEquals(new CheckpointRecord(1, List.of(cutOf(10, 0)), positions(2)), completed.lastCheckpoint().orElseThrow());
+    assertEquals(new CheckpointRecord(1, List.of(cutOf(10, 0)), positions(2), T0 + 5_000), completed.lastCheckpoint().orElseThrow());
     assertEquals(List.of(0L, 1L), completed.checkpoints().stream().map(CheckpointRecord::checkpointId).toList());
     assertEquals(2, completed.pushesSinceCheckpoint(), "pushes after the start count towards the next one");
     assertEquals(Optional.of(new ShardPosition(0, 1, 2, 20)), completed.lastCheckpoint().orElseThrow().position(0, 1));

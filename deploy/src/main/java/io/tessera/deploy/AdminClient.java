@@ -16,7 +16,8 @@ import java.util.List;
 import java.util.Set;
 
 /**
- * {@code bin/tessera submit | status | jobs | checkpoint | cancel | audit | workers | drain | set-batch}:
+ * {@code bin/tessera submit | status | jobs | checkpoint | cancel | pause | resume | checkpoints | restore |
+ * audit | workers | drain | set-batch}:
  * talks to a running cluster's admin front.
  */
 final class AdminClient {
@@ -34,7 +35,8 @@ final class AdminClient {
   }
 
   static int run(String command, List<String> args) {
-    CommandLine line = CommandLine.parse(args, Set.of("admin", "token", "token-file"), Set.of("json", "watch"));
+    CommandLine line =
+        CommandLine.parse(args, Set.of("admin", "token", "token-file"), Set.of("json", "watch", "no-checkpoint"));
     String url =
         line.option("admin").orElse(System.getenv().getOrDefault("TESSERA_ADMIN_URL", "http://127.0.0.1:7355"));
     AdminClient client = new AdminClient(URI.create(url.endsWith("/") ? url : url + "/"), token(line));
@@ -43,7 +45,11 @@ final class AdminClient {
         case "submit" -> client.submit(single(line, "submit SPEC"), line.flag("json"));
         case "status" -> client.status(single(line, "status JOB"), line.flag("json"), line.flag("watch"));
         case "checkpoint" -> client.checkpoint(single(line, "checkpoint JOB"), line.flag("json"));
-        case "cancel" -> client.cancel(single(line, "cancel JOB"), line.flag("json"));
+        case "cancel" -> client.changeJobs(single(line, "cancel JOB"), "cancel", "cancelled", line.flag("json"));
+        case "pause" -> client.pause(single(line, "pause JOB [--no-checkpoint]"), line.flag("no-checkpoint"), line.flag("json"));
+        case "resume" -> client.changeJobs(single(line, "resume JOB"), "resume", "resumed", line.flag("json"));
+        case "checkpoints" -> client.checkpoints(single(line, "checkpoints JOB"), line.flag("json"));
+        case "restore" -> client.restore(line, line.flag("json"));
         case "audit" -> client.audit(line.flag("json"));
         case "workers" -> client.workers(line.flag("json"));
         case "drain" -> client.drain(single(line, "drain WORKER-ID|HOST:PORT"), line.flag("json"));
@@ -172,9 +178,10 @@ final class AdminClient {
     return 0;
   }
 
-  private int cancel(String jobId, boolean raw) throws IOException, InterruptedException {
+  /** POST /api/jobs/{id}/{verb}, which answers the ids of the jobs it changed. */
+  private int changeJobs(String jobId, String verb, String done, boolean raw) throws IOException, InterruptedException {
     HttpResponse<String> response =
-        send(HttpRequest.newBuilder(base.resolve("api/jobs/" + jobId + "/cancel")).POST(HttpRequest.BodyPublishers.noBody()));
+        send(HttpRequest.newBuilder(base.resolve("api/jobs/" + jobId + "/" + verb)).POST(HttpRequest.BodyPublishers.noBody()));
     JsonNode body = JSON.readTree(response.body());
     if (response.statusCode() != 200) {
       return failed(response, body);
@@ -183,9 +190,103 @@ final class AdminClient {
       System.out.println(response.body());
     } else {
       for (JsonNode id : body.get("jobIds")) {
-        System.out.println("cancelled " + id.asText());
+        System.out.println(done + " " + id.asText());
       }
     }
+    return 0;
+  }
+
+  /**
+   * Pauses a job, by default after a checkpoint of it, so that resuming loses nothing: asks for
+   * the checkpoint, waits until the job reports it complete, then pauses. A job that cannot take
+   * one (queued, or a pipeline's id) is paused as it is.
+   */
+  private int pause(String jobId, boolean withoutCheckpoint, boolean raw) throws IOException, InterruptedException {
+    if (!withoutCheckpoint) {
+      HttpResponse<String> requested =
+          send(HttpRequest.newBuilder(base.resolve("api/jobs/" + jobId + "/checkpoint")).POST(HttpRequest.BodyPublishers.noBody()));
+      JsonNode answer = JSON.readTree(requested.body());
+      if (requested.statusCode() == 202) {
+        long checkpointId = answer.get("checkpointId").asLong();
+        if (!raw) {
+          System.out.println("checkpoint " + checkpointId + " of " + jobId + " first...");
+        }
+        int waited = awaitCheckpoint(jobId, checkpointId);
+        if (waited != 0) {
+          return waited;
+        }
+      } else if (!raw) {
+        System.out.println("no checkpoint first: " + (answer.has("error") ? answer.get("error").asText() : requested.body()));
+      }
+    }
+    return changeJobs(jobId, "pause", "paused", raw);
+  }
+
+  /** Polls the job until its newest complete checkpoint is {@code checkpointId} or later. */
+  private int awaitCheckpoint(String jobId, long checkpointId) throws IOException, InterruptedException {
+    long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.MINUTES.toNanos(10);
+    while (System.nanoTime() < deadline) {
+      HttpResponse<String> response = send(HttpRequest.newBuilder(base.resolve("api/jobs/" + jobId)).GET());
+      JsonNode status = JSON.readTree(response.body());
+      if (response.statusCode() != 200) {
+        return failed(response, status);
+      }
+      if (status.get("lastCheckpointId").asLong() >= checkpointId) {
+        return 0;
+      }
+      if (!status.get("state").asText().equals("RUNNING")) {
+        System.err.println(
+            "tessera: " + jobId + " is " + status.get("state").asText() + " before checkpoint " + checkpointId
+                + " completed; not paused (use --no-checkpoint to pause anyway)");
+        return 1;
+      }
+      java.util.concurrent.TimeUnit.MILLISECONDS.sleep(500);
+    }
+    System.err.println("tessera: checkpoint " + checkpointId + " of " + jobId + " did not complete in 10 minutes; not paused");
+    return 1;
+  }
+
+  private int checkpoints(String jobId, boolean raw) throws IOException, InterruptedException {
+    HttpResponse<String> response = send(HttpRequest.newBuilder(base.resolve("api/jobs/" + jobId + "/checkpoints")).GET());
+    JsonNode body = JSON.readTree(response.body());
+    if (response.statusCode() != 200) {
+      return failed(response, body);
+    }
+    if (raw) {
+      System.out.println(response.body());
+      return 0;
+    }
+    for (JsonNode checkpoint : body) {
+      long done = checkpoint.get("splitsDone").asLong();
+      System.out.printf(
+          "checkpoint %-4d %s  %s  %d shards%n",
+          checkpoint.get("checkpointId").asLong(),
+          java.time.Instant.ofEpochMilli(checkpoint.get("startedAtMillis").asLong()),
+          done < 0 ? "(finished job)" : done + "/" + checkpoint.get("splitsTotal").asLong() + " splits",
+          checkpoint.get("shards").asInt());
+    }
+    return 0;
+  }
+
+  private int restore(CommandLine line, boolean raw) throws IOException, InterruptedException {
+    if (line.positional().size() != 2 || !line.positional().get(1).matches("\\d+")) {
+      throw new CommandLine.UsageException("usage: bin/tessera restore JOB CHECKPOINT-ID (see bin/tessera checkpoints JOB)");
+    }
+    String jobId = line.positional().get(0);
+    String request = "{\"checkpoint\": " + line.positional().get(1) + "}";
+    HttpResponse<String> response =
+        send(
+            HttpRequest.newBuilder(base.resolve("api/jobs/" + jobId + "/restore"))
+                .POST(HttpRequest.BodyPublishers.ofString(request)));
+    JsonNode body = JSON.readTree(response.body());
+    if (response.statusCode() != 200) {
+      return failed(response, body);
+    }
+    System.out.println(
+        raw
+            ? response.body()
+            : jobId + " goes back to checkpoint " + body.get("checkpointId").asLong() + "; dropped "
+                + body.get("checkpointsDropped"));
     return 0;
   }
 

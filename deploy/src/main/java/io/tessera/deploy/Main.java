@@ -38,6 +38,12 @@ public final class Main {
         checkpoint JOB       have a running job take a checkpoint now; prints its id
         cancel JOB           stop a queued or running job (a pipeline's id: every stage not
                              finished); its leases end and its shards stop
+        pause JOB            take a checkpoint, then pause the job: its leases end, its shards
+                             stop, the next job may run   --no-checkpoint: pause at once
+        resume JOB           queue a paused job again; it goes on from its newest checkpoint
+        checkpoints JOB      list a job's complete checkpoints
+        restore JOB ID       take a running or paused job back to checkpoint ID (newer ones
+                             are dropped)
         audit                list the operator commands the coordinator acknowledged
         workers              list the workers: state, member, k, leases; recently drained ones
         drain TARGET         have a worker (its id) or every worker of a node (HOST:PORT) finish
@@ -92,7 +98,8 @@ public final class Main {
       return switch (args.get(0)) {
         case "demo" -> DemoCommand.run(rest);
         case "node" -> NodeCommand.run(rest);
-        case "submit", "status", "jobs", "checkpoint", "cancel", "audit", "workers", "drain", "set-batch" ->
+        case "submit", "status", "jobs", "checkpoint", "cancel", "pause", "resume", "checkpoints", "restore", "audit",
+            "workers", "drain", "set-batch" ->
             AdminClient.run(args.get(0), rest);
         case "data" -> DataCommand.run(rest);
         case "reference" -> ReferenceCommand.run(rest);

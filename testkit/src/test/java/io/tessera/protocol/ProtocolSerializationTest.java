@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.DynamicTest.dynamicTest;
 import akka.actor.testkit.typed.javadsl.ActorTestKit;
 import akka.actor.testkit.typed.javadsl.TestProbe;
 import akka.actor.typed.ActorRef;
+import io.tessera.protocol.coordinator.AdminProtocol;
 import io.tessera.protocol.coordinator.CoordinatorProtocol;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.JobState;
 import io.tessera.protocol.ps.ShardProtocol;
@@ -512,6 +513,20 @@ class ProtocolSerializationTest {
     all.add(new CoordinatorProtocol.ShardRecoveryPlan(1L, 12L, 14L, true));
     all.add(new CoordinatorProtocol.CancelJob("job-4", ref()));
     all.add(new CoordinatorProtocol.JobCancelled(List.of("job-4.pretrain-1", "job-4.student")));
+    all.add(new AdminProtocol.PauseJob("job-4", ref()));
+    all.add(new AdminProtocol.ResumeJob("job-4.student", ref()));
+    all.add(new AdminProtocol.JobsChanged(List.of("job-4.pretrain-1", "job-4.student")));
+    all.add(new AdminProtocol.RestoreCheckpoint(JOB, 3L, ref()));
+    all.add(new AdminProtocol.CheckpointRestored(JOB, 3L, List.of(4L, 5L)));
+    all.add(new AdminProtocol.ListCheckpoints(JOB, ref()));
+    all.add(new AdminProtocol.CheckpointInfo(7L, 1_763_900_090_000L, 500L, 940L, 2));
+    all.add(
+        new AdminProtocol.CheckpointList(
+            JOB,
+            List.of(
+                new AdminProtocol.CheckpointInfo(0L, 1_763_900_000_000L, 0L, 940L, 4),
+                new AdminProtocol.CheckpointInfo(3L, 1_763_900_030_000L, 312L, 940L, 4),
+                new AdminProtocol.CheckpointInfo(4L, 1_763_900_060_000L, -1L, -1L, 4))));
     all.add(new CoordinatorProtocol.ReportCorruptCheckpoint(JOB, 1, 0, 7L, "CRC mismatch"));
     all.add(new CoordinatorProtocol.RequestCheckpoint(JOB, ref()));
     all.add(new CoordinatorProtocol.CheckpointRequested(JOB, 9L));

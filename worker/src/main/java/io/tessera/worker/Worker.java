@@ -533,7 +533,7 @@ public final class Worker extends AbstractBehavior<Command> {
   private Behavior<Command> onAbandonJob(WorkerProtocol.AbandonJob abandon) {
     boolean held = current != null && current.lease.jobId().equals(abandon.jobId());
     if (held) {
-      getContext().getLog().info("Dropping lease {}: job {} was cancelled", current.lease.leaseId(), abandon.jobId());
+      getContext().getLog().info("Dropping lease {}: job {} was cancelled or paused", current.lease.leaseId(), abandon.jobId());
       current = null;
       timers.cancel(RetryWindow.INSTANCE);
     }

@@ -30,6 +30,7 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.core.json.JsonWriteFeature;
 import com.fasterxml.jackson.databind.json.JsonMapper;
+import io.tessera.protocol.coordinator.AdminProtocol;
 import io.tessera.protocol.coordinator.CoordinatorProtocol;
 import io.tessera.protocol.spec.PipelineSpec;
 import io.tessera.protocol.spec.JobSpecParser;
@@ -54,6 +55,10 @@ import java.util.function.Function;
  * GET  /api/jobs/{id}/accumulation    → the accumulation plans handed out
  * POST /api/jobs/{id}/checkpoint      → 202 {"jobId": ..., "checkpointId": ...}
  * POST /api/jobs/{id}/cancel          → 200 {"jobIds": [...]}; 404 unknown, 409 already finished
+ * POST /api/jobs/{id}/pause           → 200 {"jobIds": [...]}; 404 unknown, 409 not queued or running
+ * POST /api/jobs/{id}/resume          → 200 {"jobIds": [...]}; 404 unknown, 409 not paused
+ * GET  /api/jobs/{id}/checkpoints     → the job's complete checkpoints, oldest first
+ * POST /api/jobs/{id}/restore         body: {"checkpoint": N} → 200; 404 unknown job or checkpoint
  * GET  /api/audit                     → the acknowledged operator commands, oldest first
  * GET  /api/cluster                   → the members this node sees (address, status, roles)
  * GET  /health                        → 200 ok
@@ -124,6 +129,18 @@ public final class AdminHttpServer {
                 path(
                     PathMatchers.segment().slash("cancel"),
                     jobId -> post(() -> completeWithFuture(cancel(jobId)))),
+                path(
+                    PathMatchers.segment().slash("pause"),
+                    jobId -> post(() -> completeWithFuture(jobCommand(replyTo -> new AdminProtocol.PauseJob(jobId, replyTo))))),
+                path(
+                    PathMatchers.segment().slash("resume"),
+                    jobId -> post(() -> completeWithFuture(jobCommand(replyTo -> new AdminProtocol.ResumeJob(jobId, replyTo))))),
+                path(
+                    PathMatchers.segment().slash("checkpoints"),
+                    jobId -> get(() -> completeWithFuture(checkpoints(jobId)))),
+                path(
+                    PathMatchers.segment().slash("restore"),
+                    jobId -> post(() -> entity(Unmarshaller.entityToString(), body -> restore(jobId, body)))),
                 path(
                     PathMatchers.segment().slash("global-batch"),
                     jobId -> post(() -> entity(Unmarshaller.entityToString(), body -> setGlobalBatch(jobId, body)))),
@@ -223,9 +240,53 @@ public final class AdminHttpServer {
             settings.askTimeout(),
             system.scheduler());
     // An unknown job is not found; one that has finished already is a conflict.
+    return respond(cancelled, StatusCodes.OK, c -> c, AdminHttpServer::notFoundOrConflict);
+  }
+
+  /** Pause or resume: an unknown job is not found, one in a state that does not allow it a conflict. */
+  private CompletionStage<HttpResponse> jobCommand(
+      Function<ActorRef<StatusReply<AdminProtocol.JobsChanged>>, CoordinatorProtocol.Command> command) {
+    return respond(ask(command), StatusCodes.OK, c -> c, AdminHttpServer::notFoundOrConflict);
+  }
+
+  private CompletionStage<HttpResponse> checkpoints(String jobId) {
     return respond(
-        cancelled, StatusCodes.OK, c -> c,
-        reason -> reason.startsWith("no job ") ? StatusCodes.NOT_FOUND : StatusCodes.CONFLICT);
+        this.<AdminProtocol.CheckpointList>ask(replyTo -> new AdminProtocol.ListCheckpoints(jobId, replyTo)),
+        StatusCodes.OK,
+        AdminProtocol.CheckpointList::checkpoints);
+  }
+
+  /** {@code {"checkpoint": N}}. */
+  private Route restore(String jobId, String body) {
+    long checkpointId;
+    try {
+      JsonNode node = JSON.readTree(body);
+      if (node == null || !node.has("checkpoint") || !node.get("checkpoint").isIntegralNumber()
+          || !node.get("checkpoint").canConvertToLong() || node.get("checkpoint").asLong() < 0) {
+        throw new IllegalArgumentException();
+      }
+      checkpointId = node.get("checkpoint").asLong();
+    } catch (JsonProcessingException | IllegalArgumentException e) {
+      return complete(
+          json(StatusCodes.BAD_REQUEST, Map.of("error", "send {\"checkpoint\": <id from GET /api/jobs/" + jobId + "/checkpoints>}")));
+    }
+    return completeWithFuture(
+        respond(
+            this.<AdminProtocol.CheckpointRestored>ask(
+                replyTo -> new AdminProtocol.RestoreCheckpoint(jobId, checkpointId, replyTo)),
+            StatusCodes.OK,
+            r -> r,
+            reason -> reason.startsWith("no job ") || reason.contains(" has no checkpoint ")
+                ? StatusCodes.NOT_FOUND
+                : StatusCodes.CONFLICT));
+  }
+
+  private static StatusCode notFoundOrConflict(String reason) {
+    return reason.startsWith("no job ") ? StatusCodes.NOT_FOUND : StatusCodes.CONFLICT;
+  }
+
+  private <T> CompletionStage<T> ask(Function<ActorRef<StatusReply<T>>, CoordinatorProtocol.Command> command) {
+    return AskPattern.askWithStatus(coordinator, command::apply, settings.askTimeout(), system.scheduler());
   }
 
   /**

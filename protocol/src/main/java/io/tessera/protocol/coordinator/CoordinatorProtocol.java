@@ -33,6 +33,7 @@ public final class CoordinatorProtocol {
           GetTrainingCurve,
           GetShardStatuses,
           CancelJob,
+          AdminProtocol.Command,
           Local {}
 
   /**
@@ -288,7 +289,12 @@ public final class CoordinatorProtocol {
     COMPLETED,
     FAILED,
     /** Stopped by an operator before it completed. */
-    CANCELLED;
+    CANCELLED,
+    /**
+     * Stopped by an operator, to be resumed: no leases, shards stopped, checkpoints kept. (Last,
+     * because the journal stores a state by its position.)
+     */
+    PAUSED;
 
     public boolean isFinished() {
       return this == COMPLETED || this == FAILED || this == CANCELLED;

@@ -1,5 +1,6 @@
 package io.tessera.protocol.serialization;
 
+import io.tessera.protocol.coordinator.AdminProtocol;
 import io.tessera.protocol.coordinator.CoordinatorProtocol;
 import io.tessera.protocol.ps.ShardProtocol;
 import io.tessera.protocol.spec.DatasetSpec;
@@ -137,5 +138,13 @@ public final class ProtocolRegistrar implements KryoRegistrar {
     registry.add(252, CoordinatorProtocol.EnsembleResult.class);
     registry.add(253, CoordinatorProtocol.CancelJob.class);
     registry.add(254, CoordinatorProtocol.JobCancelled.class);
+    registry.add(260, AdminProtocol.PauseJob.class);
+    registry.add(261, AdminProtocol.ResumeJob.class);
+    registry.add(262, AdminProtocol.JobsChanged.class);
+    registry.add(263, AdminProtocol.RestoreCheckpoint.class);
+    registry.add(264, AdminProtocol.CheckpointRestored.class);
+    registry.add(265, AdminProtocol.ListCheckpoints.class);
+    registry.add(266, AdminProtocol.CheckpointList.class);
+    registry.add(267, AdminProtocol.CheckpointInfo.class);
   }
 }

@@ -41,9 +41,10 @@ public final class WorkerProtocol {
   }
 
   /**
-   * Job {@code jobId} was cancelled: the worker drops any lease of it without pushing or acking
-   * what it computed, forgets the job's members and asks for other work. A window already pushed
-   * reaches shards that refuse it (they are stopped, and restart read-only).
+   * Job {@code jobId} was cancelled or paused: the worker drops any lease of it without pushing or
+   * acking what it computed, forgets the job's members and asks for other work. A window already
+   * pushed reaches shards that refuse it (a cancelled job's restart read-only) or that the job's
+   * resumption rewinds to a checkpoint (a paused job's).
    */
   public record AbandonJob(String jobId) implements Command {}
 
