@@ -1,6 +1,7 @@
 package io.tessera.protocol.spec;
 
 import static io.tessera.protocol.spec.SpecException.require;
+import static io.tessera.protocol.spec.SpecException.requireAtMost;
 
 import io.tessera.protocol.TesseraSerializable;
 
@@ -21,6 +22,7 @@ public record CheckpointSpec(long intervalMillis, long everyPushes) implements T
         "checkpoint.interval",
         "must be 0 (off) or at least 1 s, was " + intervalMillis + " ms");
     require(everyPushes >= 0, "checkpoint.every-pushes", "must be >= 0, was " + everyPushes);
+    requireAtMost(everyPushes, SpecLimits.MAX_CHECKPOINT_EVERY_PUSHES, "checkpoint.every-pushes");
   }
 
   /** Every 30 seconds. */

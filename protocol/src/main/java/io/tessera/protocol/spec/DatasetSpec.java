@@ -1,6 +1,7 @@
 package io.tessera.protocol.spec;
 
 import static io.tessera.protocol.spec.SpecException.require;
+import static io.tessera.protocol.spec.SpecException.requireAtMost;
 
 import io.tessera.protocol.TesseraSerializable;
 
@@ -31,8 +32,11 @@ public record DatasetSpec(String name, int trainLimit, int testLimit, int valida
         "dataset.train-limit",
         "sets the size of a synthetic dataset and must be positive, was " + trainLimit);
     require(trainLimit >= 0, "dataset.train-limit", "must be >= 0 (0 means all), was " + trainLimit);
+    requireAtMost(trainLimit, SpecLimits.MAX_DATASET_SAMPLES, "dataset.train-limit");
     require(testLimit >= 0, "dataset.test-limit", "must be >= 0 (0 means all), was " + testLimit);
+    requireAtMost(testLimit, SpecLimits.MAX_DATASET_SAMPLES, "dataset.test-limit");
     require(validation >= 0, "dataset.validation", "must be >= 0, was " + validation);
+    requireAtMost(validation, SpecLimits.MAX_DATASET_SAMPLES, "dataset.validation");
     require(
         trainLimit == 0 || validation < trainLimit,
         "dataset.validation",

@@ -16,7 +16,10 @@ import io.tessera.protocol.TesseraSerializable;
 public record EarlyStoppingSpec(int patience, double minDelta) implements TesseraSerializable {
 
   public EarlyStoppingSpec {
-    require(patience >= 0 && patience <= 1000, "early-stopping.patience", "must be in 0..1000, was " + patience);
+    require(
+        patience >= 0 && patience <= SpecLimits.MAX_EPOCHS,
+        "early-stopping.patience",
+        "must be in 0.." + SpecLimits.MAX_EPOCHS + ", was " + patience);
     require(
         Double.isFinite(minDelta) && minDelta >= 0 && minDelta < 1,
         "early-stopping.min-delta",

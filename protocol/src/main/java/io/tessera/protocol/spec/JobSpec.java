@@ -1,6 +1,7 @@
 package io.tessera.protocol.spec;
 
 import static io.tessera.protocol.spec.SpecException.require;
+import static io.tessera.protocol.spec.SpecException.requireAtMost;
 
 import io.tessera.protocol.TesseraSerializable;
 import io.tessera.protocol.tensor.WirePrecision;
@@ -64,7 +65,10 @@ public record JobSpec(
 
   public JobSpec {
     require(name != null && !name.isBlank(), "name", "is required");
-    require(name.length() <= 128, "name", "must be at most 128 characters");
+    require(
+        name.length() <= SpecLimits.MAX_NAME_LENGTH,
+        "name",
+        "must be at most " + SpecLimits.MAX_NAME_LENGTH + " characters");
     require(dataset != null, "dataset", "is required");
     require(model != null, "model", "is required");
     require(optimizer != null, "optimizer", "is required");
@@ -103,7 +107,10 @@ public record JobSpec(
         model.kind() != ModelKind.SYNTHETIC || stage.kind() == StageKind.CLASSIFY,
         "model.kind",
         "synthetic models train plain stages only, not " + SpecNames.of(stage.kind()));
-    require(backupWorkers >= 0 && backupWorkers <= 64, "backup-workers", "must be in 0..64, was " + backupWorkers);
+    require(
+        backupWorkers >= 0 && backupWorkers <= SpecLimits.MAX_BACKUP_WORKERS,
+        "backup-workers",
+        "must be in 0.." + SpecLimits.MAX_BACKUP_WORKERS + ", was " + backupWorkers);
     require(
         backupWorkers == 0 || mode == TrainingMode.SYNC,
         "backup-workers",
@@ -117,25 +124,69 @@ public record JobSpec(
         "dataset.name",
         "must be 'synthetic' exactly when model.kind is synthetic");
     require(microBatch > 0, "micro-batch", "must be positive, was " + microBatch);
+    requireAtMost(microBatch, SpecLimits.MAX_MICRO_BATCH, "micro-batch");
     require(globalBatch > 0, "global-batch", "must be positive, was " + globalBatch);
+    requireAtMost(globalBatch, SpecLimits.MAX_GLOBAL_BATCH, "global-batch");
     require(
         globalBatch % microBatch == 0,
         "global-batch",
         "(" + globalBatch + ") must be a multiple of micro-batch (" + microBatch + ")");
     require(epochs > 0, "epochs", "must be positive, was " + epochs);
+    requireAtMost(epochs, SpecLimits.MAX_EPOCHS, "epochs");
     require(splitSize > 0, "split-size", "must be positive, was " + splitSize);
+    requireAtMost(splitSize, SpecLimits.MAX_SPLIT_SIZE, "split-size");
     require(
         splitSize >= microBatch,
         "split-size",
         "(" + splitSize + ") must be at least micro-batch (" + microBatch + ")");
     require(staleness >= 0, "staleness", "must be >= 0, was " + staleness);
-    require(shards > 0 && shards <= 256, "shards", "must be in 1..256, was " + shards);
+    requireAtMost(staleness, SpecLimits.MAX_STALENESS, "staleness");
+    require(
+        shards > 0 && shards <= SpecLimits.MAX_SHARDS,
+        "shards",
+        "must be in 1.." + SpecLimits.MAX_SHARDS + ", was " + shards);
     require(members != null && !members.isEmpty(), "members", "must name at least one member");
+    require(
+        members.size() <= SpecLimits.MAX_MEMBERS,
+        "members",
+        "may list at most " + SpecLimits.MAX_MEMBERS + " members, has " + members.size());
     Set<String> names = new HashSet<>();
     for (MemberSpec member : members) {
       require(names.add(member.name()), "members", "has the name '" + member.name() + "' twice");
     }
     members = List.copyOf(members);
+    requireWithinLimits(dataset, model, stage, microBatch, epochs, members.size());
+  }
+
+  /** The caps of {@link SpecLimits} on what the stage as a whole makes the nodes allocate. */
+  private static void requireWithinLimits(
+      DatasetSpec dataset, ModelSpec model, StageSpec stage, int microBatch, int epochs, int members) {
+    long parameters = ModelSize.parameters(model, stage);
+    require(
+        parameters <= SpecLimits.MAX_PARAMETERS_PER_MEMBER,
+        "model",
+        "of this " + SpecNames.of(stage.kind()) + " stage has " + parameters + " parameters; at most "
+            + SpecLimits.MAX_PARAMETERS_PER_MEMBER + " per member");
+    require(
+        parameters * members <= SpecLimits.MAX_PARAMETERS_PER_STAGE,
+        "members",
+        "(" + members + ") of " + parameters + " parameters each make " + parameters * members
+            + " parameters; at most " + SpecLimits.MAX_PARAMETERS_PER_STAGE + " over all members");
+    long activations = ModelSize.activations(model, stage, microBatch);
+    require(
+        activations <= SpecLimits.MAX_ACTIVATIONS,
+        "micro-batch",
+        "(" + microBatch + ") would keep about " + activations + " activation values per pass of this model; at most "
+            + SpecLimits.MAX_ACTIVATIONS + ": lower micro-batch or the model's size");
+    int trainSize = dataset.trainLimit() > 0 ? dataset.trainLimit() : SpecLimits.FASHION_MNIST_TRAIN_SAMPLES;
+    long perEpoch = (trainSize + microBatch - 1L) / microBatch;
+    long microBatches = perEpoch * epochs * members;
+    require(
+        microBatches <= SpecLimits.MAX_MICRO_BATCHES,
+        "epochs",
+        "(" + epochs + ") x micro-batches per epoch (" + perEpoch + ") x members (" + members + ") make "
+            + microBatches + " micro-batches for the coordinator to track; at most " + SpecLimits.MAX_MICRO_BATCHES
+            + ": raise micro-batch or lower epochs");
   }
 
   /**

@@ -2,10 +2,7 @@ package io.tessera.protocol.spec;
 
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigException;
-import com.typesafe.config.ConfigFactory;
 import com.typesafe.config.ConfigObject;
-import com.typesafe.config.ConfigParseOptions;
-import com.typesafe.config.ConfigSyntax;
 import com.typesafe.config.ConfigValueFactory;
 import io.tessera.protocol.tensor.WirePrecision;
 import java.util.ArrayList;
@@ -16,7 +13,9 @@ import java.util.TreeSet;
 /**
  * Reads a {@link JobSpec} from HOCON (or JSON, which is HOCON). Keys are spelled in kebab-case;
  * omitted keys take the builders' defaults; unknown keys are refused so that a typo does not
- * silently train with a default.
+ * silently train with a default. Every value must be written in the text: {@code include} and
+ * substitutions ({@code ${...}}) are refused (see {@link LiteralHocon}), and every size is capped
+ * ({@link SpecLimits}).
  *
  * <pre>
  * name = "fmnist-vit"
@@ -102,7 +101,7 @@ public final class JobSpecParser {
    * SpecException}. A spec with {@code stages} is read by {@link #parsePipeline}.
    */
   public static JobSpec parse(String text) {
-    Config config = hocon(text);
+    Config config = LiteralHocon.parse(text);
     if (config.hasPath("stages")) {
       throw new SpecException("this job spec has stages: read it as a pipeline");
     }
@@ -116,7 +115,7 @@ public final class JobSpecParser {
    * defaults. A spec without {@code stages} is a pipeline of one stage named {@code main}.
    */
   public static PipelineSpec parsePipeline(String text) {
-    Config config = hocon(text);
+    Config config = LiteralHocon.parse(text);
     try {
       if (!config.hasPath("stages")) {
         JobSpec only = parse(config);
@@ -126,6 +125,10 @@ public final class JobSpecParser {
       String name = shared.hasPath("name") ? shared.getString("name") : null;
       List<JobSpec> stages = new ArrayList<>();
       List<? extends ConfigObject> entries = config.getObjectList("stages");
+      SpecException.require(
+          entries.size() <= SpecLimits.MAX_STAGES,
+          "stages",
+          "may list at most " + SpecLimits.MAX_STAGES + " stages, has " + entries.size());
       for (int i = 0; i < entries.size(); i++) {
         Config entry = entries.get(i).toConfig();
         if (!entry.hasPath("name")) {
@@ -147,14 +150,6 @@ public final class JobSpecParser {
       throw new SpecException("job spec has a value of the wrong type: " + e.getMessage());
     } catch (ConfigException e) {
       throw new SpecException("job spec could not be read: " + e.getMessage());
-    }
-  }
-
-  private static Config hocon(String text) {
-    try {
-      return ConfigFactory.parseString(text, ConfigParseOptions.defaults().setSyntax(ConfigSyntax.CONF)).resolve();
-    } catch (ConfigException e) {
-      throw new SpecException("job spec is not valid HOCON: " + e.getMessage());
     }
   }
 
@@ -216,7 +211,10 @@ public final class JobSpecParser {
       job.optMembers(members(c));
     } else if (c.hasPath("ensemble-size")) {
       int size = intAt(c, "", "ensemble-size");
-      SpecException.require(size > 0 && size <= 64, "ensemble-size", "must be in 1..64, was " + size);
+      SpecException.require(
+          size > 0 && size <= SpecLimits.MAX_MEMBERS,
+          "ensemble-size",
+          "must be in 1.." + SpecLimits.MAX_MEMBERS + ", was " + size);
       List<MemberSpec> members = new ArrayList<>();
       for (int i = 0; i < size; i++) {
         members.add(new MemberSpec("m" + i, i + 1L));

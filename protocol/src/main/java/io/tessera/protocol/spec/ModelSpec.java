@@ -1,6 +1,7 @@
 package io.tessera.protocol.spec;
 
 import static io.tessera.protocol.spec.SpecException.require;
+import static io.tessera.protocol.spec.SpecException.requireAtMost;
 
 import io.tessera.protocol.TesseraSerializable;
 
@@ -36,20 +37,35 @@ public record ModelSpec(
   public ModelSpec {
     require(kind != null, "model.kind", "is required");
     require(imageSize > 0, "model.image-size", "must be positive, was " + imageSize);
+    requireAtMost(imageSize, SpecLimits.MAX_IMAGE_SIZE, "model.image-size");
     require(channels > 0, "model.channels", "must be positive, was " + channels);
+    requireAtMost(channels, SpecLimits.MAX_CHANNELS, "model.channels");
     require(patchSize > 0, "model.patch-size", "must be positive, was " + patchSize);
+    requireAtMost(patchSize, SpecLimits.MAX_PATCH_SIZE, "model.patch-size");
     require(
         imageSize % patchSize == 0,
         "model.patch-size",
         "(" + patchSize + ") must divide model.image-size (" + imageSize + ")");
+    long patches = (long) (imageSize / patchSize) * (imageSize / patchSize);
+    require(
+        patches <= SpecLimits.MAX_PATCHES,
+        "model.patch-size",
+        "(" + patchSize + ") cuts an image of " + imageSize + "x" + imageSize + " pixels into " + patches
+            + " patches; at most " + SpecLimits.MAX_PATCHES);
     require(dim > 0, "model.dim", "must be positive, was " + dim);
+    requireAtMost(dim, SpecLimits.MAX_WIDTH, "model.dim");
     require(depth > 0, "model.depth", "must be positive, was " + depth);
+    requireAtMost(depth, SpecLimits.MAX_DEPTH, "model.depth");
     require(heads > 0, "model.heads", "must be positive, was " + heads);
+    requireAtMost(heads, SpecLimits.MAX_HEADS, "model.heads");
     require(dim % heads == 0, "model.heads", "(" + heads + ") must divide model.dim (" + dim + ")");
     require(mlpDim > 0, "model.mlp-dim", "must be positive, was " + mlpDim);
+    requireAtMost(mlpDim, SpecLimits.MAX_MLP_DIM, "model.mlp-dim");
     require(classes > 1, "model.classes", "must be at least 2, was " + classes);
+    requireAtMost(classes, SpecLimits.MAX_CLASSES, "model.classes");
     if (kind == ModelKind.SYNTHETIC) {
       require(parameters > 0, "model.parameters", "must be positive for a synthetic model, was " + parameters);
+      requireAtMost(parameters, SpecLimits.MAX_PARAMETERS_PER_MEMBER, "model.parameters");
     } else {
       require(parameters == 0, "model.parameters", "applies to synthetic models only");
     }

@@ -18,7 +18,10 @@ public record PipelineSpec(String name, List<JobSpec> stages) implements Tessera
   public PipelineSpec {
     require(name != null && !name.isBlank(), "name", "is required");
     require(stages != null && !stages.isEmpty(), "stages", "must list at least one stage");
-    require(stages.size() <= 16, "stages", "may list at most 16 stages, has " + stages.size());
+    require(
+        stages.size() <= SpecLimits.MAX_STAGES,
+        "stages",
+        "may list at most " + SpecLimits.MAX_STAGES + " stages, has " + stages.size());
     stages = List.copyOf(stages);
     Set<String> earlier = new HashSet<>();
     Map<String, JobSpec> byName = new HashMap<>();

@@ -13,4 +13,9 @@ public final class SpecException extends IllegalArgumentException {
       throw new SpecException(field + " " + problem);
     }
   }
+
+  /** Refuses {@code value} above {@code max} (one of {@link SpecLimits}), naming {@code field}. */
+  static void requireAtMost(long value, long max, String field) {
+    require(value <= max, field, "must be at most " + max + ", was " + value);
+  }
 }
