@@ -32,13 +32,8 @@ public final class ModelSize {
       case CLASSIFY, FINETUNE, DISTILL -> encoder(model) + head(model);
       case LINEAR_PROBE -> head(model);
       case MAE_PRETRAIN -> encoder(model) + maeDecoder(model, stage.mae());
-      case FLIP -> encoder(model) + flipTower(model, stage.flip(), FLIP_VOCABULARY, FLIP_TOKENS);
+      case FLIP -> encoder(model) + flipTower(model, stage.flip());
     };
-  }
-
-  /** Parameters of a FLIP model whose captions have {@code vocabulary} ids and {@code tokens} places. */
-  public static long flipParameters(ModelSpec model, FlipSpec flip, int vocabulary, int tokens) {
-    return encoder(model) + flipTower(model, flip, vocabulary, tokens);
   }
 
   /**
@@ -101,10 +96,10 @@ public final class ModelSize {
   }
 
   /** Image projection, token and positional embeddings, the blocks, norm, text projection, scale. */
-  private static long flipTower(ModelSpec m, FlipSpec flip, int vocabulary, int tokens) {
+  private static long flipTower(ModelSpec m, FlipSpec flip) {
     long text = flip.textDim();
     long embed = flip.embedDim();
-    return embed * m.dim() + vocabulary * text + tokens * text + flip.textDepth() * block(text, flip.textMlpDim())
+    return embed * m.dim() + FLIP_VOCABULARY * text + FLIP_TOKENS * text + flip.textDepth() * block(text, flip.textMlpDim())
         + 2 * text + embed * text + 1;
   }
 

@@ -72,8 +72,11 @@ public final class SpecLimits {
   /** Patches per image, {@code (image-size / patch-size)^2}: the tokens attention is square in. */
   public static final int MAX_PATCHES = 1_024;
 
-  /** Token widths: {@code model.dim}, {@code mae.decoder-dim}, {@code flip.text-dim}, {@code flip.embed-dim}. */
-  public static final int MAX_WIDTH = 4_096;
+  /**
+   * Token widths: {@code model.dim}, {@code mae.decoder-dim}, {@code flip.text-dim} and {@code
+   * flip.embed-dim}. One block of width 2048 already holds 17 million parameters.
+   */
+  public static final int MAX_WIDTH = 2_048;
 
   /** Transformer blocks: {@code model.depth}, {@code mae.decoder-depth}, {@code flip.text-depth}. */
   public static final int MAX_DEPTH = 64;
@@ -82,7 +85,7 @@ public final class SpecLimits {
   public static final int MAX_HEADS = 64;
 
   /** MLP widths: {@code model.mlp-dim}, {@code mae.decoder-mlp-dim}, {@code flip.text-mlp-dim}. */
-  public static final int MAX_MLP_DIM = 16_384;
+  public static final int MAX_MLP_DIM = 8_192;
 
   /** {@code model.classes}. */
   public static final int MAX_CLASSES = 10_000;
