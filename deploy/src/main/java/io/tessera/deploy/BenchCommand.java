@@ -249,7 +249,7 @@ final class BenchCommand {
           text = new String(in.readAllBytes(), StandardCharsets.UTF_8);
         }
       }
-      return ConfigFactory.parseString(text)
+      return JobSpecParser.read(text)
           .withValue("epochs", ConfigValueFactory.fromAnyRef(line.intOption("epochs", defaultEpochs)));
     } catch (IOException e) {
       throw new UncheckedIOException(e);

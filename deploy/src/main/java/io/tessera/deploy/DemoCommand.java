@@ -108,7 +108,7 @@ final class DemoCommand {
     } catch (IOException e) {
       throw new SpecException("cannot read the job spec: " + e.getMessage());
     }
-    Config spec = ConfigFactory.parseString(text);
+    Config spec = JobSpecParser.read(text);
     if (line.option("epochs").isPresent()) {
       spec = spec.withValue("epochs", ConfigValueFactory.fromAnyRef(line.intOption("epochs", 1)));
     }

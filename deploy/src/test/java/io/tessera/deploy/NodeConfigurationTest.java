@@ -6,9 +6,14 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
+import io.tessera.protocol.spec.SpecException;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.List;
 import java.util.Set;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /** The configuration a node starts with, as the command line and application.conf make it. */
 class NodeConfigurationTest {
@@ -74,5 +79,14 @@ class NodeConfigurationTest {
     assertEquals(1, spec.stages().size(), "the demo is one stage");
     assertEquals(2, spec.stages().get(0).epochs());
     assertEquals(2, spec.stages().get(0).shards());
+  }
+
+  @Test
+  void theDemoReadsASpecFileAsTheAdminApiDoesWithoutIncludesOrSubstitutions(@TempDir Path dir) throws IOException {
+    Path spec = dir.resolve("job.conf");
+    Files.writeString(spec, "name = demo\nepochs = ${?PATH}\n");
+    CommandLine line = CommandLine.parse(List.of("--spec", spec.toString()), Set.of("epochs", "spec"), Set.of());
+    SpecException error = assertThrows(SpecException.class, () -> DemoCommand.jobSpec(line));
+    assertEquals("substitutions (${...}) are not allowed in a job spec: at key epochs", error.getMessage());
   }
 }

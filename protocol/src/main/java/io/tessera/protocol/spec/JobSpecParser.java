@@ -97,6 +97,14 @@ public final class JobSpecParser {
   private JobSpecParser() {}
 
   /**
+   * The text of a spec as a config, read as {@link #parse(String)} and {@link #parsePipeline} read
+   * it (no include, no substitution), for a caller that sets a key before parsing it.
+   */
+  public static Config read(String text) {
+    return LiteralHocon.parse(text);
+  }
+
+  /**
    * Parses the text of a one-stage spec; syntax errors and invalid values become a {@link
    * SpecException}. A spec with {@code stages} is read by {@link #parsePipeline}.
    */
