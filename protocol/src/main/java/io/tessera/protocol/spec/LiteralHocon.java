@@ -20,9 +20,9 @@ import java.util.Map;
 /**
  * Reads the text of a job spec as HOCON whose values are all written out in the text: an {@code
  * include} of any form is refused without reading what it names, and so is a substitution ({@code
- * ${...}}, {@code ${?...}}, {@code +=}), which is never resolved. A spec comes from whoever can
- * reach the admin API, and HOCON would otherwise let it read the coordinator's files, classpath
- * resources, URLs, environment variables and system properties, and echo them back in an error.
+ * ${...}}, {@code ${?...}}, {@code +=}), which is never resolved. A spec comes from whoever may
+ * submit jobs, and HOCON would otherwise let it read the coordinator's files, classpath resources,
+ * URLs, environment variables and system properties, and echo them back in an error.
  * Objects and lists may nest {@link #MAX_NESTING} deep: the parser recurses per level, and a few
  * thousand levels would overflow the stack of the thread that reads the spec.
  */

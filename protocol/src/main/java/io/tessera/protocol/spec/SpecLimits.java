@@ -1,15 +1,16 @@
 package io.tessera.protocol.spec;
 
 /**
- * The largest value every size in a job spec may take. Specs arrive from anyone who can reach the
- * admin API, and the coordinator, the parameter shards and the workers allocate in proportion to
- * these sizes, so each one is capped where no accepted spec can run a node out of memory. The caps
- * are far above what the shipped specs use (a 64-wide, 4-deep ViT on 28x28 images: about 0.2
- * million parameters) and above what a CPU cluster can train in reasonable time.
+ * The largest value every size in a job spec may take. Specs arrive from whoever may submit jobs
+ * over the admin API, and the coordinator, the parameter shards and the workers allocate in
+ * proportion to these sizes, so each one is capped where no accepted spec can run a node out of
+ * memory. The caps
+ * are far above what the shipped specs use (a 64-wide, 4-deep ViT on 28x28 images: 139,018
+ * parameters) and above what a CPU cluster can train in reasonable time.
  *
  * <p>The records' constructors enforce the caps; a refusal names the field, as every other check
- * of a spec does. The model-wide caps (parameters, activations) are checked by {@link JobSpec}
- * from the estimates of {@link ModelSize}.
+ * of a spec does. The caps on a stage as a whole (parameters and activations, counted by {@link
+ * ModelSize}, and the micro-batches the coordinator tracks) are checked by {@link JobSpec}.
  */
 public final class SpecLimits {
   /** Characters of a job's {@code name}. */
