@@ -1620,7 +1620,9 @@ public final class Coordinator
       return Effect().reply(command.replyTo(), new ShardRecoveryPlan(0, -1, 0, true));
     }
     JobRun job = found.get();
-    if (job.state().isFinished()) {
+    if (job.state().isFinished() || job.state() == JobState.PAUSED) {
+      // Woken by a message that was on its way when the job stopped training: read-only until it
+      // resumes (a rewind then gives it a live plan) or stops again once idle.
       return Effect().reply(command.replyTo(), finishedPlan(job, command));
     }
     if (job.lastCheckpoint().isEmpty()) {
@@ -1639,7 +1641,7 @@ public final class Coordinator
     return Effect().reply(command.replyTo(), recoveryPlan(job, command));
   }
 
-  /** A shard of a finished job starts read-only on the job's newest checkpoint, if it has one. */
+  /** A shard of a job not training starts read-only on the job's newest checkpoint, if it has one. */
   private static ShardRecoveryPlan finishedPlan(JobRun job, ResolveShardRecovery command) {
     return job.lastCheckpoint()
         .map(last -> {

@@ -18,6 +18,7 @@ import io.tessera.protocol.coordinator.CoordinatorProtocol.JobState;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.JobStatus;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.Lease;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.NoLease;
+import io.tessera.protocol.coordinator.CoordinatorProtocol.ShardRecoveryPlan;
 import io.tessera.protocol.ps.ShardProtocol;
 import io.tessera.protocol.ps.ShardProtocol.RewindTo;
 import io.tessera.protocol.spec.JobSpecParser;
@@ -90,6 +91,10 @@ class CoordinatorPauseTest extends CoordinatorFixture {
     assertEquals(JobState.PAUSED, paused.state());
     assertEquals(12, paused.samplesDone(), "the ledgers are kept as they were");
     awaitAssert(() -> assertEquals(BOTH_SHARDS, shards.shardsThatSaw(c -> c == ShardProtocol.StopShard.INSTANCE)));
+    // A shard woken meanwhile (by a push that was on its way) serves its newest checkpoint read-only.
+    ShardRecoveryPlan whilePaused = resolveRecovery(coordinator, JOB, 0, 1);
+    assertTrue(whilePaused.finished(), whilePaused.toString());
+    assertEquals(1, whilePaused.checkpointId());
     // The lease it held is void.
     assertInstanceOf(NoLease.class, complete(coordinator, worker, fourth.leaseId(), 4, 4.0));
     assertEquals(12, status(coordinator, JOB).samplesDone());
@@ -146,6 +151,7 @@ class CoordinatorPauseTest extends CoordinatorFixture {
     listed.forEach(c -> assertEquals(2, c.shards()));
     assertTrue(listed.get(1).startedAtMillis() <= listed.get(2).startedAtMillis(), listed::toString);
 
+    shards.holdEpochConfirmations();
     CheckpointRestored restored = restore(coordinator, JOB, 1).getValue();
     assertEquals(new CheckpointRestored(JOB, 1, List.of(2L)), restored);
     JobStatus recovering = status(coordinator, JOB);
@@ -155,6 +161,7 @@ class CoordinatorPauseTest extends CoordinatorFixture {
     assertEquals(1, recovering.lastCheckpointId());
     assertInstanceOf(NoLease.class, complete(coordinator, worker, lease.leaseId(), 4, 4.0), "leases out are void");
     awaitAssert(() -> assertEquals(BOTH_SHARDS, shards.shardsThatSaw(c -> c.equals(new RewindTo(1)))));
+    shards.release();
     awaitState(coordinator, JOB, JobState.RUNNING);
     assertEquals(List.of(0L, 1L), checkpoints(coordinator, JOB).stream().map(CheckpointInfo::checkpointId).toList());
     assertEquals(4, requestLease(coordinator, worker).split().index());

@@ -92,7 +92,7 @@ final class PersistentShard extends EventSourcedBehavior<Command, ShardEvent, Sh
   private String unusable;
   private ShardMetrics metrics;
 
-  /** A shard of a finished job has had no message for a while: it stops. */
+  /** A shard of a job that is not training has had no message for a while: it stops. */
   private enum IdleTimeout implements Local {
     INSTANCE
   }
@@ -207,7 +207,7 @@ final class PersistentShard extends EventSourcedBehavior<Command, ShardEvent, Sh
       metrics = new ShardMetrics(address.jobId());
       context.getLog().info(
           "Shard {} restored checkpoint {} at version {} in epoch {}{}",
-          entityId, state.checkpointId(), state.live().version, epoch, plan.finished() ? ", read-only (its job is over)" : "");
+          entityId, state.checkpointId(), state.live().version, epoch, plan.finished() ? ", read-only (its job is not training)" : "");
     }
     if (plan.finished()) {
       context.setReceiveTimeout(settings.finishedIdleTimeout(), IdleTimeout.INSTANCE);
@@ -279,28 +279,29 @@ final class PersistentShard extends EventSourcedBehavior<Command, ShardEvent, Sh
         .build();
   }
 
-  /** The job is over: stop, keeping the checkpoints; held pulls get the reason. */
+  /** The job ended or was paused: stop, keeping the checkpoints; held pulls get the reason. */
   private Effect<ShardEvent, ShardState> onStopShard(ShardState state, StopShard command) {
-    context.getLog().debug("Shard {} stops: its job is over", entityId);
-    failHeldPulls("the job of shard " + entityId + " is over");
+    context.getLog().debug("Shard {} stops: its job ended or was paused", entityId);
+    failHeldPulls("the job of shard " + entityId + " ended or was paused");
     shardRegion.tell(new ClusterSharding.Passivate<>(context.getSelf()));
     return Effect().none();
   }
 
   private Effect<ShardEvent, ShardState> onIdleTimeout(ShardState state, IdleTimeout timeout) {
-    context.getLog().debug("Shard {} of a finished job was idle for {}; stopping", entityId, settings.finishedIdleTimeout());
+    context.getLog().debug("Shard {} of a job not training was idle for {}; stopping", entityId, settings.finishedIdleTimeout());
     shardRegion.tell(new ClusterSharding.Passivate<>(context.getSelf()));
     return Effect().none();
   }
 
-  /** Why a shard of a finished job takes no {@code what}, or null while its job is live. */
+  /** Why a shard of a job that is not training takes no {@code what}, or null while its job is live. */
   private String over(String what) {
     if (!plan.finished()) {
       return null;
     }
     return plan.isFresh()
         ? "shard " + entityId + ": the coordinator does not know job " + address.jobId() + " (it ended long ago, or never existed)"
-        : "shard " + entityId + ": job " + address.jobId() + " is over; it takes no " + what;
+        : "shard " + entityId + ": job " + address.jobId() + " is not training (it ended or is paused); it takes no "
+            + what;
   }
 
   private Effect<ShardEvent, ShardState> onInitialize(ShardState state, Initialize command) {

@@ -89,12 +89,12 @@ class FinishedJobShardTest {
 
     assertArrayEquals(trained, reader.pull(WirePrecision.FP32).values().decode(), "the final parameters are read");
     String push = errorText(reader.tryPush("w1", 2, 0, 1, 1, new float[] {9f, 9f, 9f, 9f}));
-    assertTrue(push.contains("is over") && push.contains("push"), push);
+    assertTrue(push.contains("is not training") && push.contains("push"), push);
     assertArrayEquals(trained, reader.values(), "a refused push changes nothing");
     String checkpoint = errorText(reader.tryCheckpoint(4, 0));
-    assertTrue(checkpoint.contains("is over"), checkpoint);
+    assertTrue(checkpoint.contains("is not training"), checkpoint);
     String setUp = errorText(reader.tryInitialize(setup(sgd(0.5), 1, 1), new float[] {0f, 0f, 0f, 0f}));
-    assertTrue(setUp.contains("is over"), setUp);
+    assertTrue(setUp.contains("is not training"), setUp);
 
     expectPassivation(reader, Duration.ofSeconds(5));
   }

@@ -3,6 +3,7 @@ package io.tessera.tests;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.tessera.protocol.coordinator.AdminProtocol;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.AuditRecord;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.JobState;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.JobStatus;
@@ -39,6 +40,8 @@ class JobLifecycleIT {
     settings.put("tessera.worker.use-gpus", false); // synthetic models only: no GPU probe, no DJL
     settings.put("tessera.coordinator.finished-jobs-kept", finishedKept);
     settings.put("tessera.coordinator.audit-kept", finishedKept); // one submission per job
+    // A shard woken by a push that was on its way when its job stopped goes again this soon.
+    settings.put("tessera.ps.finished-idle-timeout", "3s");
     return settings;
   }
 
@@ -82,6 +85,42 @@ class JobLifecycleIT {
       AuditRecord audit =
           cluster.auditLog().stream().filter(r -> r.command().equals("cancel")).findFirst().orElseThrow();
       assertEquals(huge, audit.detail());
+    }
+  }
+
+  @Test
+  void aPausedJobGivesItsTurnAndItsShardsUpAndResumedFinishesEverySample() {
+    try (TestCluster cluster = TestCluster.start(database(TestCluster.freshJournal(), 100), "coordinator", "ps")) {
+      cluster.addNode("worker");
+      // 6,000 samples at 1 ms each: several seconds of work, paused part-way.
+      String paused = cluster.submit(synthetic("paused", 6_000, 1_000));
+      String next = cluster.submit(synthetic("meanwhile", 256, 0));
+      cluster.awaitStatus(paused, Duration.ofMinutes(1), "training", s -> s.state() == JobState.RUNNING && s.samplesDone() > 0);
+      long checkpoint = cluster.requestCheckpoint(paused);
+      JobStatus saved = cluster.awaitStatus(paused, Duration.ofMinutes(1), "checkpoint " + checkpoint,
+          s -> s.lastCheckpointId() >= checkpoint);
+      List<String> shards = List.of(ShardProtocol.entityId(paused, 0, 0), ShardProtocol.entityId(paused, 0, 1));
+
+      assertEquals(
+          List.of(paused),
+          cluster.<AdminProtocol.JobsChanged>admin(replyTo -> new AdminProtocol.PauseJob(paused, replyTo)).jobIds());
+
+      JobStatus meanwhile = cluster.awaitFinished(next, Duration.ofMinutes(1));
+      assertEquals(JobState.COMPLETED, meanwhile.state(), () -> "the next job did not run: " + meanwhile);
+      cluster.awaitStatus(paused, Duration.ofSeconds(30), "its shards to stop",
+          s -> shards.stream().noneMatch(cluster.hostedShards(cluster.seedNode())::contains));
+      JobStatus whilePaused = cluster.status(paused);
+      assertEquals(JobState.PAUSED, whilePaused.state());
+      assertTrue(whilePaused.samplesDone() >= saved.samplesDone() && whilePaused.samplesDone() < 6_000, whilePaused::toString);
+
+      cluster.<AdminProtocol.JobsChanged>admin(replyTo -> new AdminProtocol.ResumeJob(paused, replyTo));
+      JobStatus done = cluster.awaitFinished(paused, Duration.ofMinutes(2));
+      assertEquals(JobState.COMPLETED, done.state(), done::toString);
+      assertEquals(6_000, done.samplesDone(), "every sample trained, from the checkpoint on");
+      assertEquals(done.samplesTotal(), done.samplesDone());
+      assertEquals(1, done.recoveryEpoch(), "resumed once, by a rewind to its checkpoint");
+      List<String> commands = cluster.auditLog().stream().map(AuditRecord::command).toList();
+      assertTrue(commands.containsAll(List.of("pause", "resume")), commands::toString);
     }
   }
 

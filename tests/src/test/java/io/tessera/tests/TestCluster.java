@@ -198,6 +198,13 @@ final class TestCluster implements AutoCloseable {
         .jobIds();
   }
 
+  /** Asks the coordinator an operator command and returns its answer; a refusal throws. */
+  <T> T admin(java.util.function.Function<ActorRef<akka.pattern.StatusReply<T>>, CoordinatorProtocol.Command> command) {
+    return AskPattern.<CoordinatorProtocol.Command, T>askWithStatus(coordinator, command::apply, ASK, seedNode().scheduler())
+        .toCompletableFuture()
+        .join();
+  }
+
   /** Every job the coordinator keeps, oldest first. */
   List<JobStatus> jobs() {
     return AskPattern.<CoordinatorProtocol.Command, CoordinatorProtocol.JobList>ask(

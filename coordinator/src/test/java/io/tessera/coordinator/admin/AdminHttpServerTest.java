@@ -342,6 +342,43 @@ class AdminHttpServerTest {
   }
 
   @Test
+  void aQueuedJobIsPausedAndResumedItsCheckpointsListedAndARestoreOfItRefusedWithTheReason() throws Exception {
+    assertEquals(201, send(post(binding, VALID_SPEC)).statusCode());
+    HttpResponse<String> anonymous =
+        send(HttpRequest.newBuilder(uri(binding, "/api/jobs/job-1/pause")).POST(HttpRequest.BodyPublishers.noBody()).build());
+    assertEquals(401, anonymous.statusCode());
+
+    HttpResponse<String> paused = send(postJson(binding, "/api/jobs/job-1/pause", ""));
+    assertEquals(200, paused.statusCode(), paused.body());
+    assertEquals("job-1", JSON.readTree(paused.body()).path("jobIds").get(0).asText());
+    assertEquals("PAUSED", JSON.readTree(send(authorized(get(binding, "/api/jobs/job-1"))).body()).path("state").asText());
+    HttpResponse<String> twice = send(postJson(binding, "/api/jobs/job-1/pause", ""));
+    assertEquals(409, twice.statusCode(), twice.body());
+    assertEquals(
+        "nothing to pause: job-1 is PAUSED; only queued, running or recovering jobs can be",
+        JSON.readTree(twice.body()).path("error").asText());
+
+    HttpResponse<String> checkpoints = send(authorized(get(binding, "/api/jobs/job-1/checkpoints")));
+    assertEquals(200, checkpoints.statusCode(), checkpoints.body());
+    assertEquals(0, JSON.readTree(checkpoints.body()).size(), "a job that never ran has none");
+    HttpResponse<String> restore = send(postJson(binding, "/api/jobs/job-1/restore", "{\"checkpoint\": 0}"));
+    assertEquals(404, restore.statusCode(), restore.body());
+    assertEquals("job-1 has no checkpoint 0; it has []", JSON.readTree(restore.body()).path("error").asText());
+    HttpResponse<String> malformed = send(postJson(binding, "/api/jobs/job-1/restore", "{\"checkpoint\": -3}"));
+    assertEquals(400, malformed.statusCode(), malformed.body());
+
+    HttpResponse<String> resumed = send(postJson(binding, "/api/jobs/job-1/resume", ""));
+    assertEquals(200, resumed.statusCode(), resumed.body());
+    assertEquals("QUEUED", JSON.readTree(send(authorized(get(binding, "/api/jobs/job-1"))).body()).path("state").asText());
+    assertEquals(404, send(postJson(binding, "/api/jobs/job-9/resume", "")).statusCode());
+    assertEquals(404, send(authorized(get(binding, "/api/jobs/job-9/checkpoints"))).statusCode());
+
+    JsonNode audit = JSON.readTree(send(authorized(get(binding, "/api/audit"))).body());
+    assertEquals("resume", audit.get(audit.size() - 1).path("command").asText());
+    assertEquals("pause", audit.get(audit.size() - 2).path("command").asText());
+  }
+
+  @Test
   void theAuditLogListsTheAcknowledgedCommandsOldestFirst() throws Exception {
     HttpResponse<String> empty = send(authorized(get(binding, "/api/audit")));
     assertEquals(200, empty.statusCode());

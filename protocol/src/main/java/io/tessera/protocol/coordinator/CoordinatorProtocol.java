@@ -111,9 +111,10 @@ public final class CoordinatorProtocol {
    * @param checkpointId the checkpoint to restore; -1 when the shard is new and waits for its
    *     initial values
    * @param sequenceNr the journal position of that checkpoint's snapshot in the shard's journal
-   * @param finished the job is over (completed, failed, cancelled, or no longer known): the shard
-   *     serves pulls of that checkpoint (a later stage reads it) but takes no push, set-up or
-   *     checkpoint, and stops once idle
+   * @param finished the job is not training (completed, failed, cancelled, paused, or no longer
+   *     known): the shard serves pulls of that checkpoint (a later stage reads it) but takes no
+   *     push, set-up or checkpoint, and stops once idle; a paused job's shards are rewound to a
+   *     live plan when it resumes
    */
   public record ShardRecoveryPlan(long epoch, long checkpointId, long sequenceNr, boolean finished)
       implements TesseraSerializable {
