@@ -27,11 +27,12 @@ final class AdminClient {
 
   private final URI base;
   private final String token;
-  private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+  private final HttpClient http;
 
   private AdminClient(URI base, String token) {
     this.base = base;
     this.token = token;
+    this.http = AdminTransport.client(base);
   }
 
   static int run(String command, List<String> args) {

@@ -31,6 +31,15 @@ public final class Main {
             --simulated      no GPU probe and no DJL until a real model comes (for workers
                              of synthetic jobs)
             --config FILE    extra HOCON configuration
+                             A node on a non-loopback --host talks TLS with mutual authentication
+                             and needs TESSERA_TLS_KEYSTORE, _TRUSTSTORE, _PASSWORD (see certs)
+
+        certs                a cluster's TLS key store and trust store (one self-signed key that
+                             every node shares), made with the JDK's keytool
+            --out DIR        where to write keystore.p12, truststore.p12, tessera.crt (required)
+            --hosts H,...    names and IPs the admin front is reached at (localhost,127.0.0.1)
+            --password P     (env TESSERA_TLS_PASSWORD; else a random one, written to DIR/password)
+            --days N         validity (825)      --name CN   the certificate's subject (tessera)
 
         submit SPEC          submit a job spec file to a running cluster; prints its id
         status JOB           show a job's progress      --watch: until it ends (exit 1 if failed)
@@ -50,7 +59,8 @@ public final class Main {
                              its window, ack its work and leave; a worker-only node then leaves
         set-batch JOB N      change a running job's global batch; the learning rate follows the
                              job's learning-rate-scaling
-            --admin URL      admin front (http://127.0.0.1:7355, env TESSERA_ADMIN_URL)
+            --admin URL      admin front (http://127.0.0.1:7355, env TESSERA_ADMIN_URL); an
+                             https URL trusts TESSERA_TLS_TRUSTSTORE (password TESSERA_TLS_PASSWORD)
             --token T        bearer token (env TESSERA_ADMIN_TOKEN, else --token-file)
             --token-file F   file holding the token (data/admin.token)
             --json           print the raw JSON
@@ -101,6 +111,7 @@ public final class Main {
         case "submit", "status", "jobs", "checkpoint", "cancel", "pause", "resume", "checkpoints", "restore", "audit",
             "workers", "drain", "set-batch" ->
             AdminClient.run(args.get(0), rest);
+        case "certs" -> CertsCommand.run(rest);
         case "data" -> DataCommand.run(rest);
         case "reference" -> ReferenceCommand.run(rest);
         case "bench" -> BenchCommand.run(rest);

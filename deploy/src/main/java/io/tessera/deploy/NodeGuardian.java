@@ -11,6 +11,7 @@ import akka.cluster.typed.Cluster;
 import akka.cluster.typed.ClusterSingleton;
 import akka.cluster.typed.ClusterSingletonSettings;
 import akka.cluster.typed.SingletonActor;
+import akka.http.javadsl.HttpsConnectionContext;
 import com.typesafe.config.Config;
 import io.tessera.coordinator.Coordinator;
 import io.tessera.coordinator.CoordinatorSettings;
@@ -21,6 +22,7 @@ import io.tessera.ps.ParameterShard;
 import io.tessera.worker.DataCatalog;
 import io.tessera.worker.Worker;
 import io.tessera.worker.WorkerSettings;
+import java.util.Optional;
 
 /**
  * The root actor of a node: starts what the node's roles call for. Every node routes to parameter
@@ -54,14 +56,18 @@ public final class NodeGuardian {
     if (cluster.selfMember().hasRole("coordinator")) {
       AdminSettings admin = AdminSettings.fromConfig(config);
       if (admin.enabled()) {
-        AdminHttpServer.start(context.getSystem(), coordinator, admin)
+        Optional<HttpsConnectionContext> https = AdminTransport.serverContext(config);
+        String scheme = https.isPresent() ? "https" : "http";
+        (https.isPresent()
+                ? AdminHttpServer.start(context.getSystem(), coordinator, admin, https.get())
+                : AdminHttpServer.start(context.getSystem(), coordinator, admin))
             .whenComplete(
                 (binding, failure) -> {
                   if (failure != null) {
                     context.getSystem().log().error(
                         "Admin front could not bind {}:{}: {}", admin.host(), admin.port(), failure.getMessage());
                   } else {
-                    context.getSystem().log().info("Admin front listening on http://{}", binding.localAddress());
+                    context.getSystem().log().info("Admin front listening on {}://{}", scheme, binding.localAddress());
                   }
                 });
       }

@@ -20,11 +20,14 @@ public final class TesseraNode {
 
   /**
    * Starts a node. PyTorch's thread counts are fixed before DJL loads: each worker gets an equal
-   * share of the cores unless {@code ai.djl.pytorch.num_threads} is set already.
+   * share of the cores unless {@code ai.djl.pytorch.num_threads} is set already. The cluster
+   * transport is TLS when the node's address is not loopback (see {@link ClusterTransport}); a node
+   * that needs TLS and has no key material throws before anything listens.
    */
   public static ActorSystem<NodeGuardian.Command> start(Config config) {
+    Config configured = Persistence.configure(ClusterTransport.configure(config));
+    AdminTransport.check(configured);
     configureTorchThreads(config);
-    Config configured = Persistence.configure(config);
     Persistence.createTables(configured);
     return ActorSystem.create(NodeGuardian.create(configured), SYSTEM_NAME, configured);
   }

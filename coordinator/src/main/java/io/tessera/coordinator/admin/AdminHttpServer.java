@@ -16,6 +16,7 @@ import akka.actor.typed.ActorRef;
 import akka.actor.typed.ActorSystem;
 import akka.actor.typed.javadsl.AskPattern;
 import akka.http.javadsl.Http;
+import akka.http.javadsl.HttpsConnectionContext;
 import akka.http.javadsl.ServerBinding;
 import akka.http.javadsl.model.ContentTypes;
 import akka.http.javadsl.model.HttpEntities;
@@ -84,6 +85,16 @@ public final class AdminHttpServer {
       ActorSystem<?> system, ActorRef<CoordinatorProtocol.Command> coordinator, AdminSettings settings) {
     AdminHttpServer server = new AdminHttpServer(system, coordinator, settings);
     return Http.get(system).newServerAt(settings.host(), settings.port()).bind(server.routes());
+  }
+
+  /** Binds the front over HTTPS with {@code https}'s certificate; the binding completes once it listens. */
+  public static CompletionStage<ServerBinding> start(
+      ActorSystem<?> system,
+      ActorRef<CoordinatorProtocol.Command> coordinator,
+      AdminSettings settings,
+      HttpsConnectionContext https) {
+    AdminHttpServer server = new AdminHttpServer(system, coordinator, settings);
+    return Http.get(system).newServerAt(settings.host(), settings.port()).enableHttps(https).bind(server.routes());
   }
 
   Route routes() {
