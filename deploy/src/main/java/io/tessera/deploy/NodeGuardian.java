@@ -67,7 +67,9 @@ public final class NodeGuardian {
                     context.getSystem().log().error(
                         "Admin front could not bind {}:{}: {}", admin.host(), admin.port(), failure.getMessage());
                   } else {
-                    context.getSystem().log().info("Admin front listening on {}://{}", scheme, binding.localAddress());
+                    context.getSystem().log().info(
+                        "Admin front listening on {}://{}:{}",
+                        scheme, binding.localAddress().getHostString(), binding.localAddress().getPort());
                   }
                 });
       }
