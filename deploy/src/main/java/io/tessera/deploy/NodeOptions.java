@@ -27,6 +27,7 @@ final class NodeOptions {
     Map<String, Object> overrides = new HashMap<>();
     line.option("roles").ifPresent(roles -> overrides.put("akka.cluster.roles", roles(roles)));
     line.option("host").ifPresent(host -> overrides.put("akka.remote.artery.canonical.hostname", host));
+    line.option("host").ifPresent(host -> overrides.put("akka.management.http.hostname", host));
     line.option("port").ifPresent(port -> overrides.put("akka.remote.artery.canonical.port", line.intOption("port", 0)));
     line.option("seed-nodes").ifPresent(seeds -> overrides.put("akka.cluster.seed-nodes", seedNodes(seeds)));
     line.option("data-dir").ifPresent(dir -> overrides.put("tessera.worker.data-dir", dir));

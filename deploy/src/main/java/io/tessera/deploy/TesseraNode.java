@@ -29,7 +29,9 @@ public final class TesseraNode {
     AdminTransport.check(configured);
     configureTorchThreads(config);
     Persistence.createTables(configured);
-    return ActorSystem.create(NodeGuardian.create(configured), SYSTEM_NAME, configured);
+    ActorSystem<NodeGuardian.Command> system = ActorSystem.create(NodeGuardian.create(configured), SYSTEM_NAME, configured);
+    Management.start(system);
+    return system;
   }
 
   /** Starts Kamon and its Prometheus reporter; once per JVM. */
