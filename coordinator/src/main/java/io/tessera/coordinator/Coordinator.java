@@ -274,6 +274,7 @@ public final class Coordinator
         .onCommand(AdminProtocol.ResumeJob.class, this::onResumeJob)
         .onCommand(AdminProtocol.RestoreCheckpoint.class, this::onRestoreCheckpoint)
         .onCommand(AdminProtocol.ListCheckpoints.class, this::onListCheckpoints)
+        .onCommand(AdminProtocol.SetLearningRate.class, this::onSetLearningRate)
         .onCommand(ListWorkers.class, this::onListWorkers)
         .onCommand(GetTrainingCurve.class, this::onGetTrainingCurve)
         .onCommand(CoordinatorProtocol.GetShardStatuses.class, this::onGetShardStatuses)
@@ -500,6 +501,28 @@ public final class Coordinator
         .thenReply(
             command.replyTo(),
             s -> StatusReply.success(new AdminProtocol.CheckpointRestored(command.jobId(), command.checkpointId(), dropped)));
+  }
+
+  private ReplyEffect<CoordinatorEvent, CoordinatorState> onSetLearningRate(
+      CoordinatorState state, AdminProtocol.SetLearningRate command) {
+    JobControl.Decision decision =
+        JobControl.setLearningRate(
+            state, command.jobId(), command.member(), command.learningRate(), System.currentTimeMillis());
+    if (decision.isRefused()) {
+      return Effect().reply(command.replyTo(), StatusReply.error(refusal(state, command.jobId(), decision)));
+    }
+    context.getLog().info(
+        "{} member {}: learning rate set to {} by an operator", command.jobId(), command.member(), command.learningRate());
+    return Effect()
+        .persist(decision.events())
+        .thenReply(
+            command.replyTo(),
+            s -> StatusReply.success(
+                new AdminProtocol.LearningRateSet(
+                    command.jobId(),
+                    command.member(),
+                    command.learningRate(),
+                    s.job(command.jobId()).orElseThrow().learningRateFactors().get(command.member()))));
   }
 
   private ReplyEffect<CoordinatorEvent, CoordinatorState> onListCheckpoints(

@@ -138,6 +138,12 @@ public sealed interface CoordinatorEvent extends TesseraSerializable {
    */
   record JobPaused(String jobId) implements CoordinatorEvent {}
 
+  /**
+   * An operator set member {@code member}'s learning rate: its scheduled rate is multiplied by
+   * {@code factor} (the new rate over the spec's) from its next step on.
+   */
+  record MemberLearningRateSet(String jobId, int member, double factor) implements CoordinatorEvent {}
+
   /** An operator resumed a paused job: it is queued again, ahead of jobs submitted after it. */
   record JobResumed(String jobId) implements CoordinatorEvent {}
 

@@ -50,6 +50,7 @@ public final class CoordinatorRegistrar implements KryoRegistrar {
     registry.add(525, CoordinatorEvent.Retention.class);
     registry.add(526, CoordinatorEvent.JobPaused.class);
     registry.add(527, CoordinatorEvent.JobResumed.class);
+    registry.add(528, CoordinatorEvent.MemberLearningRateSet.class);
 
     // snapshot state
     registry.add(550, CoordinatorState.class);

@@ -256,6 +256,8 @@ public record CoordinatorState(
       return withJob(e.jobId(), j -> j.cancelled(e.reason())).replanned();
     } else if (event instanceof CoordinatorEvent.JobPaused e) {
       return withJob(e.jobId(), JobRun::paused);
+    } else if (event instanceof CoordinatorEvent.MemberLearningRateSet e) {
+      return withJob(e.jobId(), j -> j.withLearningRateFactor(e.member(), e.factor()));
     } else if (event instanceof CoordinatorEvent.JobResumed e) {
       return withJob(e.jobId(), JobRun::resumed);
     } else if (event instanceof CoordinatorEvent.JobArchived e) {

@@ -4,6 +4,7 @@ import io.tessera.coordinator.CoordinatorEvent.CheckpointDiscarded;
 import io.tessera.coordinator.CoordinatorEvent.JobRewound;
 import io.tessera.coordinator.CoordinatorEvent.OperatorCommandRecorded;
 import io.tessera.coordinator.ledger.SplitLedger.Cut;
+import io.tessera.protocol.coordinator.AdminProtocol;
 import io.tessera.protocol.coordinator.AdminProtocol.CheckpointInfo;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.AuditRecord;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.JobState;
@@ -105,6 +106,36 @@ final class JobControl {
       events.add(
           new JobRewound(jobId, job.recoveryEpoch() + 1, checkpointId, "an operator restored checkpoint " + checkpointId));
     }
+    return Decision.of(events, List.of(job));
+  }
+
+  /**
+   * Sets member {@code member}'s learning rate, as a factor on the rate its spec gives it.
+   */
+  static Decision setLearningRate(CoordinatorState state, String jobId, int member, double learningRate, long atMillis) {
+    Optional<JobRun> found = state.job(jobId);
+    if (found.isEmpty()) {
+      return Decision.unknown(jobId);
+    }
+    JobRun job = found.get();
+    if (job.state().isFinished()) {
+      return Decision.refused(jobId + " is " + job.state() + "; a learning rate can be set until a job ends");
+    }
+    if (member < 0 || member >= job.members().size()) {
+      return Decision.refused(jobId + " has no member " + member + "; its members are 0.." + (job.members().size() - 1));
+    }
+    double specified = job.spec().optimizerOf(member).learningRate();
+    double factor = learningRate / specified;
+    double most = AdminProtocol.MAX_LEARNING_RATE_FACTOR;
+    if (!(learningRate > 0) || Double.isInfinite(learningRate) || factor > most || factor < 1 / most) {
+      return Decision.refused(
+          "learning rate must be a positive number within " + (int) most + " times the spec's " + specified
+              + " either way, was " + learningRate);
+    }
+    List<CoordinatorEvent> events =
+        List.of(
+            audit(state, "learning-rate", jobId + " member " + member + ": " + learningRate, atMillis),
+            new CoordinatorEvent.MemberLearningRateSet(jobId, member, factor));
     return Decision.of(events, List.of(job));
   }
 

@@ -30,6 +30,8 @@ import java.util.function.UnaryOperator;
  * @param lastCheckpointAtMillis when the last checkpoint started (or the job started running)
  * @param globalBatch samples per optimizer step now: the spec's, unless an operator changed it
  * @param learningRateScale factor on the scheduled learning rate that came with that change
+ * @param learningRateFactors each member's factor on its learning rate, set by an operator (1
+ *     unless changed); a member's rate is its schedule's times this times {@code learningRateScale}
  * @param ensemble a classifier stage's members measured together; null until then, and for
  *     stages of one member or other kinds
  * @param archive null while the job is live; once it finished and was archived, its progress
@@ -54,6 +56,7 @@ public record JobRun(
     long lastCheckpointAtMillis,
     int globalBatch,
     double learningRateScale,
+    List<Double> learningRateFactors,
     CoordinatorProtocol.EnsembleResult ensemble,
     Archive archive)
     implements TesseraSerializable {
@@ -69,6 +72,7 @@ public record JobRun(
   public JobRun {
     members = List.copyOf(members);
     checkpoints = List.copyOf(checkpoints);
+    learningRateFactors = List.copyOf(learningRateFactors);
   }
 
   static JobRun queued(String jobId, JobSpec spec, long submittedAtMillis) {
@@ -78,7 +82,7 @@ public record JobRun(
     }
     return new JobRun(
         jobId, spec, JobState.QUEUED, submittedAtMillis, null, 0, members, Double.NaN, null, 0, 1, List.of(),
-        null, 0, submittedAtMillis, spec.globalBatch(), 1.0, null, null);
+        null, 0, submittedAtMillis, spec.globalBatch(), 1.0, java.util.Collections.nCopies(members.size(), 1.0), null, null);
   }
 
   MemberRun member(int index) {
@@ -121,11 +125,36 @@ public record JobRun(
     return new JobRun(
         jobId, spec, nextState, submittedAtMillis, dataset, parameterCount, nextMembers, nextLoss, nextFailure,
         nextEpoch, nextCheckpointNumber, nextCheckpoints, nextPending, nextPushes, nextCheckpointAt, globalBatch,
-        learningRateScale, ensemble, archive);
+        learningRateScale, learningRateFactors, ensemble, archive);
   }
 
   boolean isSync() {
     return spec.mode() == TrainingMode.SYNC;
+  }
+
+  /** The factor on member {@code member}'s scheduled learning rate now. */
+  double learningRateScale(int member) {
+    return learningRateScale * learningRateFactors.get(member);
+  }
+
+  /**
+   * An operator set member {@code member}'s learning-rate factor. In {@code sync} mode a step
+   * already opened but not started is opened again at the new rate; one in progress finishes as it
+   * began.
+   */
+  JobRun withLearningRateFactor(int member, double factor) {
+    List<Double> factors = new ArrayList<>(learningRateFactors);
+    factors.set(member, factor);
+    JobRun changed =
+        new JobRun(
+            jobId, spec, state, submittedAtMillis, dataset, parameterCount, members, recentLoss, failure,
+            recoveryEpoch, nextCheckpointId, checkpoints, pendingCheckpoint, pushesSinceCheckpoint,
+            lastCheckpointAtMillis, globalBatch, learningRateScale, factors, ensemble, archive);
+    MemberRun run = members.get(member);
+    if (isSync() && run.round() != null && !run.stepStarted()) {
+      return changed.withMember(member, m -> m.withRoundOpened(splitsPerStep(), changed.learningRateScale(member)));
+    }
+    return changed;
   }
 
   /** Micro-batches (ledger splits) that make one global batch now. */
@@ -143,7 +172,7 @@ public record JobRun(
         new JobRun(
             jobId, spec, state, submittedAtMillis, dataset, parameterCount, members, recentLoss, failure,
             recoveryEpoch, nextCheckpointId, checkpoints, pendingCheckpoint, pushesSinceCheckpoint,
-            lastCheckpointAtMillis, nextGlobalBatch, nextScale, ensemble, archive);
+            lastCheckpointAtMillis, nextGlobalBatch, nextScale, learningRateFactors, ensemble, archive);
     if (!isSync()) {
       return changed;
     }
@@ -151,7 +180,7 @@ public record JobRun(
     JobRun next = changed;
     for (MemberRun member : members) {
       if (member.round() != null && !member.stepStarted()) {
-        next = next.withMember(member.member(), m -> m.withRoundOpened(perStep, nextScale));
+        next = next.withMember(member.member(), m -> m.withRoundOpened(perStep, changed.learningRateScale(m.member())));
       }
     }
     return next;
@@ -217,7 +246,7 @@ public record JobRun(
         checkpoints.stream().map(c -> new CheckpointRecord(c.checkpointId(), List.of(), c.positions(), c.startedAtMillis())).toList();
     return new JobRun(
         jobId, spec, state, submittedAtMillis, dataset, parameterCount, compact, recentLoss, failure, recoveryEpoch,
-        nextCheckpointId, positions, null, 0, lastCheckpointAtMillis, globalBatch, learningRateScale, ensemble, figures);
+        nextCheckpointId, positions, null, 0, lastCheckpointAtMillis, globalBatch, learningRateScale, learningRateFactors, ensemble, figures);
   }
 
   /** An archived job without its members' accumulation plans and loss curves. */
@@ -248,7 +277,7 @@ public record JobRun(
         new JobRun(
                 jobId, spec, state, submittedAtMillis, found, parameters, members, recentLoss, failure,
                 recoveryEpoch, nextCheckpointId, checkpoints, pendingCheckpoint, pushesSinceCheckpoint,
-                lastCheckpointAtMillis, globalBatch, learningRateScale, ensemble, archive)
+                lastCheckpointAtMillis, globalBatch, learningRateScale, learningRateFactors, ensemble, archive)
             .withMember(index, MemberRun::withInitialized);
     if (!next.members.stream().allMatch(MemberRun::initialized)) {
       return next;
@@ -259,7 +288,7 @@ public record JobRun(
     for (MemberRun member : next.members) {
       SplitLedger ledger = SplitLedger.create(found.trainSize(), spec.microBatch(), spec.epochs());
       MemberRun withLedger = member.withLedger(ledger);
-      running.add(isSync() ? withLedger.withRoundOpened(splitsPerStep(), learningRateScale) : withLedger);
+      running.add(isSync() ? withLedger.withRoundOpened(splitsPerStep(), learningRateScale(member.member())) : withLedger);
       cuts.add(ledger.cut());
       for (int shard = 0; shard < spec.shards(); shard++) {
         positions.add(new ShardPosition(member.member(), shard, 1, 0));
@@ -268,7 +297,7 @@ public record JobRun(
     return new JobRun(
         jobId, spec, JobState.RUNNING, submittedAtMillis, found, parameters, running, recentLoss, failure,
         recoveryEpoch, nextCheckpointId, List.of(new CheckpointRecord(0, cuts, positions, atMillis)), null, 0, atMillis,
-        globalBatch, learningRateScale, ensemble, archive);
+        globalBatch, learningRateScale, learningRateFactors, ensemble, archive);
   }
 
   /**
@@ -280,7 +309,7 @@ public record JobRun(
     JobRun next =
         withMember(
             index,
-            m -> m.withLedger(m.ledger().ack(leaseId, count)).withContribution(lossSum, samples, perStep, learningRateScale));
+            m -> m.withLedger(m.ledger().ack(leaseId, count)).withContribution(lossSum, samples, perStep, learningRateScale(index)));
     double splitLoss = samples > 0 ? lossSum / samples : Double.NaN;
     double loss =
         Double.isNaN(splitLoss)
@@ -329,7 +358,7 @@ public record JobRun(
         new JobRun(
             jobId, spec, state, submittedAtMillis, dataset, parameterCount, members, recentLoss, failure,
             recoveryEpoch, nextCheckpointId, checkpoints, pendingCheckpoint, pushesSinceCheckpoint,
-            lastCheckpointAtMillis, globalBatch, learningRateScale, result, archive);
+            lastCheckpointAtMillis, globalBatch, learningRateScale, learningRateFactors, result, archive);
     return next.members.stream().allMatch(m -> m.result() != null) ? next.withState(JobState.COMPLETED) : next;
   }
 
@@ -392,7 +421,7 @@ public record JobRun(
     for (int i = 0; i < members.size(); i++) {
       Cut cut = target.cuts().get(i);
       MemberRun rewound = members.get(i).rewoundTo(cut);
-      next.add(isSync() ? rewound.withRoundRewound(splitsPerStep(), learningRateScale) : rewound);
+      next.add(isSync() ? rewound.withRoundRewound(splitsPerStep(), learningRateScale(i)) : rewound);
     }
     return with(JobState.RECOVERING, next, recentLoss, failure, epoch, nextCheckpointId, checkpoints, null, 0,
         lastCheckpointAtMillis);

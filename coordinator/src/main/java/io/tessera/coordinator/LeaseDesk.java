@@ -181,7 +181,7 @@ final class LeaseDesk {
               .mapToInt(WorkerShare::accumulationSteps)
               .findFirst()
               .orElse(1);
-      rule = new StepRule(job.globalBatch(), job.learningRateScale(), -1, -1);
+      rule = new StepRule(job.globalBatch(), job.learningRateScale(leased.member()), -1, -1);
     }
     return new LeaseGranted(
         new Lease(

@@ -162,6 +162,7 @@ class CoordinatorEventSerializationTest {
         new CoordinatorEvent.JobCancelled("job-3.finetune", "cancelled by an operator while RUNNING"),
         new CoordinatorEvent.JobPaused("job-3.pretrain"),
         new CoordinatorEvent.JobResumed("job-3.pretrain"),
+        new CoordinatorEvent.MemberLearningRateSet("job-3.finetune", 1, 0.25),
         new CoordinatorEvent.JobArchived("job-3.finetune", new CoordinatorEvent.Retention(100, 3, 1000)));
   }
 

@@ -174,6 +174,38 @@ class CoordinatorPauseTest extends CoordinatorFixture {
   }
 
   @Test
+  void aMembersLearningRateIsSetFromItsNextLeaseAndKeptAcrossARestart() {
+    ActorRef<Command> coordinator = spawnCoordinator();
+    TestProbe<WorkerProtocol.Command> worker = registerWorker("worker-0");
+    io.tessera.protocol.spec.JobSpec spec = spec(4, 2, 4, 1);
+    startJob(coordinator, worker, spec, 32);
+    Lease before = requestLease(coordinator, worker);
+    assertEquals(1.0, before.rule().learningRateScale());
+    double specified = spec.optimizerOf(0).learningRate();
+
+    StatusReply<AdminProtocol.LearningRateSet> set =
+        ask(coordinator, replyTo -> new AdminProtocol.SetLearningRate(JOB, 0, specified / 4, replyTo));
+    assertEquals(new AdminProtocol.LearningRateSet(JOB, 0, specified / 4, 0.25), set.getValue());
+    assertEquals(0.25, next(coordinator, worker, before).rule().learningRateScale(), 1e-12);
+
+    for (double bad : new double[] {0, -1e-3, Double.NaN, Double.POSITIVE_INFINITY, specified * 5_000}) {
+      StatusReply<AdminProtocol.LearningRateSet> refused =
+          ask(coordinator, replyTo -> new AdminProtocol.SetLearningRate(JOB, 0, bad, replyTo));
+      assertTrue(refused.getError().getMessage().startsWith("learning rate must be a positive number"), () -> "" + bad);
+    }
+    StatusReply<AdminProtocol.LearningRateSet> noMember =
+        ask(coordinator, replyTo -> new AdminProtocol.SetLearningRate(JOB, 3, specified, replyTo));
+    assertEquals("job-1 has no member 3; its members are 0..0", noMember.getError().getMessage());
+    AuditRecord audit = auditLog(coordinator).get(auditLog(coordinator).size() - 1);
+    assertEquals("learning-rate", audit.command());
+    assertEquals("job-1 member 0: " + specified / 4, audit.detail());
+
+    testKit.stop(coordinator, TIMEOUT);
+    ActorRef<Command> respawned = spawnCoordinator();
+    assertEquals(0.25, requestLease(respawned, worker).rule().learningRateScale(), 1e-12, "journaled");
+  }
+
+  @Test
   void whatAJobsStateDoesNotAllowIsRefusedWithTheReason() {
     ActorRef<Command> coordinator = spawnCoordinator();
     TestProbe<WorkerProtocol.Command> worker = registerWorker("worker-0");

@@ -51,6 +51,7 @@ final class AdminClient {
         case "resume" -> client.changeJobs(single(line, "resume JOB"), "resume", "resumed", line.flag("json"));
         case "checkpoints" -> client.checkpoints(single(line, "checkpoints JOB"), line.flag("json"));
         case "restore" -> client.restore(line, line.flag("json"));
+        case "set-lr" -> client.setLearningRate(line, line.flag("json"));
         case "audit" -> client.audit(line.flag("json"));
         case "workers" -> client.workers(line.flag("json"));
         case "drain" -> client.drain(single(line, "drain WORKER-ID|HOST:PORT"), line.flag("json"));
@@ -349,6 +350,37 @@ final class AdminClient {
         System.out.println("draining " + id.asText());
       }
     }
+    return 0;
+  }
+
+  private int setLearningRate(CommandLine line, boolean raw) throws IOException, InterruptedException {
+    if (line.positional().size() != 3 || !line.positional().get(1).matches("\\d+")) {
+      throw new CommandLine.UsageException("usage: bin/tessera set-lr JOB MEMBER LEARNING-RATE (e.g. set-lr job-1 0 5e-4)");
+    }
+    double learningRate;
+    try {
+      learningRate = Double.parseDouble(line.positional().get(2));
+    } catch (NumberFormatException e) {
+      throw new CommandLine.UsageException("learning rate must be a number, was '" + line.positional().get(2) + "'");
+    }
+    String jobId = line.positional().get(0);
+    String request =
+        JSON.writeValueAsString(
+            java.util.Map.of("member", Integer.parseInt(line.positional().get(1)), "learningRate", learningRate));
+    HttpResponse<String> response =
+        send(
+            HttpRequest.newBuilder(base.resolve("api/jobs/" + jobId + "/learning-rate"))
+                .POST(HttpRequest.BodyPublishers.ofString(request)));
+    JsonNode body = JSON.readTree(response.body());
+    if (response.statusCode() != 200) {
+      return failed(response, body);
+    }
+    System.out.println(
+        raw
+            ? response.body()
+            : String.format(
+                "%s member %d: learning rate %s (x%.4g the spec's), from its next step", jobId,
+                body.get("member").asInt(), body.get("learningRate").asText(), body.get("factor").asDouble()));
     return 0;
   }
 

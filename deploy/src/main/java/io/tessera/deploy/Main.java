@@ -53,6 +53,8 @@ public final class Main {
         checkpoints JOB      list a job's complete checkpoints
         restore JOB ID       take a running or paused job back to checkpoint ID (newer ones
                              are dropped)
+        set-lr JOB M RATE    set member M's learning rate (its peak: warm-up and decay still
+                             apply) from its next step
         audit                list the operator commands the coordinator acknowledged
         workers              list the workers: state, member, k, leases; recently drained ones
         drain TARGET         have a worker (its id) or every worker of a node (HOST:PORT) finish
@@ -108,7 +110,7 @@ public final class Main {
       return switch (args.get(0)) {
         case "demo" -> DemoCommand.run(rest);
         case "node" -> NodeCommand.run(rest);
-        case "submit", "status", "jobs", "checkpoint", "cancel", "pause", "resume", "checkpoints", "restore", "audit",
+        case "submit", "status", "jobs", "checkpoint", "cancel", "pause", "resume", "checkpoints", "restore", "set-lr", "audit",
             "workers", "drain", "set-batch" ->
             AdminClient.run(args.get(0), rest);
         case "certs" -> CertsCommand.run(rest);

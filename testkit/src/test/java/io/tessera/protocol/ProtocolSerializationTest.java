@@ -520,6 +520,8 @@ class ProtocolSerializationTest {
     all.add(new AdminProtocol.CheckpointRestored(JOB, 3L, List.of(4L, 5L)));
     all.add(new AdminProtocol.ListCheckpoints(JOB, ref()));
     all.add(new AdminProtocol.CheckpointInfo(7L, 1_763_900_090_000L, 500L, 940L, 2));
+    all.add(new AdminProtocol.SetLearningRate(JOB, 1, 5e-4, ref()));
+    all.add(new AdminProtocol.LearningRateSet(JOB, 1, 5e-4, 0.25));
     all.add(
         new AdminProtocol.CheckpointList(
             JOB,

@@ -60,6 +60,7 @@ import java.util.function.Function;
  * POST /api/jobs/{id}/resume          → 200 {"jobIds": [...]}; 404 unknown, 409 not paused
  * GET  /api/jobs/{id}/checkpoints     → the job's complete checkpoints, oldest first
  * POST /api/jobs/{id}/restore         body: {"checkpoint": N} → 200; 404 unknown job or checkpoint
+ * POST /api/jobs/{id}/learning-rate   body: {"member": M, "learningRate": R} → 200; 400 refused
  * GET  /api/audit                     → the acknowledged operator commands, oldest first
  * GET  /api/cluster                   → the members this node sees (address, status, roles)
  * GET  /health                        → 200 ok
@@ -152,6 +153,9 @@ public final class AdminHttpServer {
                 path(
                     PathMatchers.segment().slash("restore"),
                     jobId -> post(() -> entity(Unmarshaller.entityToString(), body -> restore(jobId, body)))),
+                path(
+                    PathMatchers.segment().slash("learning-rate"),
+                    jobId -> post(() -> entity(Unmarshaller.entityToString(), body -> setLearningRate(jobId, body)))),
                 path(
                     PathMatchers.segment().slash("global-batch"),
                     jobId -> post(() -> entity(Unmarshaller.entityToString(), body -> setGlobalBatch(jobId, body)))),
@@ -290,6 +294,31 @@ public final class AdminHttpServer {
             reason -> reason.startsWith("no job ") || reason.contains(" has no checkpoint ")
                 ? StatusCodes.NOT_FOUND
                 : StatusCodes.CONFLICT));
+  }
+
+  /** {@code {"member": M, "learningRate": R}}. */
+  private Route setLearningRate(String jobId, String body) {
+    int member;
+    double learningRate;
+    try {
+      JsonNode node = JSON.readTree(body);
+      if (node == null || !node.path("member").isIntegralNumber() || !node.path("member").canConvertToInt()
+          || !node.path("learningRate").isNumber()) {
+        throw new IllegalArgumentException();
+      }
+      member = node.get("member").asInt();
+      learningRate = node.get("learningRate").asDouble();
+    } catch (JsonProcessingException | IllegalArgumentException e) {
+      return complete(
+          json(StatusCodes.BAD_REQUEST, Map.of("error", "send {\"member\": <index>, \"learningRate\": <number>}")));
+    }
+    return completeWithFuture(
+        respond(
+            this.<AdminProtocol.LearningRateSet>ask(
+                replyTo -> new AdminProtocol.SetLearningRate(jobId, member, learningRate, replyTo)),
+            StatusCodes.OK,
+            r -> r,
+            reason -> reason.startsWith("no job ") ? StatusCodes.NOT_FOUND : StatusCodes.BAD_REQUEST));
   }
 
   private static StatusCode notFoundOrConflict(String reason) {

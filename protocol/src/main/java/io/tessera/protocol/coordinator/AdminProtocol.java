@@ -19,7 +19,7 @@ public final class AdminProtocol {
 
   /** The operator commands, served by the coordinator next to the commands of the training protocol. */
   public sealed interface Command extends CoordinatorProtocol.Command
-      permits PauseJob, ResumeJob, RestoreCheckpoint, ListCheckpoints {}
+      permits PauseJob, ResumeJob, RestoreCheckpoint, ListCheckpoints, SetLearningRate {}
 
   /**
    * Stops a queued or running job without ending it: no more leases, the workers drop the ones
@@ -82,5 +82,25 @@ public final class AdminProtocol {
    * @param shards shards that saved their part
    */
   public record CheckpointInfo(long checkpointId, long startedAtMillis, long splitsDone, long splitsTotal, int shards)
+      implements TesseraSerializable {}
+
+  /**
+   * Sets member {@code member}'s learning rate (its peak rate: the schedule's warm-up and decay
+   * still apply) of a job that has not finished, from the member's next step on. The coordinator
+   * keeps it as a factor on the spec's rate; a later change of the global batch scales it further.
+   * Replies {@link LearningRateSet}, or an error (no such job or member, a rate that is not a
+   * positive number, or more than {@link #MAX_LEARNING_RATE_FACTOR} times the spec's).
+   */
+  public record SetLearningRate(
+      String jobId, int member, double learningRate, ActorRef<StatusReply<LearningRateSet>> replyTo)
+      implements Command {}
+
+  /** How far from the spec's rate an operator may move a member's: either way. */
+  public static final double MAX_LEARNING_RATE_FACTOR = 1_000;
+
+  /**
+   * @param factor the new rate over the spec's
+   */
+  public record LearningRateSet(String jobId, int member, double learningRate, double factor)
       implements TesseraSerializable {}
 }

@@ -146,5 +146,7 @@ public final class ProtocolRegistrar implements KryoRegistrar {
     registry.add(265, AdminProtocol.ListCheckpoints.class);
     registry.add(266, AdminProtocol.CheckpointList.class);
     registry.add(267, AdminProtocol.CheckpointInfo.class);
+    registry.add(268, AdminProtocol.SetLearningRate.class);
+    registry.add(269, AdminProtocol.LearningRateSet.class);
   }
 }
