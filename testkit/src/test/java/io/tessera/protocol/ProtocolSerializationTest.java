@@ -123,22 +123,27 @@ class ProtocolSerializationTest {
 
   @Test
   void everyWireTypeOfTheModuleHasASample() throws Exception {
-    Path classes =
+    // The protocol module's classes: a directory when its tests run alone, its jar in a reactor
+    // build that has packaged it.
+    Path location =
         Path.of(
             TesseraSerializable.class.getProtectionDomain().getCodeSource().getLocation().toURI());
-    assertTrue(Files.isDirectory(classes), "expected the module's classes directory: " + classes);
     Set<Class<?>> wireTypes = new LinkedHashSet<>();
-    try (Stream<Path> files = Files.walk(classes)) {
-      for (Path file : files.filter(f -> f.toString().endsWith(".class")).toList()) {
-        String relative = classes.relativize(file).toString();
-        String name = relative.substring(0, relative.length() - ".class".length());
-        Class<?> type =
-            Class.forName(
-                name.replace(file.getFileSystem().getSeparator(), "."),
-                false,
-                getClass().getClassLoader());
-        if (isConcreteWireType(type)) {
-          wireTypes.add(type);
+    try (java.nio.file.FileSystem jar =
+        Files.isDirectory(location) ? null : java.nio.file.FileSystems.newFileSystem(location)) {
+      Path classes = jar == null ? location : jar.getPath("/");
+      try (Stream<Path> files = Files.walk(classes)) {
+        for (Path file : files.filter(f -> f.toString().endsWith(".class")).toList()) {
+          String relative = classes.relativize(file).toString();
+          String name = relative.substring(0, relative.length() - ".class".length());
+          Class<?> type =
+              Class.forName(
+                  name.replace(file.getFileSystem().getSeparator(), "."),
+                  false,
+                  getClass().getClassLoader());
+          if (isConcreteWireType(type)) {
+            wireTypes.add(type);
+          }
         }
       }
     }
