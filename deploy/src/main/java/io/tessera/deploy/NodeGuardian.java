@@ -18,10 +18,13 @@ import io.tessera.coordinator.CoordinatorSettings;
 import io.tessera.coordinator.admin.AdminHttpServer;
 import io.tessera.coordinator.admin.AdminSettings;
 import io.tessera.protocol.coordinator.CoordinatorProtocol;
+import io.tessera.protocol.worker.WorkerProtocol;
 import io.tessera.ps.ParameterShard;
 import io.tessera.worker.DataCatalog;
 import io.tessera.worker.Worker;
 import io.tessera.worker.WorkerSettings;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Optional;
 
 /**
@@ -88,13 +91,16 @@ public final class NodeGuardian {
     DataCatalog data = new DataCatalog(settings.dataDir());
     int gpus = settings.useGpus() ? Engine.getInstance().getGpuCount() : 0;
     int count = settings.count() > 0 ? settings.count() : Math.max(1, gpus);
+    List<ActorRef<WorkerProtocol.Command>> workers = new ArrayList<>();
     for (int i = 0; i < count; i++) {
       Device device = gpus > 0 ? Device.gpu(i % gpus) : Device.cpu();
-      context.spawn(
-          Worker.create(coordinator, data, settings, device),
-          "worker-" + i,
-          DispatcherSelector.fromConfig(WorkerSettings.DISPATCHER));
+      workers.add(
+          context.spawn(
+              Worker.create(coordinator, data, settings, device),
+              "worker-" + i,
+              DispatcherSelector.fromConfig(WorkerSettings.DISPATCHER)));
     }
+    WorkerShutdown.register(context.getSystem(), workers);
     context.getLog().info("Started {} worker(s) on {}", count, gpus > 0 ? gpus + " GPU(s)" : "the CPU");
   }
 }

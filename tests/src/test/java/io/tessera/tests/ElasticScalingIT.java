@@ -77,9 +77,24 @@ class ElasticScalingIT {
       assertEquals(counter(shardsBefore, "pushesDuplicate"), counter(shardsAfter, "pushesDuplicate"), "re-done parts");
       assertEquals(counter(shardsBefore, "pushesStale"), counter(shardsAfter, "pushesStale"), "discarded pushes");
 
-      // 2 -> 1: w4's node is stopped the way an operator stops a process.
+      // 2 -> 1: w4's node is stopped the way an operator (or Kubernetes) stops a process, with
+      // SIGTERM: its worker drains before the node leaves, so it is listed as drained, not lost,
+      // and nothing it trained is pushed twice or thrown away.
+      JsonNode beforeStop = cluster.get("api/jobs/" + jobId + "/shards");
+      String w4 = cluster.address("w4");
       cluster.stop("w4");
       cluster.await(Duration.ofMinutes(1), "one worker", () -> cluster.status(jobId).get("liveWorkers").asInt() == 1);
+      cluster.await(Duration.ofSeconds(30), "w4's worker listed as drained", () -> {
+        for (JsonNode worker : cluster.get("api/workers")) {
+          if (worker.get("workerId").asText().contains(w4) && worker.get("state").asText().equals("drained")) {
+            return worker;
+          }
+        }
+        return null;
+      });
+      JsonNode afterStop = cluster.get("api/jobs/" + jobId + "/shards");
+      assertEquals(counter(beforeStop, "pushesDuplicate"), counter(afterStop, "pushesDuplicate"), "re-done parts");
+      assertEquals(counter(beforeStop, "pushesStale"), counter(afterStop, "pushesStale"), "discarded pushes");
 
       JsonNode done = cluster.awaitFinished(jobId, Duration.ofMinutes(6));
       assertCompleted(done);
