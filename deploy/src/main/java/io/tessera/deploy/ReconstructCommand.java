@@ -1,36 +1,19 @@
 package io.tessera.deploy;
 
 import ai.djl.ndarray.NDManager;
-import akka.actor.ExtendedActorSystem;
-import akka.actor.typed.ActorSystem;
-import akka.actor.typed.javadsl.Adapter;
-import akka.actor.typed.javadsl.Behaviors;
-import com.typesafe.config.Config;
-import com.typesafe.config.ConfigFactory;
-import io.tessera.protocol.ps.ShardProtocol;
 import io.tessera.protocol.spec.JobSpec;
 import io.tessera.protocol.spec.JobSpecParser;
 import io.tessera.protocol.spec.PipelineSpec;
 import io.tessera.protocol.spec.StageKind;
-import io.tessera.protocol.tensor.ParameterLayout;
-import io.tessera.protocol.tensor.ShardRange;
-import io.tessera.ps.ShardCheckpoints;
 import io.tessera.worker.data.DatasetException;
 import io.tessera.worker.data.FashionMnist;
 import io.tessera.worker.data.StageData;
 import io.tessera.worker.train.MaeTrainer;
-import io.tessera.worker.train.StageTrainers;
 import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.sql.Connection;
-import java.sql.DriverManager;
-import java.sql.PreparedStatement;
-import java.sql.ResultSet;
-import java.sql.SQLException;
 import java.util.List;
-import java.util.Map;
 import java.util.Set;
 import javax.imageio.ImageIO;
 
@@ -70,7 +53,14 @@ final class ReconstructCommand {
         throw new CommandLine.UsageException("stage '" + stage.stage().name() + "' has no member " + member);
       }
       FashionMnist data = FashionMnist.load(Path.of(line.option("data-dir").orElse(DataCommand.DEFAULT_DATA_DIR)));
-      float[] values = readCheckpoint(line, jobId, member, stage);
+      float[] values;
+      try (CheckpointReader store = CheckpointReader.open(line)) {
+        CheckpointReader.Checkpoint checkpoint = store.read(jobId, member, stage);
+        System.out.printf(
+            "reconstruct: read checkpoint %d of %s member %d (%d shards)%n",
+            checkpoint.checkpointId(), jobId, member, checkpoint.shards());
+        values = checkpoint.values();
+      }
       float[][][] images;
       try (NDManager manager = NDManager.newBaseManager();
           // The member's own seed, so the test images hide the patches its evaluation hid.
@@ -106,71 +96,6 @@ final class ReconstructCommand {
       throw new IllegalArgumentException("stage '" + name + "' is not an mae-pretrain stage; it has no decoder");
     }
     return stage;
-  }
-
-  /** The member's parameters at its shards' last checkpoint, assembled into one flat vector. */
-  private static float[] readCheckpoint(CommandLine line, String jobId, int member, JobSpec stage) {
-    ParameterLayout layout = StageTrainers.layoutOf(stage);
-    List<ShardRange> ranges = layout.shardRanges(stage.shards());
-    float[] values = new float[layout.totalSize()];
-    Config config =
-        ConfigFactory.parseMap(
-                Map.of(
-                    "akka.actor.provider", "local",
-                    "akka.loglevel", "WARNING",
-                    // Only the serializers are wanted; ending this system must not end the JVM.
-                    "akka.coordinated-shutdown.exit-jvm", "off",
-                    "akka.coordinated-shutdown.run-by-jvm-shutdown-hook", "off"))
-            .withFallback(ConfigFactory.load());
-    ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "reconstruct", config);
-    try (Connection connection = connect(line);
-        PreparedStatement query =
-            connection.prepareStatement(
-                "SELECT \"snapshot_payload\" FROM \"snapshot\" WHERE \"persistence_id\" = ?"
-                    + " ORDER BY \"sequence_number\" DESC LIMIT 1")) {
-      long checkpointId = -1;
-      for (ShardRange range : ranges) {
-        String entityId = ShardProtocol.entityId(jobId, member, range.index());
-        query.setString(1, ShardCheckpoints.persistenceId(entityId));
-        byte[] payload;
-        try (ResultSet rows = query.executeQuery()) {
-          if (!rows.next()) {
-            throw new IllegalStateException(
-                "no checkpoint of shard " + entityId + " in the snapshot store: is the job id right, and did"
-                    + " the stage take a checkpoint?");
-          }
-          payload = rows.getBytes(1);
-        }
-        ShardCheckpoints.Checkpoint checkpoint =
-            ShardCheckpoints.decode((ExtendedActorSystem) Adapter.toClassic(system), payload);
-        if (!checkpoint.range().equals(range)) {
-          throw new IllegalStateException(
-              "shard " + entityId + " holds " + checkpoint.range() + " but the spec's model puts " + range
-                  + " there: the spec is not the one " + jobId + " was trained with");
-        }
-        checkpointId = checkpointId < 0 ? checkpoint.checkpointId() : Math.min(checkpointId, checkpoint.checkpointId());
-        System.arraycopy(checkpoint.parameters(), 0, values, range.from(), range.size());
-      }
-      System.out.printf("reconstruct: read checkpoint %d of %s member %d (%d shards)%n", checkpointId, jobId, member, ranges.size());
-      return values;
-    } catch (SQLException e) {
-      throw new IllegalStateException("cannot read the snapshot store: " + e.getMessage(), e);
-    } finally {
-      system.terminate();
-    }
-  }
-
-  private static Connection connect(CommandLine line) throws SQLException {
-    if (line.option("postgres-url").isPresent()) {
-      return DriverManager.getConnection(line.option("postgres-url").get());
-    }
-    Path journal = Path.of(line.option("journal").orElse("data/demo/journal")).toAbsolutePath();
-    if (!Files.exists(Path.of(journal + ".mv.db"))) {
-      throw new IllegalStateException(
-          "no H2 journal at " + journal + ".mv.db (give the file without its .mv.db suffix with --journal,"
-              + " or --postgres-url)");
-    }
-    return DriverManager.getConnection("jdbc:h2:file:" + journal + ";AUTO_SERVER=TRUE", "sa", "");
   }
 
   /** One row per image: original, masked input, reconstruction; pixels scaled up {@link #SCALE} times. */
