@@ -94,6 +94,19 @@ public final class Main {
             --journal FILE   the H2 file without .mv.db (data/demo/journal), or
             --postgres-url URL   jdbc:postgresql://...?user=...
             --out FILE       (reconstructions.png)   --data-dir DIR (data/fashion-mnist)
+
+        export               a classifier member's last checkpoint as a DJL model directory
+            --job ID         e.g. job-1, or job-1.finetune (required)    --out DIR (required)
+            --member M       name or index (0)    --force   replace the model in a non-empty DIR
+            --spec FILE      the job's spec (default: as the journal recorded it)
+            --journal FILE   the H2 file without .mv.db (data/demo/journal), or
+            --postgres-url URL   jdbc:postgresql://...?user=...
+
+        predict FILE...      classify PNG/JPEG files (any size: made greyscale, longer side
+                             scaled to the model's, centred); prints file, class, probability
+            --model DIR      an exported model (required)   --invert  dark garments on light
+        predict --data-dir DIR   the model's accuracy on a Fashion-MNIST test set
+            --model DIR      (required)     --limit N   the first N test images (all)
       """;
 
   public static void main(String[] args) {
@@ -118,6 +131,8 @@ public final class Main {
         case "reference" -> ReferenceCommand.run(rest);
         case "bench" -> BenchCommand.run(rest);
         case "reconstruct" -> ReconstructCommand.run(rest);
+        case "export" -> ExportCommand.run(rest);
+        case "predict" -> PredictCommand.run(rest);
         default -> throw new CommandLine.UsageException("unknown command '" + args.get(0) + "'");
       };
     } catch (CommandLine.UsageException e) {
