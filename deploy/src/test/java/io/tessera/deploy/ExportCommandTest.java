@@ -80,6 +80,7 @@ class ExportCommandTest {
         { name = pretrain, kind = mae-pretrain, epochs = 1,
           mae { mask-ratio = 0.75, decoder-dim = 16, decoder-depth = 1, decoder-heads = 2, decoder-mlp-dim = 32 } }
         { name = finetune, kind = finetune, from = pretrain, epochs = 1 }
+        { name = student, kind = distill, teacher = finetune, epochs = 1 }
       ]
       """;
 
@@ -116,7 +117,11 @@ class ExportCommandTest {
           new CoordinatorEvent.JobSubmitted("job-1", spec, 0),
           new CoordinatorEvent.JobSubmitted("job-2.pretrain", pipeline.stage("pretrain"), 0),
           new CoordinatorEvent.JobSubmitted("job-2.finetune", pipeline.stage("finetune"), 0),
+          new CoordinatorEvent.JobSubmitted("job-2.student", pipeline.stage("student"), 0),
           new CoordinatorEvent.JobSubmitted("job-3", spec, 0));
+      // The pipeline's model is job-1's, cut into two shards instead of three.
+      writer.checkpoint("job-2.finetune", 0, pipeline.stage("finetune"), values, 3);
+      writer.checkpoint("job-2.student", 0, pipeline.stage("student"), values, 4);
       writer.checkpoint("job-1", 0, spec, new float[values.length], CHECKPOINT - 1);
       writer.checkpoint("job-1", 0, spec, values, CHECKPOINT);
       writer.journal(
@@ -262,6 +267,21 @@ class ExportCommandTest {
   }
 
   @Test
+  void finetuneAndDistillStagesAreClassifiersToo() throws Exception {
+    for (String stage : List.of("finetune", "student")) {
+      Path out = temp.resolve("stage-" + stage);
+      Result export = run("export", "--job", "job-2." + stage, "--journal", journal.toString(), "--out", out.toString());
+      assertEquals(0, export.exit(), export.err());
+      try (ExportedModel model = ExportedModel.load(out)) {
+        assertEquals(stage, model.card().source().stage());
+        assertEquals(stage.equals("student") ? "distill" : "finetune", model.card().source().stageKind());
+        assertEquals(Double.NaN, model.card().source().testAccuracy(), "no result journalled");
+        assertEquals(new ExportedModel.Evaluation(score.samples(), score.correct()), model.evaluate(test));
+      }
+    }
+  }
+
+  @Test
   void aNonEmptyDirectoryIsReplacedOnlyWithForce() throws Exception {
     Path out = Files.createDirectories(temp.resolve("occupied"));
     Files.writeString(out.resolve("notes.txt"), "mine");
@@ -287,7 +307,7 @@ class ExportCommandTest {
     Result pipeline = export("job-2");
     assertEquals(1, pipeline.exit());
     assertTrue(
-        pipeline.err().contains("job-2 is a pipeline; export one of its stages: job-2.pretrain, job-2.finetune"),
+        pipeline.err().contains("job-2 is a pipeline; export one of its stages: job-2.pretrain, job-2.finetune, job-2.student"),
         pipeline.err());
   }
 
@@ -296,7 +316,7 @@ class ExportCommandTest {
     Result unknown = export("job-9");
     assertEquals(1, unknown.exit());
     assertTrue(unknown.err().contains("unknown job 'job-9'"), unknown.err());
-    assertTrue(unknown.err().contains("holds job-1, job-2.pretrain, job-2.finetune, job-3"), unknown.err());
+    assertTrue(unknown.err().contains("holds job-1, job-2.pretrain, job-2.finetune, job-2.student, job-3"), unknown.err());
 
     Result noCheckpoint = export("job-3");
     assertEquals(1, noCheckpoint.exit());
