@@ -1,5 +1,6 @@
 package io.tessera.deploy.export;
 
+import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
@@ -107,8 +108,8 @@ public final class VitClassifierBlock extends AbstractBlock {
     }
   }
 
-  /** The current parameter values, flat, in the worker model's layout. */
-  public float[] values(ParameterStore store, ai.djl.Device device) {
+  /** The parameters' current values, flat, in the worker model's layout. */
+  private float[] values(ParameterStore store, Device device) {
     float[] flat = new float[layout.totalSize()];
     int offset = 0;
     for (Parameter tensor : tensors) {
