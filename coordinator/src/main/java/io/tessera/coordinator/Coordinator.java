@@ -347,6 +347,12 @@ public final class Coordinator
     state.activeJob()
         .filter(j -> j.state() == JobState.RUNNING || j.state() == JobState.EVALUATING)
         .ifPresent(job -> fleet(job).tell(ShardFleet.Wake.INSTANCE));
+    // A drain journaled by the coordinator before may not have reached its workers.
+    List<WorkerEntry> draining = drains.resumed(state, System.nanoTime());
+    if (!draining.isEmpty()) {
+      context.getLog().info("Asking {} worker(s) to drain again after recovery", draining.size());
+      draining.forEach(w -> w.ref().tell(WorkerProtocol.Drain.INSTANCE));
+    }
     scheduleReconcile();
   }
 

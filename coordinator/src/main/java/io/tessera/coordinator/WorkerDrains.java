@@ -62,6 +62,28 @@ final class WorkerDrains {
     }
   }
 
+  /**
+   * After a fail-over or restart: the drains the journal says are under way, asked for again. The
+   * {@code Drain} sent before may have been lost with the coordinator that sent it; a worker takes
+   * a second one as a no-op. A node all of whose workers are draining is taken to be emptied, so it
+   * is asked to leave once they are gone. Returns the workers to send {@code Drain} again.
+   */
+  List<WorkerEntry> resumed(CoordinatorState state, long nanos) {
+    List<WorkerEntry> draining = state.workers().stream().filter(WorkerEntry::draining).toList();
+    Map<String, List<WorkerEntry>> byNode = new HashMap<>();
+    for (WorkerEntry worker : state.workers()) {
+      byNode.computeIfAbsent(nodeOf(worker.workerId()), n -> new ArrayList<>()).add(worker);
+    }
+    for (WorkerEntry worker : draining) {
+      requestedAt.putIfAbsent(worker.workerId(), nanos);
+      List<WorkerEntry> onNode = byNode.get(nodeOf(worker.workerId()));
+      if (onNode.stream().allMatch(WorkerEntry::draining)) {
+        nodes.computeIfAbsent(nodeOf(worker.workerId()), n -> new HashSet<>()).add(worker.workerId());
+      }
+    }
+    return draining;
+  }
+
   /** Whether a drain of {@code workerId} was asked for (by this coordinator) and is not done yet. */
   boolean isDraining(String workerId) {
     return requestedAt.containsKey(workerId);

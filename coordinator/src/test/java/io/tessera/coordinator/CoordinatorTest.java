@@ -578,6 +578,29 @@ class CoordinatorTest extends CoordinatorFixture {
   }
 
   @Test
+  void aDrainUnderWayWhenTheCoordinatorRestartsIsAskedAgainAndCompletes() {
+    TestProbe<WorkerProtocol.Command> stays = registerWorker("worker-a");
+    TestProbe<WorkerProtocol.Command> leaves = registerWorker("worker-b");
+    ActorRef<Command> coordinator = spawnCoordinator();
+    awaitKnown(coordinator, stays, leaves);
+    assertEquals(List.of(id(leaves)), drain(coordinator, id(leaves)).getValue().workerIds());
+    expectWorkerMessage(leaves, WorkerProtocol.Drain.class);
+
+    // The coordinator fails over before the worker is done (its Drain may have been lost).
+    testKit.stop(coordinator, TIMEOUT);
+    ActorRef<Command> respawned = spawnCoordinator();
+    expectWorkerMessage(leaves, WorkerProtocol.Drain.class);
+    stays.expectNoMessage(java.time.Duration.ofMillis(300));
+
+    respawned.tell(new DrainCompleted(leaves.getRef()));
+    awaitEvent(WorkerLeft.class, left -> left.workerId().equals(id(leaves)) && left.drained());
+    WorkerInfo drained =
+        workers(respawned).stream().filter(w -> w.workerId().equals(id(leaves))).findFirst().orElseThrow();
+    assertEquals("drained", drained.state());
+    assertTrue(drained.drainMillis() >= 0, "timed from the drain asked again: " + drained);
+  }
+
+  @Test
   void aDrainCompletedThatArrivesAfterTheListingDroppedTheWorkerStillRetiresIt() {
     TestProbe<WorkerProtocol.Command> leaves = registerWorker("worker-a");
     TestProbe<WorkerProtocol.Command> stays = registerWorker("worker-b");
