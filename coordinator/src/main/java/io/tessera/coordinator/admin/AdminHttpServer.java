@@ -10,6 +10,7 @@ import static akka.http.javadsl.server.Directives.parameterOptional;
 import static akka.http.javadsl.server.Directives.path;
 import static akka.http.javadsl.server.Directives.pathEndOrSingleSlash;
 import static akka.http.javadsl.server.Directives.pathPrefix;
+import static akka.http.javadsl.server.Directives.pathSingleSlash;
 import static akka.http.javadsl.server.Directives.post;
 
 import akka.actor.typed.ActorRef;
@@ -64,6 +65,7 @@ import java.util.function.Function;
  * GET  /api/audit                     → the acknowledged operator commands, oldest first
  * GET  /api/cluster                   → the members this node sees (address, status, roles)
  * GET  /health                        → 200 ok
+ * GET  / (or /dashboard)               → the live page: jobs, loss curves, checkpoints, workers
  * </pre>
  */
 public final class AdminHttpServer {
@@ -101,6 +103,9 @@ public final class AdminHttpServer {
   Route routes() {
     return concat(
         path("health", () -> get(() -> complete("ok"))),
+        // The live page holds no data of its own: it reads the API below with the operator's token.
+        pathSingleSlash(() -> get(() -> complete(dashboard()))),
+        path("dashboard", () -> get(() -> complete(dashboard()))),
         pathPrefix(
             "api",
             () ->
@@ -465,6 +470,30 @@ public final class AdminHttpServer {
               StatusCodes.SERVICE_UNAVAILABLE,
               Map.of("error", "coordinator did not answer: " + Optional.ofNullable(cause.getMessage()).orElse(cause.toString())));
         });
+  }
+
+  private static final String DASHBOARD_RESOURCE = "dashboard.html";
+
+  /** The live page, read from the jar once. */
+  private static HttpResponse dashboard() {
+    return HttpResponse.create()
+        .withStatus(StatusCodes.OK)
+        .withEntity(HttpEntities.create(ContentTypes.TEXT_HTML_UTF8, DashboardPage.HTML));
+  }
+
+  private static final class DashboardPage {
+    static final String HTML = read();
+
+    private static String read() {
+      try (java.io.InputStream in = AdminHttpServer.class.getResourceAsStream(DASHBOARD_RESOURCE)) {
+        if (in == null) {
+          throw new IllegalStateException(DASHBOARD_RESOURCE + " is missing from the coordinator's jar");
+        }
+        return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+      } catch (java.io.IOException e) {
+        throw new java.io.UncheckedIOException(e);
+      }
+    }
   }
 
   private static HttpResponse json(StatusCode status, Object body) {
