@@ -7,8 +7,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.JobState;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.JobStatus;
 import io.tessera.protocol.spec.JobSpecParser;
-import java.io.IOException;
-import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -48,12 +46,6 @@ class DashboardPageIT {
     return null;
   }
 
-  private static int freePort() throws IOException {
-    try (ServerSocket socket = new ServerSocket(0)) {
-      return socket.getLocalPort();
-    }
-  }
-
   @Test
   void thePageShowsTheJobItsLossCurveCheckpointsWorkersAndCluster() throws Exception {
     Path chromium = chromium();
@@ -62,7 +54,7 @@ class DashboardPageIT {
     }
     Assumptions.assumeTrue(chromium != null, "no Chromium: apt-get install chromium, or set TESSERA_CHROMIUM");
 
-    int adminPort = freePort();
+    int adminPort = NodeProcess.freePort();
     Map<String, Object> settings = new HashMap<>(TestCluster.h2(TestCluster.freshJournal()));
     settings.put("tessera.worker.use-gpus", false);
     settings.put("tessera.admin.enabled", "on");
