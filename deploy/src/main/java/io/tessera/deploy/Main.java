@@ -24,6 +24,9 @@ public final class Main {
             --roles R,...    any of coordinator, ps, worker (required)
             --port P         cluster port (2552)          --host H   address to bind (127.0.0.1)
             --seed-nodes H:P,...   the same list on every node
+            --bootstrap      instead of seeds: find the other nodes through Akka Discovery
+                             (Cluster Bootstrap; turns akka-management on)
+            --management-port P    akka-management's port (8558): /ready, /alive, bootstrap
             --data-dir DIR   Fashion-MNIST files for workers (data/fashion-mnist)
             --workers N      workers on this node (one per GPU, else one)
             --admin-port P   admin front port on coordinator nodes (7355)

@@ -18,9 +18,14 @@ final class NodeCommand {
       throw new CommandLine.UsageException("unexpected argument " + line.positional().get(0));
     }
     Config config = NodeOptions.toConfig(line);
-    if (config.getStringList("akka.cluster.seed-nodes").isEmpty()) {
+    boolean seeds = !config.getStringList("akka.cluster.seed-nodes").isEmpty();
+    if (!seeds && !Management.bootstraps(config)) {
       throw new CommandLine.UsageException(
-          "node needs --seed-nodes host:port,... (list this node itself to start a new cluster)");
+          "node needs --seed-nodes host:port,... (list this node itself to start a new cluster), or --bootstrap"
+              + " to find the others through Akka Discovery (Cluster Bootstrap)");
+    }
+    if (seeds && Management.bootstraps(config)) {
+      throw new CommandLine.UsageException("give either --seed-nodes or --bootstrap, not both");
     }
     TesseraNode.initMetrics(config);
     ActorSystem<NodeGuardian.Command> system = TesseraNode.start(config);

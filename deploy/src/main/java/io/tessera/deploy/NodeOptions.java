@@ -15,9 +15,13 @@ import java.util.Set;
 final class NodeOptions {
   static final Set<String> VALUED =
       Set.of(
-          "roles", "host", "port", "seed-nodes", "data-dir", "workers", "admin-port", "metrics-port", "config");
-  /** Flags without a value: {@code --simulated} workers use no GPU and load no DJL until needed. */
-  static final Set<String> FLAGS = Set.of("simulated");
+          "roles", "host", "port", "seed-nodes", "data-dir", "workers", "admin-port", "metrics-port", "management-port",
+          "config");
+  /**
+   * Flags without a value: {@code --simulated} workers use no GPU and load no DJL until needed;
+   * {@code --bootstrap} joins by akka-management's Cluster Bootstrap instead of seed nodes.
+   */
+  static final Set<String> FLAGS = Set.of("simulated", "bootstrap");
   static final Set<String> KNOWN_ROLES = Set.of("coordinator", "ps", "worker");
 
   private NodeOptions() {}
@@ -35,6 +39,12 @@ final class NodeOptions {
     if (line.flag("simulated")) {
       overrides.put("tessera.worker.use-gpus", false);
     }
+    if (line.flag("bootstrap")) {
+      overrides.put("tessera.management.enabled", true);
+      overrides.put("tessera.management.bootstrap", true);
+    }
+    line.option("management-port")
+        .ifPresent(p -> overrides.put("akka.management.http.port", line.intOption("management-port", 0)));
     line.option("admin-port").ifPresent(p -> overrides.put("tessera.admin.port", line.intOption("admin-port", 0)));
     line.option("metrics-port")
         .ifPresent(p -> overrides.put("kamon.prometheus.embedded-server.port", line.intOption("metrics-port", 0)));

@@ -223,13 +223,7 @@ class DeployArtifactsTest {
   }
 
   @Test
-  void tesseraPodsGetTheirKeyMaterialFromTheTlsSecretAndSeedFromTheCoordinatorPods() {
-    Map<String, Object> coordinators =
-        ofKind("StatefulSet").stream().filter(s -> "coordinator".equals(labels(s).get("role"))).findFirst().orElseThrow();
-    Set<String> coordinatorPods = new HashSet<>();
-    for (int i = 0; i < (Integer) at(coordinators, "spec.replicas"); i++) {
-      coordinatorPods.add(at(coordinators, "metadata.name") + "-" + i + "." + at(coordinators, "spec.serviceName") + ":2552");
-    }
+  void tesseraPodsGetTheirKeyMaterialFromTheTlsSecretAndJoinByClusterBootstrap() {
     for (Map<String, Object> workload : objects.stream().filter(o -> WORKLOADS.contains(o.get("kind"))).toList()) {
       if (!isTessera(workload)) {
         continue;
@@ -249,8 +243,8 @@ class DeployArtifactsTest {
 
       List<Object> args = list(container.get("args"), "args");
       assertEquals("node", args.get(0));
-      String seeds = (String) args.get(args.indexOf("--seed-nodes") + 1);
-      assertEquals(coordinatorPods, Set.of(seeds.split(",")), name(workload) + " seed nodes");
+      assertTrue(args.contains("--bootstrap"), name(workload) + " joins by Cluster Bootstrap");
+      assertFalse(args.contains("--seed-nodes"), name(workload) + ": seed nodes and bootstrap exclude each other");
       String config = (String) args.get(args.indexOf("--config") + 1);
       assertTrue(config.startsWith("/etc/tessera/conf/"), config);
     }

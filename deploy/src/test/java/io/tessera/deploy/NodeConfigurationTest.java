@@ -1,6 +1,7 @@
 package io.tessera.deploy;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -52,6 +53,28 @@ class NodeConfigurationTest {
     assertEquals("/data/fm", config.getString("tessera.worker.data-dir"));
     assertEquals(7400, config.getInt("tessera.admin.port"));
     assertEquals(9300, config.getInt("kamon.prometheus.embedded-server.port"));
+  }
+
+  @Test
+  void bootstrapJoinsThroughDiscoveryInsteadOfSeedsAndNeedsOneOfThem() {
+    CommandLine line =
+        CommandLine.parse(List.of("--roles", "ps", "--bootstrap", "--management-port", "8600"), NodeOptions.VALUED,
+            NodeOptions.FLAGS);
+    Config config = NodeOptions.toConfig(line);
+    assertTrue(Management.bootstraps(config), "--bootstrap turns akka-management and Cluster Bootstrap on");
+    assertEquals(8600, config.getInt("akka.management.http.port"));
+    assertEquals("tessera", config.getString("akka.management.cluster.bootstrap.contact-point-discovery.service-name"));
+    assertFalse(Management.bootstraps(ConfigFactory.load()), "off by default");
+
+    CommandLine.UsageException neither =
+        assertThrows(CommandLine.UsageException.class, () -> NodeCommand.run(List.of("--roles", "ps")));
+    assertTrue(neither.getMessage().contains("--seed-nodes") && neither.getMessage().contains("--bootstrap"),
+        neither.getMessage());
+    CommandLine.UsageException both =
+        assertThrows(
+            CommandLine.UsageException.class,
+            () -> NodeCommand.run(List.of("--roles", "ps", "--bootstrap", "--seed-nodes", "127.0.0.1:2552")));
+    assertEquals("give either --seed-nodes or --bootstrap, not both", both.getMessage());
   }
 
   @Test

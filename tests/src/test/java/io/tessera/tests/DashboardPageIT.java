@@ -64,19 +64,11 @@ class DashboardPageIT {
       String jobId =
           cluster.submit(
               JobSpecParser.parse(
-                  """
-                  name = dashboard-sync
-                  mode = sync
-                  epochs = 2
-                  global-batch = 32
-                  micro-batch = 16
-                  split-size = 64
-                  shards = 2
-                  dataset { name = synthetic, train-limit = 2048 }
-                  model { kind = synthetic, parameters = 200, compute-micros-per-sample = 200 }
-                  optimizer { kind = sgd, learning-rate = 0.1, momentum = 0, weight-decay = 0, schedule = constant }
-                  checkpoint.every-pushes = 40
-                  """));
+                  TestJobs.with(
+                      TestJobs.with(
+                          TestJobs.with(TestJobs.syntheticSpecText("dashboard-sync", 2048, 200), "mode", "sync"),
+                          "epochs", 2),
+                      "checkpoint.every-pushes", 40)));
       JobStatus done = cluster.awaitFinished(jobId, Duration.ofMinutes(2));
       assertEquals(JobState.COMPLETED, done.state(), done::toString);
 

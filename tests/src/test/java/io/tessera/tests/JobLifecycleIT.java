@@ -8,8 +8,6 @@ import io.tessera.protocol.coordinator.CoordinatorProtocol.AuditRecord;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.JobState;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.JobStatus;
 import io.tessera.protocol.ps.ShardProtocol;
-import io.tessera.protocol.spec.JobSpec;
-import io.tessera.protocol.spec.JobSpecParser;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.DriverManager;
@@ -45,30 +43,13 @@ class JobLifecycleIT {
     return settings;
   }
 
-  private static JobSpec synthetic(String name, int trainLimit, int microsPerSample) {
-    return JobSpecParser.parse(
-        """
-        name = %s
-        epochs = 1
-        global-batch = 16
-        micro-batch = 8
-        split-size = 64
-        shards = 2
-        dataset { name = synthetic, train-limit = %d }
-        model { kind = synthetic, parameters = 200, compute-micros-per-sample = %d }
-        optimizer { kind = sgd, learning-rate = 0.1, momentum = 0, weight-decay = 0, schedule = constant }
-        checkpoint.interval = 0
-        """
-            .formatted(name, trainLimit, microsPerSample));
-  }
-
   @Test
   void aHugeJobIsCancelledWhileItRunsItsShardsStopAndTheNextJobRuns() {
     try (TestCluster cluster = TestCluster.start(database(TestCluster.freshJournal(), 100), "coordinator", "ps")) {
       cluster.addNode("worker");
       // 100,000 samples at 2 ms each: over three minutes of work for one worker.
-      String huge = cluster.submit(synthetic("mistake", 100_000, 2_000));
-      String next = cluster.submit(synthetic("next", 256, 0));
+      String huge = cluster.submit(TestJobs.synthetic("mistake", 100_000, 2_000));
+      String next = cluster.submit(TestJobs.synthetic("next", 256, 0));
       cluster.awaitStatus(huge, Duration.ofMinutes(1), "training", s -> s.state() == JobState.RUNNING && s.samplesDone() > 0);
       List<String> hugeShards = List.of(ShardProtocol.entityId(huge, 0, 0), ShardProtocol.entityId(huge, 0, 1));
       assertTrue(cluster.hostedShards(cluster.seedNode()).containsAll(hugeShards), "its shards run");
@@ -93,8 +74,8 @@ class JobLifecycleIT {
     try (TestCluster cluster = TestCluster.start(database(TestCluster.freshJournal(), 100), "coordinator", "ps")) {
       cluster.addNode("worker");
       // 6,000 samples at 1 ms each: several seconds of work, paused part-way.
-      String paused = cluster.submit(synthetic("paused", 6_000, 1_000));
-      String next = cluster.submit(synthetic("meanwhile", 256, 0));
+      String paused = cluster.submit(TestJobs.synthetic("paused", 6_000, 1_000));
+      String next = cluster.submit(TestJobs.synthetic("meanwhile", 256, 0));
       cluster.awaitStatus(paused, Duration.ofMinutes(1), "training", s -> s.state() == JobState.RUNNING && s.samplesDone() > 0);
       long checkpoint = cluster.requestCheckpoint(paused);
       JobStatus saved = cluster.awaitStatus(paused, Duration.ofMinutes(1), "checkpoint " + checkpoint,
@@ -134,7 +115,7 @@ class JobLifecycleIT {
       try (TestCluster cluster = TestCluster.start(database(journal, KEPT), "coordinator", "ps", "worker")) {
         String last = null;
         for (; submitted < phase; submitted++) {
-          last = cluster.submit(synthetic("small-" + submitted, 32, 0));
+          last = cluster.submit(TestJobs.synthetic("small-" + submitted, 32, 0));
         }
         JobStatus done = cluster.awaitFinished(last, Duration.ofMinutes(5));
         assertEquals(JobState.COMPLETED, done.state(), done::toString);

@@ -69,11 +69,26 @@ final class ProcessCluster implements AutoCloseable {
 
   /** The same, with more {@code bin/tessera node} options (say {@code --workers 16 --simulated}). */
   void start(String name, String roles, boolean admin, List<String> extra) {
+    declare(name, roles, admin, extra, true);
+  }
+
+  /**
+   * A node that finds the others without seed nodes: {@code extra} must say how (say {@code
+   * --bootstrap} with a discovery configuration).
+   */
+  void startWithoutSeeds(String name, String roles, boolean admin, List<String> extra) {
+    declare(name, roles, admin, extra, false);
+  }
+
+  private void declare(String name, String roles, boolean admin, List<String> extra, boolean seeds) {
     int port = specs.isEmpty() ? seedPort : NodeProcess.freePort();
     int adminPort = admin ? NodeProcess.freePort() : 0;
     int metricsPort = NodeProcess.freePort();
     List<String> args = new ArrayList<>(List.of("node", "--roles", roles, "--port", String.valueOf(port),
-        "--seed-nodes", "127.0.0.1:" + seedPort, "--metrics-port", String.valueOf(metricsPort)));
+        "--metrics-port", String.valueOf(metricsPort)));
+    if (seeds) {
+      args.addAll(List.of("--seed-nodes", "127.0.0.1:" + seedPort));
+    }
     if (admin) {
       args.addAll(List.of("--admin-port", String.valueOf(adminPort)));
     }

@@ -50,6 +50,31 @@ final class TestJobs {
         .render(ConfigRenderOptions.concise());
   }
 
+  /**
+   * A job of the synthetic model (200 parameters, no DJL: workers may be {@code --simulated}): one
+   * epoch of {@code trainLimit} samples at {@code microsPerSample} each, async, steps of 16 in
+   * micro-batches of 8, two shards, no periodic checkpoint. {@link #with} changes the rest.
+   */
+  static String syntheticSpecText(String name, int trainLimit, int microsPerSample) {
+    return """
+        name = %s
+        epochs = 1
+        global-batch = 16
+        micro-batch = 8
+        split-size = 64
+        shards = 2
+        dataset { name = synthetic, train-limit = %d }
+        model { kind = synthetic, parameters = 200, compute-micros-per-sample = %d }
+        optimizer { kind = sgd, learning-rate = 0.1, momentum = 0, weight-decay = 0, schedule = constant }
+        checkpoint.interval = 0
+        """
+        .formatted(name, trainLimit, microsPerSample);
+  }
+
+  static JobSpec synthetic(String name, int trainLimit, int microsPerSample) {
+    return JobSpecParser.parse(syntheticSpecText(name, trainLimit, microsPerSample));
+  }
+
   static JobSpec subset(int epochs) {
     return JobSpecParser.parse(subsetSpecText(epochs));
   }
