@@ -73,6 +73,8 @@ final class PersistentShard extends EventSourcedBehavior<Command, ShardEvent, Sh
   private final String entityId;
   private final ShardAddress address;
   private final ShardRecoveryPlan plan;
+  /** The coordinator said the job is not training ({@link StopShard}): read-only until it stops. */
+  private boolean stopRequested;
   private final ActorRef<ClusterSharding.ShardCommand> shardRegion;
   private final ActorRef<CoordinatorProtocol.Command> coordinator;
   private final ShardSettings settings;
@@ -279,11 +281,20 @@ final class PersistentShard extends EventSourcedBehavior<Command, ShardEvent, Sh
         .build();
   }
 
-  /** The job ended or was paused: stop, keeping the checkpoints; held pulls get the reason. */
+  /**
+   * The job ended or was paused: from now on the shard takes no push, set-up or checkpoint (held
+   * pulls get the reason), still answers reads (its numbers, its status and counters), and stops
+   * once idle for {@code finished-idle-timeout}, keeping its checkpoints.
+   */
   private Effect<ShardEvent, ShardState> onStopShard(ShardState state, StopShard command) {
-    context.getLog().debug("Shard {} stops: its job ended or was paused", entityId);
-    failHeldPulls("the job of shard " + entityId + " ended or was paused");
-    shardRegion.tell(new ClusterSharding.Passivate<>(context.getSelf()));
+    if (!stopRequested) {
+      context.getLog().debug(
+          "Shard {}: its job ended or was paused; read-only, stopping once idle for {}", entityId,
+          settings.finishedIdleTimeout());
+      stopRequested = true;
+      failHeldPulls("the job of shard " + entityId + " ended or was paused");
+      context.setReceiveTimeout(settings.finishedIdleTimeout(), IdleTimeout.INSTANCE);
+    }
     return Effect().none();
   }
 
@@ -295,10 +306,10 @@ final class PersistentShard extends EventSourcedBehavior<Command, ShardEvent, Sh
 
   /** Why a shard of a job that is not training takes no {@code what}, or null while its job is live. */
   private String over(String what) {
-    if (!plan.finished()) {
+    if (!plan.finished() && !stopRequested) {
       return null;
     }
-    return plan.isFresh()
+    return plan.finished() && plan.isFresh()
         ? "shard " + entityId + ": the coordinator does not know job " + address.jobId() + " (it ended long ago, or never existed)"
         : "shard " + entityId + ": job " + address.jobId() + " is not training (it ended or is paused); it takes no "
             + what;

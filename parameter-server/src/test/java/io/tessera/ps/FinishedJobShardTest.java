@@ -54,12 +54,20 @@ class FinishedJobShardTest {
   }
 
   @Test
-  void aLiveShardToldToStopPassivates() {
-    Shard shard = shards.startFresh();
+  void aLiveShardToldToStopTurnsReadOnlyAndPassivatesOnceIdle() {
+    ShardSettings quick = new ShardSettings(1e4, 5, TestingShards.SETTINGS.resolveTimeout(), 1000, Duration.ofSeconds(1));
+    Shard shard = shards.start(shards.newEntityId(), TestingShards.FRESH, quick);
     shard.initialize(setup(sgd(0.5), 1, 1), INITIAL);
 
     shard.ref.tell(ShardProtocol.StopShard.INSTANCE);
 
+    // Its numbers and counters can still be read (by an operator, a later stage, a test)...
+    assertArrayEquals(INITIAL, shard.values());
+    assertEquals(0, shard.status().version());
+    // ...but it trains no more, and it stops once nobody asks it anything for a while.
+    String push = errorText(shard.tryPush("w1", 1, 0, 0, 1, new float[] {1f, 1f, 1f, 1f}));
+    assertTrue(push.contains("is not training") && push.contains("push"), push);
+    assertArrayEquals(INITIAL, shard.values(), "a refused push changes nothing");
     expectPassivation(shard, TIMEOUT);
   }
 

@@ -256,9 +256,11 @@ public final class ShardProtocol {
   public record UpdateRoster(long membershipEpoch, List<String> workers) implements Command {}
 
   /**
-   * From the coordinator, once the shard's job is over (completed, failed or cancelled): the shard
-   * stops, keeping its checkpoints. A later message starts it again read-only (see {@code
-   * ShardRecoveryPlan.finished}), which is how a later stage reads an earlier stage's parameters.
+   * From the coordinator, once the shard's job is over (completed, failed or cancelled) or paused:
+   * the shard turns read-only (reads are answered, pushes refused) and stops once idle for {@code
+   * tessera.ps.finished-idle-timeout}, keeping its checkpoints. A later message starts it again
+   * read-only (see {@code ShardRecoveryPlan.finished}), which is how a later stage reads an
+   * earlier stage's parameters.
    */
   public enum StopShard implements Command {
     INSTANCE
