@@ -1746,7 +1746,12 @@ public final class Coordinator
     rostersSent.keySet().removeIf(key -> key.startsWith(report.jobId() + ":")); // restarted shards know none
     return Effect()
         .persist(new JobRecovered(report.jobId(), report.epoch()))
-        .thenRun(s -> scheduleReconcile())
+        .thenRun(s -> {
+          // Leases out before the rewind are void; their holders may be waiting on a lost shard.
+          WorkerProtocol.LeasesVoided voided = new WorkerProtocol.LeasesVoided(report.jobId(), s.nextLeaseId());
+          s.workers().forEach(w -> w.ref().tell(voided));
+          scheduleReconcile();
+        })
         .thenNoReply();
   }
 

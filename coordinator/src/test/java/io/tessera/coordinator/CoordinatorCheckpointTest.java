@@ -405,6 +405,9 @@ class CoordinatorCheckpointTest extends CoordinatorFixture {
     shards.release();
     JobStatus running = awaitState(coordinator, JOB, JobState.RUNNING);
     assertEquals(1, running.recoveryEpoch());
+    // Leases 1-4 were out before the rewind: void, and their holder is told so at once.
+    assertEquals(
+        new WorkerProtocol.LeasesVoided(JOB, 5), expectWorkerMessage(worker, WorkerProtocol.LeasesVoided.class));
     assertEquals(new SetAccumulation(JOB, 0, 1, 2), expectWorkerMessage(worker, SetAccumulation.class));
 
     // Splits 4 and 5, acked after the checkpoint, are trained again, then the rest.
@@ -453,6 +456,7 @@ class CoordinatorCheckpointTest extends CoordinatorFixture {
     assertEquals(new ShardRecoveryPlan(1, 1, 2), resolveRecovery(coordinator, JOB, 0, 0));
     shards.release();
     awaitState(coordinator, JOB, JobState.RUNNING);
+    expectWorkerMessage(worker, WorkerProtocol.LeasesVoided.class);
     assertEquals(new SetAccumulation(JOB, 0, 1, 2), expectWorkerMessage(worker, SetAccumulation.class));
 
     coordinator.tell(new ReportCorruptCheckpoint(JOB, 0, 1, 1, "truncated file"));

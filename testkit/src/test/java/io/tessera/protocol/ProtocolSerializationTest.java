@@ -511,6 +511,7 @@ class ProtocolSerializationTest {
         new WorkerProtocol.EnsembleReport("job-4.pretrain-1", 10_000, List.of(0.8801, 0.8790), List.of(0.874, Double.NaN), 0.8891, 0.8874, 0.8902));
     all.add(WorkerProtocol.Drain.INSTANCE);
     all.add(new WorkerProtocol.AbandonJob("job-4.student"));
+    all.add(new WorkerProtocol.LeasesVoided("job-4.student", 118L));
 
     all.add(new CoordinatorProtocol.ResolveShardRecovery(JOB, 1, 0, ref()));
     all.add(new CoordinatorProtocol.ShardRecoveryPlan(2L, 7L, 19L));

@@ -196,6 +196,7 @@ public final class Worker extends AbstractBehavior<Command> {
         .onMessage(EvaluateEnsemble.class, this::onEvaluateEnsemble)
         .onMessage(Drain.class, this::onDrain)
         .onMessage(WorkerProtocol.AbandonJob.class, this::onAbandonJob)
+        .onMessage(WorkerProtocol.LeasesVoided.class, this::onLeasesVoided)
         .onMessage(LeaseAnswered.class, this::onLeaseAnswered)
         .onMessage(ParametersPulled.class, this::onParametersPulled)
         .onMessage(WindowReady.class, this::onWindowReady)
@@ -550,6 +551,26 @@ public final class Worker extends AbstractBehavior<Command> {
       return leave();
     }
     if (current == null && completion == null) {
+      requestLease();
+    }
+    return this;
+  }
+
+  /**
+   * The job was rewound: a lease of it granted before is void. It is dropped at once (answers
+   * still on their way are ignored, as for any lease no longer held) and a new one asked for.
+   */
+  private Behavior<Command> onLeasesVoided(WorkerProtocol.LeasesVoided voided) {
+    if (current == null || !current.lease.jobId().equals(voided.jobId()) || current.lease.leaseId() >= voided.beforeLeaseId()) {
+      return this;
+    }
+    getContext().getLog().info("Dropping lease {}: job {} was rewound to a checkpoint", current.lease.leaseId(), voided.jobId());
+    current = null;
+    timers.cancel(RetryWindow.INSTANCE);
+    if (draining && completion == null && !leaseRequested) {
+      return leave();
+    }
+    if (completion == null) {
       requestLease();
     }
     return this;

@@ -736,6 +736,33 @@ class WorkerTest {
   }
 
   @Test
+  void aWorkerWaitingOnALostShardDropsTheLeaseARewindVoidedAndAsksForANewOne() {
+    Started started = start(spec(2), SETTINGS);
+    TestingShard.Script script = started.script().holdPull(0, 1);
+    TestProbe<Object> watcher = testKit.createTestProbe();
+    started.request().replyTo().tell(new LeaseGranted(lease(75, started.jobId(), started.spec(), 0, 32, 1, 1)));
+    watcher.awaitAssert(WAIT, () -> {
+      assertEquals(1, script.heldPulls());
+      return null;
+    });
+
+    // A notice about leases granted after this one, or about another job, changes nothing.
+    started.worker().tell(new WorkerProtocol.LeasesVoided(started.jobId(), 75));
+    started.worker().tell(new WorkerProtocol.LeasesVoided("job-other", 1_000));
+    started.coordinator().expectNoMessage(Duration.ofMillis(300));
+
+    // Lease 75 is void: the worker asks for new work at once, not after its pull times out (10 s).
+    started.worker().tell(new WorkerProtocol.LeasesVoided(started.jobId(), 76));
+    RequestLease next = started.coordinator().expectMessageClass(RequestLease.class, Duration.ofSeconds(3));
+    assertEquals(started.worker(), next.worker());
+    script.releaseHeldPulls(); // the pull answered late: its window is not computed or pushed
+    next.replyTo().tell(new NoLease("no job is running", 600_000));
+    started.coordinator().expectNoMessage(Duration.ofMillis(500));
+    assertEquals(List.of(), script.pushes(0), "nothing pushed for the voided lease");
+    assertEquals(List.of(), script.pushes(1));
+  }
+
+  @Test
   void anIdleWorkerDrainsAtOnce() {
     TestProbe<CoordinatorProtocol.Command> coordinator = testKit.createTestProbe();
     ActorRef<WorkerProtocol.Command> worker = spawnWorker(coordinator, SETTINGS);

@@ -91,6 +91,7 @@ public final class ProtocolRegistrar implements KryoRegistrar {
     registry.add(190, WorkerProtocol.EvaluateEnsemble.class);
     registry.add(191, WorkerProtocol.EnsembleReport.class);
     registry.add(192, WorkerProtocol.AbandonJob.class);
+    registry.add(193, WorkerProtocol.LeasesVoided.class);
 
     // coordinator protocol: 210-259
     registry.add(210, CoordinatorProtocol.SubmitJob.class);

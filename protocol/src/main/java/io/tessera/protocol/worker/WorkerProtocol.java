@@ -17,7 +17,15 @@ public final class WorkerProtocol {
 
   /** Everything a worker accepts from other nodes. */
   public sealed interface Command extends TesseraSerializable
-      permits WorkAvailable, InitializeModel, SetAccumulation, Evaluate, EvaluateEnsemble, Drain, AbandonJob, Local {}
+      permits WorkAvailable,
+          InitializeModel,
+          SetAccumulation,
+          Evaluate,
+          EvaluateEnsemble,
+          Drain,
+          AbandonJob,
+          LeasesVoided,
+          Local {}
 
   /**
    * A worker's own timer and adapter messages, declared in its behavior. They never cross a node,
@@ -47,6 +55,14 @@ public final class WorkerProtocol {
    * resumption rewinds to a checkpoint (a paused job's).
    */
   public record AbandonJob(String jobId) implements Command {}
+
+  /**
+   * Job {@code jobId} was rewound to a checkpoint (a shard was lost, or an operator restored one)
+   * and trains again: every lease of it numbered below {@code beforeLeaseId} is void. A worker
+   * holding one drops it at once, whatever pull or push of it is still waiting for a shard, and
+   * asks for a new lease, instead of finding out when that pull or push times out.
+   */
+  public record LeasesVoided(String jobId, long beforeLeaseId) implements Command {}
 
   /**
    * Asks a worker to build member {@code member} of a new job, draw its initial parameters from
