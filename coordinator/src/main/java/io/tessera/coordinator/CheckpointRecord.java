@@ -27,6 +27,14 @@ public record CheckpointRecord(long checkpointId, List<Cut> cuts, List<ShardPosi
     return positions.stream().filter(p -> p.member() == member && p.shard() == shard).findFirst();
   }
 
+  /**
+   * The journal position of the snapshot shard {@code shard} of member {@code member} saved for
+   * this checkpoint; 1, the initial values, where none is recorded.
+   */
+  public long sequenceNr(int member, int shard) {
+    return position(member, shard).map(ShardPosition::sequenceNr).orElse(1L);
+  }
+
   /** Whether this checkpoint includes every split of every member: training was over. */
   boolean coversEverything() {
     return cuts.stream().allMatch(c -> c.size() == c.splits());

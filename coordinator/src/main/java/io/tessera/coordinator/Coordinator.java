@@ -770,11 +770,16 @@ public final class Coordinator
     }
   }
 
-  /** Asks every shard of the job to save a checkpoint whose start is journaled. */
+  /**
+   * Asks every shard of the job to save a checkpoint whose start is journaled, keeping the
+   * snapshots of the complete checkpoints kept now. Only one checkpoint runs at a time and an
+   * abandoned one never completes later, so no other snapshot can still become a rewind target.
+   */
   private void sendCheckpoint(CoordinatorState state, CheckpointStarted started) {
     checkpointsInFlight.put(started.jobId(), started.checkpointId());
     state.job(started.jobId())
-        .ifPresent(job -> fleet(job).tell(new ShardFleet.Checkpoint(started.checkpointId(), job.recoveryEpoch())));
+        .ifPresent(
+            job -> fleet(job).tell(new ShardFleet.Checkpoint(started.checkpointId(), job.recoveryEpoch(), job.checkpoints())));
   }
 
   private ReplyEffect<CoordinatorEvent, CoordinatorState> onCompleteSplit(
@@ -1674,8 +1679,7 @@ public final class Coordinator
   private static ShardRecoveryPlan finishedPlan(JobRun job, ResolveShardRecovery command) {
     return job.lastCheckpoint()
         .map(last -> {
-          long sequenceNr =
-              last.position(command.member(), command.shard()).map(CheckpointRecord.ShardPosition::sequenceNr).orElse(1L);
+          long sequenceNr = last.sequenceNr(command.member(), command.shard());
           return new ShardRecoveryPlan(job.recoveryEpoch(), last.checkpointId(), sequenceNr, true);
         })
         .orElse(new ShardRecoveryPlan(job.recoveryEpoch(), -1, 0, true));
@@ -1683,8 +1687,7 @@ public final class Coordinator
 
   private static ShardRecoveryPlan recoveryPlan(JobRun job, ResolveShardRecovery command) {
     CheckpointRecord target = job.lastCheckpoint().orElseThrow();
-    long sequenceNr =
-        target.position(command.member(), command.shard()).map(CheckpointRecord.ShardPosition::sequenceNr).orElse(1L);
+    long sequenceNr = target.sequenceNr(command.member(), command.shard());
     return new ShardRecoveryPlan(job.recoveryEpoch(), target.checkpointId(), sequenceNr);
   }
 

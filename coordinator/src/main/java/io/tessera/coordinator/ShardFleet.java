@@ -33,8 +33,15 @@ public final class ShardFleet extends AbstractBehavior<ShardFleet.Command> {
    */
   public sealed interface Command extends NoSerializationVerificationNeeded {}
 
-  /** Has every shard save checkpoint {@code checkpointId} of {@code epoch}. */
-  public record Checkpoint(long checkpointId, long epoch) implements Command {}
+  /**
+   * Has every shard save checkpoint {@code checkpointId} of {@code epoch}, keeping its snapshots
+   * of the complete checkpoints {@code kept} (and deleting its other older ones).
+   */
+  public record Checkpoint(long checkpointId, long epoch, List<CheckpointRecord> kept) implements Command {
+    public Checkpoint {
+      kept = List.copyOf(kept);
+    }
+  }
 
   /** Tells every shard of {@code member} which workers train it (see {@link ShardProtocol.UpdateRoster}). */
   public record Roster(int member, long membershipEpoch, List<String> workers) implements Command {}
@@ -143,15 +150,21 @@ public final class ShardFleet extends AbstractBehavior<ShardFleet.Command> {
     for (int member = 0; member < members; member++) {
       for (int shard = 0; shard < shards; shard++) {
         int m = member;
+        List<Long> keep = keep(command.kept(), member, shard);
         getContext().askWithStatus(
             ShardProtocol.CheckpointSaved.class,
             shard(member, shard),
             askTimeout,
-            replyTo -> new ShardProtocol.TakeCheckpoint(command.checkpointId(), command.epoch(), replyTo),
+            replyTo -> new ShardProtocol.TakeCheckpoint(command.checkpointId(), command.epoch(), keep, replyTo),
             (ok, failure) -> new Saved(command.checkpointId(), m, ok, failure == null ? null : failure.getMessage()));
       }
     }
     return this;
+  }
+
+  /** Where one shard's snapshots of the checkpoints {@code kept} sit in its journal, ascending. */
+  static List<Long> keep(List<CheckpointRecord> kept, int member, int shard) {
+    return kept.stream().map(c -> c.sequenceNr(member, shard)).distinct().sorted().toList();
   }
 
   private Behavior<Command> onSaved(Saved reply) {

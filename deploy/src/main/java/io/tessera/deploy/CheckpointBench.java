@@ -81,19 +81,25 @@ final class CheckpointBench {
         initialize(system, refs.get(i), i, (int) sizes[i]);
       }
       // Several checkpoints in a row, as a job takes them: the first follows the shards' setup
-      // (which journals every parameter once); once more than tessera.ps.snapshots-kept have been
-      // taken, each also deletes the oldest. Each is timed against a plain write of the same bytes
-      // just after it.
+      // (which journals every parameter once); each one completes, and once the coordinator keeps
+      // tessera.coordinator.checkpoints-kept, each also deletes the snapshot of the oldest. Each is
+      // timed against a plain write of the same bytes just after it.
+      int checkpointsKept = config.getInt("tessera.coordinator.checkpoints-kept");
       long bytes = (long) values * Float.BYTES;
       double[] ratios = new double[rounds];
       for (int round = 0; round < rounds; round++) {
         long checkpointId = round + 1;
+        // Checkpoint k is every shard's journal entry k + 1 (entry 1 is the set-up, checkpoint 0).
+        List<Long> keep = new ArrayList<>();
+        for (long kept = Math.max(0, checkpointId - checkpointsKept); kept < checkpointId; kept++) {
+          keep.add(kept + 1);
+        }
         long start = System.nanoTime();
         List<CompletableFuture<ShardProtocol.CheckpointSaved>> saved = new ArrayList<>();
         for (ActorRef<ShardProtocol.Command> ref : refs) {
           saved.add(
               AskPattern.<ShardProtocol.Command, ShardProtocol.CheckpointSaved>askWithStatus(
-                      ref, replyTo -> new ShardProtocol.TakeCheckpoint(checkpointId, 0, replyTo), ASK, system.scheduler())
+                      ref, replyTo -> new ShardProtocol.TakeCheckpoint(checkpointId, 0, keep, replyTo), ASK, system.scheduler())
                   .toCompletableFuture());
         }
         CompletableFuture.allOf(saved.toArray(CompletableFuture[]::new)).join();

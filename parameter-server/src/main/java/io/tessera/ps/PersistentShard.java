@@ -3,11 +3,12 @@ package io.tessera.ps;
 import akka.actor.typed.ActorRef;
 import akka.actor.typed.Behavior;
 import akka.actor.typed.javadsl.ActorContext;
+import akka.actor.typed.javadsl.Adapter;
 import akka.actor.typed.javadsl.Behaviors;
 import akka.cluster.sharding.typed.javadsl.ClusterSharding;
 import akka.pattern.StatusReply;
-import akka.persistence.typed.DeleteSnapshotsCompleted;
-import akka.persistence.typed.DeleteSnapshotsFailed;
+import akka.persistence.Persistence;
+import akka.persistence.SnapshotProtocol;
 import akka.persistence.typed.EventAdapter;
 import akka.persistence.typed.PersistenceId;
 import akka.persistence.typed.RecoveryCompleted;
@@ -21,6 +22,7 @@ import akka.persistence.typed.javadsl.EventSourcedBehavior;
 import akka.persistence.typed.javadsl.Recovery;
 import akka.persistence.typed.javadsl.RetentionCriteria;
 import akka.persistence.typed.javadsl.SignalHandler;
+import com.typesafe.config.ConfigFactory;
 import io.tessera.protocol.coordinator.CoordinatorProtocol;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.ShardRecoveryPlan;
 import io.tessera.protocol.ps.ShardProtocol;
@@ -55,7 +57,8 @@ import java.util.Map;
  * set-up (with the initial values) and one marker per checkpoint, and every event is followed by
  * a snapshot of a frozen copy of the numbers, which the snapshot store serializes on its own
  * threads. Recovery loads the snapshot of the checkpoint the coordinator names, so a shard that
- * moved or restarted rejoins its job exactly at a complete checkpoint.
+ * moved or restarted rejoins its job exactly at a complete checkpoint. Which snapshots stay is the
+ * coordinator's word, not a count (see {@link ShardSnapshotRetention}).
  */
 final class PersistentShard extends EventSourcedBehavior<Command, ShardEvent, ShardState> {
 
@@ -83,14 +86,7 @@ final class PersistentShard extends EventSourcedBehavior<Command, ShardEvent, Sh
   private final List<Pull> heldPulls = new ArrayList<>();
   private final long epoch;
   private boolean recovering = true;
-  /** The journal's end at recovery: a snapshot there is Akka's own, taken after recovery. */
-  private long recoveredSequenceNr;
-  /**
-   * Akka's snapshot retention is deleting snapshots that fell out of the last {@code
-   * snapshotsKept}. Meanwhile it would skip the snapshot of the next event, leaving a checkpoint
-   * without its numbers and its {@code TakeCheckpoint} without a reply, so checkpoints wait.
-   */
-  private boolean deletingOldSnapshots;
+  private final ShardSnapshotRetention retention;
   private String unusable;
   private ShardMetrics metrics;
 
@@ -99,14 +95,18 @@ final class PersistentShard extends EventSourcedBehavior<Command, ShardEvent, Sh
     INSTANCE
   }
 
-  /** Akka's retention has finished deleting old snapshots: checkpoints held meanwhile may go on. */
-  private enum OldSnapshotsDeleted implements Local {
-    INSTANCE
-  }
+  /** The snapshot store's answer to a deletion of snapshots no checkpoint needs. */
+  private record SnapshotsDeleted(SnapshotProtocol.Response answer) implements Local {}
 
-  /** A checkpoint whose marker is journaled and whose snapshot is being written. */
+  /**
+   * A checkpoint whose marker is journaled and whose snapshot is being written; {@code keep} says
+   * which older snapshots must stay once it is stored.
+   */
   private record PendingCheckpoint(
-      long checkpointId, long version, ActorRef<StatusReply<ShardProtocol.CheckpointSaved>> replyTo) {}
+      long checkpointId,
+      long version,
+      List<Long> keep,
+      ActorRef<StatusReply<ShardProtocol.CheckpointSaved>> replyTo) {}
 
   /** Where the shard entity {@code entityId} journals and snapshots. */
   static PersistenceId persistenceIdOf(String entityId) {
@@ -129,6 +129,16 @@ final class PersistentShard extends EventSourcedBehavior<Command, ShardEvent, Sh
     this.coordinator = coordinator;
     this.settings = settings;
     this.epoch = Math.max(0, plan.epoch());
+    // Akka Typed has no effect that deletes chosen snapshots, so they are deleted through the
+    // snapshot store plugin's own protocol (Persistence.snapshotStoreFor is Akka's internal API).
+    akka.actor.ActorRef snapshotStore =
+        Persistence.get(Adapter.toClassic(context.getSystem()))
+            .snapshotStoreFor(snapshotPluginId(), ConfigFactory.empty());
+    ActorRef<SnapshotProtocol.Response> answers =
+        context.messageAdapter(SnapshotProtocol.Response.class, SnapshotsDeleted::new);
+    this.retention =
+        new ShardSnapshotRetention(
+            persistenceIdOf(entityId).id(), settings.snapshotsKept(), snapshotStore, Adapter.toClassic(answers));
   }
 
   @Override
@@ -150,9 +160,20 @@ final class PersistentShard extends EventSourcedBehavior<Command, ShardEvent, Sh
     return new ShardReplayFilter(plan);
   }
 
+  /**
+   * None of Akka's: counting snapshots cannot tell an abandoned checkpoint from a complete one, and
+   * with a count Akka would also skip snapshots while it deletes and snapshot the journal's end after
+   * a recovery that replayed events. {@link ShardSnapshotRetention} deletes instead.
+   */
   @Override
   public RetentionCriteria retentionCriteria() {
-    return RetentionCriteria.snapshotEvery(1, settings.snapshotsKept());
+    return RetentionCriteria.disabled();
+  }
+
+  /** Every event (the set-up, each checkpoint marker) is followed by a snapshot. */
+  @Override
+  public boolean shouldSnapshot(ShardState state, ShardEvent event, long sequenceNr) {
+    return true;
   }
 
   // ------------------------------------------------------------------ events
@@ -182,14 +203,11 @@ final class PersistentShard extends EventSourcedBehavior<Command, ShardEvent, Sh
         .onSignal(RecoveryCompleted.instance(), this::onRecoveryCompleted)
         .onSignal(SnapshotCompleted.class, this::onSnapshotCompleted)
         .onSignal(SnapshotFailed.class, this::onSnapshotFailed)
-        .onSignal(DeleteSnapshotsCompleted.class, (state, signal) -> onOldSnapshotsDeleted())
-        .onSignal(DeleteSnapshotsFailed.class, this::onDeleteSnapshotsFailed)
         .build();
   }
 
   private void onRecoveryCompleted(ShardState state) {
     recovering = false;
-    recoveredSequenceNr = lastSequenceNumber(context);
     if (state.isCorrupt()) {
       unusable = "checkpoint " + plan.checkpointId() + " of shard " + entityId + ": " + state.corruption();
     } else if (!plan.isFresh() && state.checkpointId() != plan.checkpointId()) {
@@ -217,22 +235,20 @@ final class PersistentShard extends EventSourcedBehavior<Command, ShardEvent, Sh
   }
 
   private void onSnapshotCompleted(ShardState state, SnapshotCompleted signal) {
-    // After the snapshot of a persisted event, snapshotEvery(1, kept) deletes the snapshots up to
-    // sequence number (this one - kept) and signals when done; below that there is nothing to
-    // delete and no signal. The snapshot Akka takes after a recovery that replayed events
-    // deletes nothing.
     long sequenceNr = signal.metadata().sequenceNr();
-    if (sequenceNr > recoveredSequenceNr && sequenceNr > settings.snapshotsKept()) {
-      deletingOldSnapshots = true;
-    }
-    PendingCheckpoint pending = checkpointsInFlight.remove(signal.metadata().sequenceNr());
+    PendingCheckpoint pending = checkpointsInFlight.remove(sequenceNr);
     if (pending != null) {
       pending
           .replyTo()
           .tell(
               StatusReply.success(
-                  new ShardProtocol.CheckpointSaved(
-                      address.shard(), pending.checkpointId(), signal.metadata().sequenceNr(), pending.version())));
+                  new ShardProtocol.CheckpointSaved(address.shard(), pending.checkpointId(), sequenceNr, pending.version())));
+      ShardSnapshotRetention.Deletion deletion = retention.afterCheckpoint(sequenceNr, pending.keep());
+      if (!deletion.isEmpty()) {
+        context.getLog().debug(
+            "Shard {} keeps the snapshots at {} and deletes those up to {} and at {}",
+            entityId, pending.keep(), deletion.upTo(), deletion.each());
+      }
     }
   }
 
@@ -247,18 +263,14 @@ final class PersistentShard extends EventSourcedBehavior<Command, ShardEvent, Sh
     }
   }
 
-  private void onDeleteSnapshotsFailed(ShardState state, DeleteSnapshotsFailed signal) {
-    context.getLog().warn(
-        "Shard {} could not delete old snapshots: {}", entityId, signal.getFailure().getMessage());
-    onOldSnapshotsDeleted();
-  }
-
-  private void onOldSnapshotsDeleted() {
-    if (deletingOldSnapshots) {
-      deletingOldSnapshots = false;
-      // A signal handler cannot unstash; a command handler can.
-      context.getSelf().tell(OldSnapshotsDeleted.INSTANCE);
+  private Effect<ShardEvent, ShardState> onSnapshotsDeleted(ShardState state, SnapshotsDeleted deleted) {
+    Throwable failure = retention.onAnswer(deleted.answer());
+    if (failure != null) {
+      context.getLog().warn(
+          "Shard {} could not delete snapshots no checkpoint needs ({}); it tries again with its next checkpoint",
+          entityId, failure.getMessage());
     }
+    return Effect().none();
   }
 
   // ------------------------------------------------------------------ commands
@@ -277,7 +289,7 @@ final class PersistentShard extends EventSourcedBehavior<Command, ShardEvent, Sh
         .onCommand(UpdateRoster.class, this::onUpdateRoster)
         .onCommand(StopShard.class, this::onStopShard)
         .onCommand(IdleTimeout.class, this::onIdleTimeout)
-        .onCommand(OldSnapshotsDeleted.class, (state, deleted) -> Effect().unstashAll())
+        .onCommand(SnapshotsDeleted.class, this::onSnapshotsDeleted)
         .build();
   }
 
@@ -439,13 +451,11 @@ final class PersistentShard extends EventSourcedBehavior<Command, ShardEvent, Sh
     if (refusal != null) {
       return Effect().reply(command.replyTo(), StatusReply.error(refusal));
     }
-    if (deletingOldSnapshots) {
-      return Effect().stash();
-    }
     long version = state.live().version;
     // The marker will be the next journal entry; its snapshot is announced under that number.
     long sequenceNr = lastSequenceNumber(context) + 1;
-    checkpointsInFlight.put(sequenceNr, new PendingCheckpoint(command.checkpointId(), version, command.replyTo()));
+    checkpointsInFlight.put(
+        sequenceNr, new PendingCheckpoint(command.checkpointId(), version, command.keep(), command.replyTo()));
     return Effect().persist(new CheckpointTaken(command.checkpointId(), epoch, version));
   }
 

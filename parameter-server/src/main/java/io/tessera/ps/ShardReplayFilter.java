@@ -9,13 +9,12 @@ import io.tessera.protocol.coordinator.CoordinatorProtocol.ShardRecoveryPlan;
  * change what the snapshot restored.
  *
  * <p>A checkpoint's numbers live in its snapshot, so a {@link ShardEvent.CheckpointTaken} marker
- * replayed after an older snapshot adds nothing. Worse, Akka saves a snapshot of the recovered
- * state at the journal's end whenever recovery replayed events (retention {@code snapshotEvery(1,
- * ...)}), which would overwrite the newest checkpoint's snapshot with the older numbers the plan
- * named, or, when the named snapshot was missing, with the initial values. So markers are never
- * replayed, and {@link ShardEvent.ShardInitialized} only where it is the state wanted: for a
- * fresh plan (the shard may have stopped before its first snapshot was stored) or a plan naming
- * checkpoint 0, the initial values themselves.
+ * replayed after an older snapshot adds nothing, and {@link ShardEvent.ShardInitialized} replayed
+ * when the named snapshot is missing would pass the initial values off as that checkpoint. So
+ * markers are never replayed, and the set-up only where it is the state wanted: for a fresh plan
+ * (the shard may have stopped before its first snapshot was stored) or a plan naming checkpoint 0,
+ * the initial values themselves. (Shards use no Akka retention, so Akka takes no snapshot after a
+ * recovery that replayed events: nothing overwrites a newer checkpoint's snapshot.)
  */
 final class ShardReplayFilter extends EventAdapter<ShardEvent, ShardEvent> {
   private final boolean replayInitialValues;

@@ -116,24 +116,27 @@ class ParameterShardRecoveryTest {
 
   @Test
   void checkpointsTakenBackToBackEachGetTheirSnapshotWhileOldOnesAreDeleted() {
-    // Akka's retention deletes the snapshots pushed out of the last two after each new one; a
-    // checkpoint arriving meanwhile must still be snapshotted and answered.
+    // Each checkpoint deletes the snapshots of the ones before that the coordinator (keeping two)
+    // no longer keeps, while the next ones arrive: each must still be snapshotted and answered.
     String entityId = shards.newEntityId();
-    ShardSettings keepTwo = new ShardSettings(1e4, 2, TestingShards.SETTINGS.resolveTimeout(), 1000);
-    Shard original = shards.start(entityId, TestingShards.FRESH, keepTwo);
+    ShardSettings newestOnly = new ShardSettings(1e4, 1, TestingShards.SETTINGS.resolveTimeout(), 1000);
+    Shard original = shards.start(entityId, TestingShards.FRESH, newestOnly);
     original.initialize(setup(sgd(0.5), 1, 1), INITIAL);
     TestProbe<StatusReply<CheckpointSaved>> saved = testKit.createTestProbe();
     for (long id = 1; id <= 6; id++) {
-      original.ref.tell(new ShardProtocol.TakeCheckpoint(id, 0, saved.getRef()));
+      // Checkpoint k is journal entry k + 1: the coordinator keeps checkpoints id - 2 and id - 1.
+      List<Long> keep = id == 1 ? List.of(1L) : List.of(id - 1, id);
+      original.ref.tell(new ShardProtocol.TakeCheckpoint(id, 0, keep, saved.getRef()));
     }
     for (long id = 1; id <= 6; id++) {
       assertEquals(new CheckpointSaved(0, id, id + 1, 0), success(saved.receiveMessage(TIMEOUT)));
     }
+    TestingShards.awaitSnapshots(testKit, snapshots, entityId, 5, 6, 7);
     original.stop();
 
     // The last two checkpoints are both restorable.
     for (long id = 5; id <= 6; id++) {
-      Shard respawned = shards.start(entityId, new ShardRecoveryPlan(1, id, id + 1), keepTwo);
+      Shard respawned = shards.start(entityId, new ShardRecoveryPlan(1, id, id + 1), newestOnly);
       assertEquals(id, respawned.status().checkpointId());
       assertArrayEquals(INITIAL, respawned.values());
       respawned.coordinator.expectNoMessage(Duration.ZERO);
@@ -252,27 +255,21 @@ class ParameterShardRecoveryTest {
   // ---------------------------------------------------------------- missing and corrupt checkpoints
 
   @Test
-  void aCheckpointPushedOutByRetentionIsReportedAndTheShardPassivatesAndServesNothing() {
+  void aCheckpointNoLongerKeptIsReportedAndTheShardPassivatesAndServesNothing() {
     String entityId = shards.newEntityId();
-    ShardSettings keepTwo = new ShardSettings(1e4, 2, TestingShards.SETTINGS.resolveTimeout(), 1000);
-    Shard original = shards.start(entityId, TestingShards.FRESH, keepTwo);
+    ShardSettings newestOnly = new ShardSettings(1e4, 1, TestingShards.SETTINGS.resolveTimeout(), 1000);
+    Shard original = shards.start(entityId, TestingShards.FRESH, newestOnly);
     original.initialize(setup(sgd(0.5), 1, 1), INITIAL);
-    for (int id = 1; id <= 4; id++) {
-      assertEquals(id + 1, original.checkpoint(id).sequenceNr());
+    // The coordinator keeps two complete checkpoints; checkpoint k is journal entry k + 1.
+    for (long id = 1; id <= 4; id++) {
+      List<Long> keep = id == 1 ? List.of(1L) : List.of(id - 1, id);
+      assertEquals(id + 1, success(original.tryCheckpoint(id, 0, keep)).sequenceNr());
     }
-    // Snapshots 4 and 5 stay; the deletion of the older ones runs on the store's own threads.
-    testKit
-        .createTestProbe()
-        .awaitAssert(
-            TIMEOUT,
-            () -> {
-              assertEquals(List.of(), snapshotFiles(entityId, 2));
-              assertEquals(1, snapshotFiles(entityId, 5).size());
-              return null;
-            });
+    // Snapshots 3 to 5 stay; the deletion of the older ones runs on the store's own threads.
+    TestingShards.awaitSnapshots(testKit, snapshots, entityId, 3, 4, 5);
     original.stop();
 
-    Shard respawned = shards.start(entityId, new ShardRecoveryPlan(1, 1, 2), keepTwo);
+    Shard respawned = shards.start(entityId, new ShardRecoveryPlan(1, 1, 2), newestOnly);
 
     ReportCorruptCheckpoint report =
         respawned.coordinator.expectMessageClass(ReportCorruptCheckpoint.class, TIMEOUT);
@@ -287,7 +284,7 @@ class ParameterShardRecoveryTest {
 
     // The failed attempt left the checkpoints that are still there intact: the coordinator's
     // fall-back to the newest one restores it.
-    Shard fallBack = shards.start(entityId, new ShardRecoveryPlan(2, 4, 5), keepTwo);
+    Shard fallBack = shards.start(entityId, new ShardRecoveryPlan(2, 4, 5), newestOnly);
     assertEquals(4, fallBack.status().checkpointId());
     assertArrayEquals(INITIAL, fallBack.values());
     fallBack.coordinator.expectNoMessage(Duration.ZERO);

@@ -238,7 +238,7 @@ class ParameterShardShardingTest {
     // globalBatch 2, lr 0.5: each push of 2 samples steps by sum / 4.
     assertEquals(new Accepted(1), push(shard, 1, 0, 0, new float[] {4f, 4f, 4f}));
     TestProbe<StatusReply<CheckpointSaved>> saved = testKit.createTestProbe();
-    shard.tell(new ShardProtocol.TakeCheckpoint(5, 0, saved.getRef()));
+    shard.tell(new ShardProtocol.TakeCheckpoint(5, 0, List.of(1L), saved.getRef()));
     assertEquals(StatusReply.success(new CheckpointSaved(3, 5, 2, 1)), saved.receiveMessage(SHARDING_TIMEOUT));
     float[] atCheckpoint = {0f, 1f, -4f};
     assertEquals(new Accepted(2), push(shard, 2, 0, 1, new float[] {4f, 4f, 4f}));

@@ -33,12 +33,21 @@ import io.tessera.protocol.tensor.Segment;
 import io.tessera.protocol.tensor.ShardRange;
 import io.tessera.protocol.tensor.TensorPayload;
 import io.tessera.protocol.tensor.WirePrecision;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.URLEncoder;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.stream.Stream;
 
 /**
  * Parameter shards spawned directly, without Cluster Sharding, for the shard's unit tests: probes
@@ -61,6 +70,11 @@ final class TestingShards {
   private final AtomicInteger jobs = new AtomicInteger();
   /** The global batch each entity was set up with: what a plain push's step rule names. */
   private final Map<String, Integer> globalBatches = new ConcurrentHashMap<>();
+  /**
+   * Each entity's saved checkpoints' journal positions, the initial values' included: what a plain
+   * checkpoint keeps, as if the coordinator kept every complete checkpoint.
+   */
+  private final Map<String, List<Long>> savedPositions = new ConcurrentHashMap<>();
 
   TestingShards(ActorTestKit testKit) {
     this.testKit = testKit;
@@ -220,13 +234,26 @@ final class TestingShards {
       return probe.receiveMessage(TIMEOUT);
     }
 
+    /** Asks for checkpoint {@code checkpointId}, keeping every snapshot a checkpoint saved before. */
     StatusReply<CheckpointSaved> tryCheckpoint(long checkpointId, long epoch) {
+      List<Long> saved = savedPositions.getOrDefault(entityId, List.of(1L));
+      StatusReply<CheckpointSaved> reply = tryCheckpoint(checkpointId, epoch, saved);
+      if (reply.isSuccess()) {
+        List<Long> next = new ArrayList<>(saved);
+        next.add(reply.getValue().sequenceNr());
+        savedPositions.put(entityId, List.copyOf(next));
+      }
+      return reply;
+    }
+
+    /** Asks for checkpoint {@code checkpointId}, keeping the older snapshots at {@code keep}. */
+    StatusReply<CheckpointSaved> tryCheckpoint(long checkpointId, long epoch, List<Long> keep) {
       TestProbe<StatusReply<CheckpointSaved>> probe = testKit.createTestProbe();
-      ref.tell(new ShardProtocol.TakeCheckpoint(checkpointId, epoch, probe.getRef()));
+      ref.tell(new ShardProtocol.TakeCheckpoint(checkpointId, epoch, keep, probe.getRef()));
       return probe.receiveMessage(TIMEOUT);
     }
 
-    /** Takes checkpoint {@code checkpointId} in the shard's epoch. */
+    /** Takes checkpoint {@code checkpointId} in the shard's epoch, keeping every older one. */
     CheckpointSaved checkpoint(long checkpointId) {
       return success(tryCheckpoint(checkpointId, status().epoch()));
     }
@@ -267,6 +294,48 @@ final class TestingShards {
   static ShardSetup setup(OptimizerSpec optimizer, int globalBatch, int staleness, TrainingMode mode) {
     return new ShardSetup(
         "job-1", 0, new ShardRange(0, 0, 4), ONE_TENSOR, optimizer, globalBatch, staleness, 100, mode, false);
+  }
+
+  // ---------------------------------------------------------------- the snapshot store
+
+  /**
+   * The journal positions of the snapshots of shard entity {@code entityId} in the local snapshot
+   * store under {@code snapshotDir} (see {@link #persistenceConfig}).
+   */
+  static Set<Long> snapshotSequenceNrs(Path snapshotDir, String entityId) {
+    String prefix =
+        "snapshot-" + URLEncoder.encode(ShardCheckpoints.persistenceId(entityId), StandardCharsets.UTF_8) + "-";
+    try (Stream<Path> files = Files.list(snapshotDir)) {
+      Set<Long> found = new TreeSet<>();
+      for (Path file : files.toList()) {
+        String name = file.getFileName().toString();
+        if (name.startsWith(prefix)) {
+          found.add(Long.parseLong(name.substring(prefix.length(), name.indexOf('-', prefix.length()))));
+        }
+      }
+      return found;
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  /**
+   * Waits until the snapshots of {@code entityId} are exactly those at {@code sequenceNrs}: the
+   * store deletes on its own threads.
+   */
+  static void awaitSnapshots(ActorTestKit testKit, Path snapshotDir, String entityId, long... sequenceNrs) {
+    Set<Long> expected = new TreeSet<>();
+    for (long sequenceNr : sequenceNrs) {
+      expected.add(sequenceNr);
+    }
+    testKit
+        .createTestProbe()
+        .awaitAssert(
+            TIMEOUT,
+            () -> {
+              assertEquals(expected, snapshotSequenceNrs(snapshotDir, entityId), "snapshots of " + entityId);
+              return null;
+            });
   }
 
   // ---------------------------------------------------------------- replies

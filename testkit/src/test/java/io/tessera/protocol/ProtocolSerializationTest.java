@@ -488,7 +488,8 @@ class ProtocolSerializationTest {
         new ShardProtocol.ShardStatus(
             ShardProtocol.entityId(JOB, 1, 1), true, 2L, 7L, 43L, 100L, 3L, 2L, 1L, 96, 2L, 1L,
             List.of("worker-a/gpu0", "worker-b/gpu1")));
-    all.add(new ShardProtocol.TakeCheckpoint(8L, 2L, ref()));
+    all.add(new ShardProtocol.TakeCheckpoint(8L, 2L, List.of(1L, 14L, 3_000_000_000L), ref()));
+    all.add(new ShardProtocol.TakeCheckpoint(9L, 2L, List.of(), ref()));
     all.add(new ShardProtocol.CheckpointSaved(1, 8L, 19L, 44L));
     all.add(new ShardProtocol.RewindTo(3L));
     all.add(new ShardProtocol.ConfirmEpoch(3L, ref()));

@@ -222,10 +222,22 @@ public final class ShardProtocol {
    * Saves a copy of the slice, its optimizer state and version as checkpoint {@code checkpointId}:
    * a marker event plus a snapshot. Replies {@link CheckpointSaved} once the snapshot is stored,
    * or an error (not initialised, another epoch, the snapshot store failed).
+   *
+   * <p>Once the snapshot is stored the shard deletes its older snapshots except those at {@code
+   * keep} (and its newest few, see {@code tessera.ps.snapshots-kept}): the snapshots of
+   * checkpoints that were abandoned, or that the coordinator no longer keeps.
+   *
+   * @param keep the journal positions ({@link CheckpointSaved#sequenceNr}) of this shard's parts
+   *     of the complete checkpoints the coordinator keeps, each one a checkpoint the job may be
+   *     rewound to (1 for the initial values, checkpoint 0)
    */
   public record TakeCheckpoint(
-      long checkpointId, long epoch, ActorRef<StatusReply<CheckpointSaved>> replyTo)
-      implements Command {}
+      long checkpointId, long epoch, List<Long> keep, ActorRef<StatusReply<CheckpointSaved>> replyTo)
+      implements Command {
+    public TakeCheckpoint {
+      keep = List.copyOf(keep);
+    }
+  }
 
   /**
    * Checkpoint {@code checkpointId} of one shard is stored as the snapshot at {@code sequenceNr}
