@@ -335,6 +335,41 @@ class CoordinatorCheckpointTest extends CoordinatorFixture {
   }
 
   @Test
+  void eachCheckpointTellsEveryShardWhereItsPartsOfTheKeptCompleteCheckpointsAreAbandonedOnesNotIncluded() {
+    TestProbe<WorkerProtocol.Command> worker = registerWorker("worker-0");
+    ActorRef<Command> coordinator = spawnCoordinator();
+    startJob(coordinator, worker, spec(4, 2, 4, 1), 16);
+    assertEquals(1, requestCheckpoint(coordinator));
+    awaitCheckpoint(coordinator, 1);
+
+    // Shard 1 misses checkpoints 2 to 4, which shard 0 saves (journal entries 3 to 5).
+    for (long id = 2; id <= 4; id++) {
+      shards.failCheckpoint(S1, id);
+      assertEquals(id, requestCheckpoint(coordinator));
+      long abandoned = id;
+      awaitEvent(CheckpointAbandoned.class, e -> e.checkpointId() == abandoned);
+    }
+    assertEquals(5, requestCheckpoint(coordinator));
+    awaitCheckpoint(coordinator, 5);
+    assertEquals(6, requestCheckpoint(coordinator));
+    awaitCheckpoint(coordinator, 6);
+    assertEquals(7, requestCheckpoint(coordinator));
+    awaitCheckpoint(coordinator, 7);
+
+    // Each shard keeps its parts of checkpoints 0 and 1 (entries 1 and 2) through the failures.
+    for (long id = 1; id <= 5; id++) {
+      List<Long> kept = id == 1 ? List.of(1L) : List.of(1L, 2L);
+      assertEquals(kept, keepOf(S0, id), "shard 0, checkpoint " + id);
+      assertEquals(kept, keepOf(S1, id), "shard 1, checkpoint " + id);
+    }
+    // Then the newest three complete ones, 0, 1 and 5; then 1, 5 and 6: at each shard's own entries.
+    assertEquals(List.of(1L, 2L, 6L), keepOf(S0, 6));
+    assertEquals(List.of(1L, 2L, 3L), keepOf(S1, 6));
+    assertEquals(List.of(2L, 6L, 7L), keepOf(S0, 7));
+    assertEquals(List.of(2L, 3L, 4L), keepOf(S1, 7));
+  }
+
+  @Test
   void aFailedFinalCheckpointIsRetriedAfterAPauseAndThenTheJobIsEvaluated() {
     shards.failCheckpoint(S0, 1);
     shards.failCheckpoint(S0, 2);
@@ -557,6 +592,17 @@ class CoordinatorCheckpointTest extends CoordinatorFixture {
   private Lease leaseAfterHold(ActorRef<Command> coordinator, TestProbe<WorkerProtocol.Command> worker, TestProbe<LeaseReply> held) {
     LeaseReply reply = held.receiveMessage(TIMEOUT);
     return reply instanceof NoLease ? requestLease(coordinator, worker) : grantedLease(reply);
+  }
+
+  /** The journal positions the coordinator told shard {@code entityId} to keep with {@code checkpointId}. */
+  private List<Long> keepOf(String entityId, long checkpointId) {
+    return shards.seen().stream()
+        .filter(s -> s.entityId().equals(entityId))
+        .map(TestingShard.Seen::command)
+        .filter(c -> c instanceof TakeCheckpoint t && t.checkpointId() == checkpointId)
+        .map(c -> ((TakeCheckpoint) c).keep())
+        .findFirst()
+        .orElseThrow(() -> new AssertionError(entityId + " was never asked for checkpoint " + checkpointId));
   }
 
   private Set<String> shardsThatTook(long checkpointId) {

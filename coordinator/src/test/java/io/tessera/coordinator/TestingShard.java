@@ -28,7 +28,8 @@ import java.util.function.Predicate;
 /**
  * A parameter shard as the coordinator's {@link ShardFleet} sees one, for the coordinator's tests.
  * It keeps no parameters: it answers {@link TakeCheckpoint} with {@link CheckpointSaved} (its
- * journal position starts at 1, the initial values, and grows by one per saved checkpoint), moves
+ * journal position starts at 1, the initial values, and grows by one per saved checkpoint; which
+ * older snapshots the coordinator said to keep is in the recorded message), moves
  * to the epoch of a {@link RewindTo}, answers {@link ConfirmEpoch} with {@link EpochConfirmed} and
  * {@link GetStatus} with its epoch, checkpoint and version. Like a real shard it refuses a
  * checkpoint of another recovery epoch. Everything it is sent is recorded in the {@link Script}
