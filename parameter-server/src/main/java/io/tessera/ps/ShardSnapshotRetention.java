@@ -1,6 +1,8 @@
 package io.tessera.ps;
 
 import akka.actor.ActorRef;
+import akka.persistence.DeleteSnapshotFailure;
+import akka.persistence.DeleteSnapshotsFailure;
 import akka.persistence.SnapshotMetadata;
 import akka.persistence.SnapshotProtocol;
 import akka.persistence.SnapshotSelectionCriteria;
@@ -131,9 +133,9 @@ final class ShardSnapshotRetention {
    */
   Throwable onAnswer(SnapshotProtocol.Response answer) {
     Throwable failure = null;
-    if (answer instanceof akka.persistence.DeleteSnapshotsFailure f) {
+    if (answer instanceof DeleteSnapshotsFailure f) {
       failure = f.cause();
-    } else if (answer instanceof akka.persistence.DeleteSnapshotFailure f) {
+    } else if (answer instanceof DeleteSnapshotFailure f) {
       failure = f.cause();
     }
     if (failure != null) {
