@@ -402,7 +402,8 @@ abstract class CoordinatorFixture {
 
   /**
    * The next message of {@code type} a worker gets. {@code WorkAvailable} nudges are repeated
-   * while a worker holds no lease, so they are skipped; any other message fails the test.
+   * while a worker holds no lease, and every rewind ends with a {@code LeasesVoided} notice, so
+   * both are skipped (unless asked for); any other message fails the test.
    */
   static <T extends WorkerProtocol.Command> T expectWorkerMessage(
       TestProbe<WorkerProtocol.Command> worker, Class<T> type) {
@@ -414,7 +415,7 @@ abstract class CoordinatorFixture {
               if (type.isInstance(message)) {
                 return FishingOutcomes.complete();
               }
-              if (message == WorkerProtocol.WorkAvailable.INSTANCE) {
+              if (message == WorkerProtocol.WorkAvailable.INSTANCE || message instanceof WorkerProtocol.LeasesVoided) {
                 return FishingOutcomes.continueAndIgnore();
               }
               return FishingOutcomes.fail("expected " + type.getSimpleName() + ", got " + message);
@@ -437,6 +438,7 @@ abstract class CoordinatorFixture {
                 return FishingOutcomes.complete();
               }
               if (message == WorkerProtocol.WorkAvailable.INSTANCE
+                  || message instanceof WorkerProtocol.LeasesVoided
                   || message instanceof WorkerProtocol.SetAccumulation) {
                 return FishingOutcomes.continueAndIgnore();
               }
