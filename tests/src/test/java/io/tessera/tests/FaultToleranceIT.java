@@ -1,6 +1,7 @@
 package io.tessera.tests;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -8,6 +9,8 @@ import io.tessera.protocol.coordinator.CoordinatorProtocol.JobState;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.JobStatus;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -47,6 +50,8 @@ class FaultToleranceIT {
 
       // core-b joined second, so core-a is the oldest node and keeps the coordinator singleton:
       // this kill takes parameter shards only.
+      List<String> lost = shardsOn(cluster, "core-b");
+      assertFalse(lost.isEmpty(), "core-b hosts no shard of the job, so killing it tests nothing");
       long killedAt = System.nanoTime();
       cluster.kill9("core-b");
       reportRecovery("kill -9 of a parameter-server process", cluster, jobId, killedAt);
@@ -100,7 +105,21 @@ class FaultToleranceIT {
     cluster.start("worker", "worker", false);
     cluster.awaitAdmin(Duration.ofMinutes(2));
     cluster.awaitAllUp(Duration.ofMinutes(2));
+    // Both ps nodes' shard regions must be registered before the job's shards are placed, or
+    // every shard may land on the first (and a kill of the second would hit none).
+    cluster.await(Duration.ofMinutes(1), "both shard regions", () -> cluster.get("api/shard-regions").size() == 2);
     return cluster;
+  }
+
+  /** The parameter shards a node hosts, as the admin front reports them. */
+  private static List<String> shardsOn(ProcessCluster cluster, String name) throws Exception {
+    List<String> shards = new ArrayList<>();
+    for (JsonNode region : cluster.get("api/shard-regions")) {
+      if (region.get("address").asText().endsWith("@" + cluster.address(name))) {
+        region.get("shards").forEach(shard -> shards.add(shard.asText()));
+      }
+    }
+    return shards;
   }
 
   private static void awaitProgressAndACheckpoint(ProcessCluster cluster, String jobId) {

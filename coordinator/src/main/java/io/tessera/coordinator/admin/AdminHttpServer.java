@@ -28,11 +28,14 @@ import akka.http.javadsl.server.PathMatchers;
 import akka.http.javadsl.server.Route;
 import akka.http.javadsl.unmarshalling.Unmarshaller;
 import akka.pattern.StatusReply;
+import akka.cluster.sharding.typed.GetClusterShardingStats;
+import akka.cluster.sharding.typed.javadsl.ClusterSharding;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.core.json.JsonWriteFeature;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import io.tessera.protocol.coordinator.AdminProtocol;
+import io.tessera.protocol.ps.ShardProtocol;
 import io.tessera.protocol.coordinator.CoordinatorProtocol;
 import io.tessera.protocol.spec.PipelineSpec;
 import io.tessera.protocol.spec.JobSpecParser;
@@ -64,6 +67,7 @@ import java.util.function.Function;
  * POST /api/jobs/{id}/learning-rate   body: {"member": M, "learningRate": R} → 200; 400 refused
  * GET  /api/audit                     → the acknowledged operator commands, oldest first
  * GET  /api/cluster                   → the members this node sees (address, status, roles)
+ * GET  /api/shard-regions             → each ps node's parameter shards (entity ids)
  * GET  /health                        → 200 ok
  * GET  / (or /dashboard)               → the live page: jobs, loss curves, checkpoints, workers
  * </pre>
@@ -115,6 +119,7 @@ public final class AdminHttpServer {
                             jobRoutes(),
                             workerRoutes(),
                             path("cluster", () -> get(() -> complete(json(StatusCodes.OK, clusterView())))),
+                            path("shard-regions", () -> get(() -> completeWithFuture(shardRegions()))),
                             path("audit", () -> get(() -> completeWithFuture(auditLog())))))));
   }
 
@@ -332,6 +337,32 @@ public final class AdminHttpServer {
 
   private <T> CompletionStage<T> ask(Function<ActorRef<StatusReply<T>>, CoordinatorProtocol.Command> command) {
     return AskPattern.askWithStatus(coordinator, command::apply, settings.askTimeout(), system.scheduler());
+  }
+
+  /**
+   * Where parameter shards live: every ps node's shard region, by address, with the shards it
+   * hosts (a region that hosts none is listed too, once it has registered). An operator reads which
+   * node a job's shards would take with them; a test waits for every region before it places a job.
+   */
+  private CompletionStage<HttpResponse> shardRegions() {
+    CompletionStage<akka.cluster.sharding.ShardRegion.ClusterShardingStats> stats =
+        AskPattern.ask(
+            ClusterSharding.get(system).shardState(),
+            replyTo -> new GetClusterShardingStats(ShardProtocol.ENTITY_TYPE_KEY, settings.askTimeout(), replyTo),
+            settings.askTimeout().plusSeconds(1),
+            system.scheduler());
+    return respond(
+        stats,
+        StatusCodes.OK,
+        answer -> {
+          List<Map<String, Object>> regions = new java.util.ArrayList<>();
+          answer.getRegions().forEach(
+              (address, region) ->
+                  regions.add(
+                      Map.of("address", address.toString(), "shards", new java.util.TreeSet<>(region.getStats().keySet()))));
+          regions.sort(java.util.Comparator.comparing(r -> (String) r.get("address")));
+          return regions;
+        });
   }
 
   /**
