@@ -28,6 +28,7 @@ import io.tessera.protocol.coordinator.CoordinatorProtocol.ShardRecoveryPlan;
 import io.tessera.protocol.ps.ShardProtocol;
 import io.tessera.protocol.ps.ShardProtocol.Command;
 import io.tessera.protocol.ps.ShardProtocol.ConfirmEpoch;
+import io.tessera.protocol.ps.ShardProtocol.FenceLeases;
 import io.tessera.protocol.ps.ShardProtocol.GetStatus;
 import io.tessera.protocol.ps.ShardProtocol.Initialize;
 import io.tessera.protocol.ps.ShardProtocol.Local;
@@ -225,6 +226,9 @@ final class PersistentShard extends EventSourcedBehavior<Command, ShardEvent, Sh
     }
     if (state.initialized()) {
       metrics = new ShardMetrics(address.jobId());
+      // Every lease issued before the plan's fence is void: this incarnation starts after a rewind,
+      // or its job has not leased any of its work yet.
+      state.live().applyFence(plan.leaseFence(), List.of());
       context.getLog().info(
           "Shard {} restored checkpoint {} at version {} in epoch {}{}",
           entityId, state.checkpointId(), state.live().version, epoch, plan.finished() ? ", read-only (its job is not training)" : "");
@@ -287,6 +291,7 @@ final class PersistentShard extends EventSourcedBehavior<Command, ShardEvent, Sh
         .onCommand(RewindTo.class, this::onRewindTo)
         .onCommand(ConfirmEpoch.class, this::onConfirmEpoch)
         .onCommand(UpdateRoster.class, this::onUpdateRoster)
+        .onCommand(FenceLeases.class, this::onFenceLeases)
         .onCommand(StopShard.class, this::onStopShard)
         .onCommand(IdleTimeout.class, this::onIdleTimeout)
         .onCommand(SnapshotsDeleted.class, this::onSnapshotsDeleted)
@@ -345,6 +350,7 @@ final class PersistentShard extends EventSourcedBehavior<Command, ShardEvent, Sh
         .thenRun(
             s -> {
               metrics = new ShardMetrics(address.jobId());
+              s.live().applyFence(plan.leaseFence(), List.of());
               context.getLog().info("Shard {} holds {} parameters", entityId, command.setup().range().size());
             })
         .thenReply(command.replyTo(), s -> StatusReply.success(new ShardProtocol.Initialized(0, true)));
@@ -422,6 +428,13 @@ final class PersistentShard extends EventSourcedBehavior<Command, ShardEvent, Sh
     return Effect().none();
   }
 
+  private Effect<ShardEvent, ShardState> onFenceLeases(ShardState state, FenceLeases fence) {
+    if (!plan.finished() && state.initialized() && unusable == null) {
+      state.live().applyFence(fence.issuedBefore(), fence.live());
+    }
+    return Effect().none();
+  }
+
   private Effect<ShardEvent, ShardState> onGetStatus(ShardState state, GetStatus command) {
     Live live = state.live();
     return Effect()
@@ -440,7 +453,8 @@ final class PersistentShard extends EventSourcedBehavior<Command, ShardEvent, Sh
                 live == null ? 0 : live.pendingSamples,
                 live == null ? 0 : live.maxClockLead,
                 live == null ? 0 : live.fencedMessages,
-                live == null ? List.of() : List.copyOf(live.pushers)));
+                live == null ? List.of() : List.copyOf(live.pushers),
+                live == null ? 0 : live.revoked));
   }
 
   private Effect<ShardEvent, ShardState> onTakeCheckpoint(ShardState state, TakeCheckpoint command) {

@@ -6,6 +6,8 @@ import io.tessera.protocol.ps.ShardProtocol.Push;
 import io.tessera.protocol.ps.ShardProtocol.PushOutcome;
 import io.tessera.protocol.ps.ShardProtocol.ShardSetup;
 import io.tessera.protocol.ps.ShardProtocol.StepRule;
+import io.tessera.protocol.ps.ShardProtocol.Window;
+import io.tessera.protocol.spec.SpecLimits;
 import io.tessera.protocol.spec.TrainingMode;
 import io.tessera.protocol.tensor.TensorPayload;
 import io.tessera.ps.ShardState.Live;
@@ -13,8 +15,11 @@ import java.util.Arrays;
 import org.slf4j.Logger;
 
 /**
- * How a shard judges and applies a push: refuse what is malformed, answer a repeated {@code
- * (workerId, seq)} as a duplicate, refuse a push from another recovery epoch as stale, then per
+ * How a shard judges and applies a push: refuse what is malformed; in {@code async} and {@code
+ * ssp} mode refuse a push whose lease the coordinator has fenced off ({@code Revoked}); answer a
+ * repeated {@code (workerId, seq)} as a duplicate; in {@code async} and {@code ssp} mode answer a
+ * window whose every split this shard applied before as a duplicate, and one of which it applied
+ * some splits as an {@code Overlap}; refuse a push from another recovery epoch as stale; then per
  * mode:
  *
  * <ul>
@@ -66,11 +71,40 @@ final class PushRules {
       log.warn("Shard {} refused a push from {}: {}", entityId, push.workerId(), problem);
       return StatusReply.error("shard " + entityId + " refused the push: " + problem);
     }
+    boolean bySplit = setup.mode() != TrainingMode.SYNC;
+    Window window = push.window();
+    if (bySplit && window.namesLease() && live.isRevoked(window.leaseId())) {
+      live.revoked++;
+      metrics.revoked.increment();
+      log.debug("Shard {} refused a push of revoked lease {} from {}", entityId, window.leaseId(), push.workerId());
+      return StatusReply.success(
+          new ShardProtocol.Revoked(
+              live.version,
+              "lease " + window.leaseId() + " is no longer current at shard " + entityId
+                  + ": the coordinator took it back (given back, its worker left or went silent past the lease"
+                  + " timeout, or a rewind voided it) and its splits were or will be trained under another lease"));
+    }
     Long lastSeq = live.lastSeqByWorker.get(push.workerId());
     if (lastSeq != null && push.seq() <= lastSeq) {
       live.duplicates++;
       metrics.duplicate.increment();
       return StatusReply.success(new ShardProtocol.Duplicate(live.version));
+    }
+    if (bySplit && window.namesSplits()) {
+      // Each split once, whoever pushes it: an earlier holder of the work (its lease given back,
+      // expired or taken from a worker that left) may have pushed some of it already.
+      long applied = countApplied(live, window);
+      if (applied == window.splits()) {
+        live.duplicates++;
+        metrics.duplicate.increment();
+        live.clocks.merge(push.workerId(), 1L, Long::sum); // the worker did finish a window
+        return StatusReply.success(new ShardProtocol.Duplicate(live.version));
+      }
+      if (applied > 0) {
+        live.overlaps++;
+        metrics.overlap.increment();
+        return StatusReply.success(new ShardProtocol.Overlap(live.version, uniformUntil(live, window)));
+      }
     }
     StepRule rule = push.rule();
     if (setup.mode() == TrainingMode.SYNC && push.epoch() == epoch && rule.step() >= 0 && rule.step() <= live.lastStep) {
@@ -122,6 +156,9 @@ final class PushRules {
       live.pendingStep = rule.step();
     }
     live.lastSeqByWorker.put(push.workerId(), push.seq());
+    if (bySplit && window.namesSplits()) {
+      live.appliedSplits.set((int) window.firstSplit(), (int) window.endSplit());
+    }
     live.clocks.merge(push.workerId(), 1L, Long::sum);
     live.pushers.add(push.workerId());
     live.accepted++;
@@ -133,10 +170,35 @@ final class PushRules {
     return StatusReply.success(new ShardProtocol.Accepted(live.version));
   }
 
+  /** Splits of {@code window} this shard has applied. */
+  private static long countApplied(Live live, Window window) {
+    int from = (int) window.firstSplit();
+    int to = (int) window.endSplit();
+    int next = live.appliedSplits.nextSetBit(from);
+    if (next < 0 || next >= to) {
+      return 0;
+    }
+    return live.appliedSplits.get(from, to).cardinality();
+  }
+
+  /** The first split of {@code window} applied here if its first is not, or not if it is. */
+  private static long uniformUntil(Live live, Window window) {
+    int from = (int) window.firstSplit();
+    int change = live.appliedSplits.get(from) ? live.appliedSplits.nextClearBit(from) : live.appliedSplits.nextSetBit(from);
+    return Math.min(change, window.endSplit());
+  }
+
   /** Decodes the gradient into {@code live.decoded} and returns null, or says what is wrong. */
   private static String malformed(Push push, Live live, ShardSettings settings) {
     if (push.samples() <= 0) {
       return "it covers " + push.samples() + " samples";
+    }
+    Window window = push.window();
+    if (window.firstSplit() >= 0 || window.splits() != 0) {
+      if (window.firstSplit() < 0 || window.splits() <= 0 || window.endSplit() > SpecLimits.MAX_MICRO_BATCHES) {
+        return "its window names splits [" + window.firstSplit() + ", " + window.endSplit() + "), outside 0.."
+            + SpecLimits.MAX_MICRO_BATCHES;
+      }
     }
     TensorPayload gradient = push.gradientSum();
     if (gradient.length() != live.decoded.length) {

@@ -16,6 +16,9 @@ import java.util.Set;
  * @param pendingParts in {@code sync} mode, the contributions in {@code pendingGradient}
  * @param lastStep in {@code sync} mode, the first split of the step most recently taken (-1: none)
  * @param pendingStep in {@code sync} mode, the first split of the step being collected (-1: none)
+ * @param appliedSplits in {@code async} and {@code ssp} mode, the member's splits whose gradients
+ *     are in these numbers, as the words of a bit set (split {@code g} is bit {@code g % 64} of word
+ *     {@code g / 64}): a split is applied once, whoever pushes it
  */
 record ShardImage(
     long checkpointId,
@@ -28,11 +31,18 @@ record ShardImage(
     long samplesApplied,
     Set<Long> pendingParts,
     long lastStep,
-    long pendingStep) {
+    long pendingStep,
+    long[] appliedSplits) {
 
   ShardImage {
     lastSeqByWorker = Map.copyOf(lastSeqByWorker);
     pendingParts = Set.copyOf(pendingParts);
+    appliedSplits = appliedSplits.clone();
+  }
+
+  @Override
+  public long[] appliedSplits() {
+    return appliedSplits.clone();
   }
 
   @Override
@@ -48,7 +58,8 @@ record ShardImage(
         && Arrays.equals(parameters, that.parameters)
         && Arrays.equals(pendingGradient, that.pendingGradient)
         && optimizer.equals(that.optimizer)
-        && lastSeqByWorker.equals(that.lastSeqByWorker);
+        && lastSeqByWorker.equals(that.lastSeqByWorker)
+        && Arrays.equals(appliedSplits, that.appliedSplits);
   }
 
   @Override

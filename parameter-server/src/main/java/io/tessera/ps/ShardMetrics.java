@@ -12,6 +12,8 @@ final class ShardMetrics {
   final Counter stale;
   final Counter duplicate;
   final Counter rejected;
+  final Counter revoked;
+  final Counter overlap;
   final Counter pullBytes;
   final Counter pushBytes;
   final Counter steps;
@@ -23,6 +25,8 @@ final class ShardMetrics {
     stale = pushes(jobId, "stale");
     duplicate = pushes(jobId, "duplicate");
     rejected = pushes(jobId, "rejected");
+    revoked = pushes(jobId, "revoked");
+    overlap = pushes(jobId, "overlap");
     pullBytes = Kamon.counter("tessera_ps_pull_bytes").withTags(job);
     pushBytes = Kamon.counter("tessera_ps_push_bytes").withTags(job);
     steps = Kamon.counter("tessera_ps_optimizer_steps").withTags(job);

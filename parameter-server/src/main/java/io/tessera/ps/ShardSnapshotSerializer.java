@@ -30,17 +30,18 @@ import java.util.zip.CRC32;
  *   last sequence number per worker
  * body (version 2): as version 1, then samples applied (long) | pending sync parts (count, longs) |
  *   last sync step (long) | pending sync step (long)
+ * body (version 3): as version 2, then the splits applied (count of words, int | words, longs)
  * </pre>
  *
  * <p>A snapshot that fails any check is not an exception here: it reads as {@link
  * ShardState#corrupt}, so the shard can say which checkpoint is bad and the coordinator can fall
  * back to the one before, instead of recovery failing blindly. Versions before the current one
  * stay readable: a version-1 snapshot reads with {@code version x global batch} samples applied
- * and no pending parts.
+ * and no pending parts, and one before version 3 with no splits recorded as applied.
  */
 public final class ShardSnapshotSerializer extends JSerializer {
   public static final int IDENTIFIER = 714_208;
-  static final byte FORMAT_VERSION = 2;
+  static final byte FORMAT_VERSION = 3;
   private static final byte[] MAGIC = {'T', 'S', 'H', 'D'};
   private static final int HEADER = MAGIC.length + 1 + Integer.BYTES;
   private static final OptimizerKind[] KINDS = OptimizerKind.values();
@@ -93,13 +94,15 @@ public final class ShardSnapshotSerializer extends JSerializer {
       i++;
     }
     OptimizerState optimizer = image.optimizer();
+    long[] applied = image.appliedSplits();
     long bodyLength =
         Integer.BYTES * 3L + manifest.length + setup.length
             + Long.BYTES * 2L + Integer.BYTES
             + 1 + Long.BYTES + floatsLength(optimizer.first()) + floatsLength(optimizer.second())
             + floatsLength(image.parameters()) + floatsLength(image.pendingGradient())
             + Integer.BYTES + workerBytes
-            + Long.BYTES + Integer.BYTES + (long) Long.BYTES * image.pendingParts().size() + Long.BYTES * 2L;
+            + Long.BYTES + Integer.BYTES + (long) Long.BYTES * image.pendingParts().size() + Long.BYTES * 2L
+            + Integer.BYTES + (long) Long.BYTES * applied.length;
     if (HEADER + bodyLength + Integer.BYTES > Integer.MAX_VALUE) {
       throw new IllegalArgumentException("shard snapshot of " + bodyLength + " bytes is too large for one array");
     }
@@ -122,6 +125,10 @@ public final class ShardSnapshotSerializer extends JSerializer {
       out.putLong(part);
     }
     out.putLong(image.lastStep()).putLong(image.pendingStep());
+    out.putInt(applied.length);
+    for (long word : applied) {
+      out.putLong(word);
+    }
     CRC32 crc = new CRC32();
     crc.update(out.array(), bodyStart, out.position() - bodyStart);
     out.putInt((int) crc.getValue());
@@ -213,6 +220,17 @@ public final class ShardSnapshotSerializer extends JSerializer {
       lastStep = in.getLong();
       pendingStep = in.getLong();
     }
+    long[] applied = new long[0];
+    if (version >= 3) {
+      int words = in.getInt();
+      if (words < 0 || (long) words * Long.BYTES > in.remaining()) {
+        return ShardState.corrupt("snapshot lists " + words + " words of applied splits");
+      }
+      applied = new long[words];
+      for (int w = 0; w < words; w++) {
+        applied[w] = in.getLong();
+      }
+    }
     if (parameters.length != setup.range().size()) {
       return ShardState.corrupt(
           "snapshot holds " + parameters.length + " values for a shard of " + setup.range().size());
@@ -234,7 +252,8 @@ public final class ShardSnapshotSerializer extends JSerializer {
             samplesApplied,
             parts,
             lastStep,
-            pendingStep);
+            pendingStep,
+            applied);
     return ShardState.restored(setup, image);
   }
 

@@ -3,6 +3,7 @@ package io.tessera.ps;
 import io.tessera.protocol.ps.ShardProtocol.ShardSetup;
 import io.tessera.protocol.tensor.TensorPayload;
 import io.tessera.ps.optimizer.Optimizer;
+import java.util.BitSet;
 import java.util.Collection;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -64,7 +65,8 @@ record ShardState(ShardSetup setup, Live live, ShardImage image, String corrupti
             0,
             Set.of(),
             -1,
-            -1);
+            -1,
+            new long[0]);
     return restored(newSetup, initial);
   }
 
@@ -85,6 +87,11 @@ record ShardState(ShardSetup setup, Live live, ShardImage image, String corrupti
     final Map<String, Long> lastSeqByWorker;
     /** Sync mode: the contributions summed into the pending gradient. */
     final Set<Long> pendingParts;
+    /**
+     * Async and ssp mode: the member's splits whose gradients are in {@link #parameters} or {@link
+     * #pendingGradient}; part of every checkpoint, so a rewind restores it with the numbers.
+     */
+    final BitSet appliedSplits;
     /** Every worker whose push was accepted since the shard started (for reports). */
     final Set<String> pushers = new TreeSet<>();
     /** SSP mode: accepted windows per worker of the roster; runtime only. */
@@ -92,6 +99,13 @@ record ShardState(ShardSetup setup, Live live, ShardImage image, String corrupti
     /** The workers the coordinator last said train this member, and under which epoch. */
     Set<String> roster = Set.of();
     long rosterEpoch = -1;
+    /**
+     * Async and ssp mode, the coordinator's lease fence: of the leases issued before {@code
+     * leasesIssuedBefore}, only {@link #liveLeases} may push. Runtime only: a shard that restarts
+     * gets its fence from its recovery plan.
+     */
+    long leasesIssuedBefore;
+    Set<Long> liveLeases = Set.of();
     long maxClockLead;
     long fencedMessages;
     int pendingSamples;
@@ -105,6 +119,9 @@ record ShardState(ShardSetup setup, Live live, ShardImage image, String corrupti
     long stale;
     long duplicates;
     long rejected;
+    long revoked;
+    /** Pushes answered {@code Overlap}: part of their window was applied here before. */
+    long overlaps;
 
     private Live(ShardImage image, Optimizer optimizer) {
       this.parameters = image.parameters().clone();
@@ -113,6 +130,7 @@ record ShardState(ShardSetup setup, Live live, ShardImage image, String corrupti
       this.optimizer = optimizer;
       this.lastSeqByWorker = new HashMap<>(image.lastSeqByWorker());
       this.pendingParts = new HashSet<>(image.pendingParts());
+      this.appliedSplits = BitSet.valueOf(image.appliedSplits());
       this.pendingSamples = image.pendingSamples();
       this.samplesApplied = image.samplesApplied();
       this.lastStep = image.lastStep();
@@ -137,7 +155,36 @@ record ShardState(ShardSetup setup, Live live, ShardImage image, String corrupti
           samplesApplied,
           pendingParts,
           lastStep,
-          pendingStep);
+          pendingStep,
+          appliedSplits.toLongArray());
+    }
+
+    /** Whether lease {@code leaseId} may no longer push (see {@link #applyFence}). */
+    boolean isRevoked(long leaseId) {
+      return leaseId >= 0 && leaseId < leasesIssuedBefore && !liveLeases.contains(leaseId);
+    }
+
+    /**
+     * Applies a lease fence from the coordinator: of the leases issued before {@code issuedBefore},
+     * only {@code live} are current. For leases issued before a given point the coordinator's live
+     * set only shrinks, so a newer fence (a higher {@code issuedBefore}) replaces the one in force,
+     * one of the same point narrows it, and an older one is dropped: fences that arrive late,
+     * twice or out of order never bring a lease back.
+     *
+     * @return whether the fence was applied
+     */
+    boolean applyFence(long issuedBefore, Collection<Long> live) {
+      if (issuedBefore < leasesIssuedBefore) {
+        fencedMessages++;
+        return false;
+      }
+      Set<Long> next = new HashSet<>(live);
+      if (issuedBefore == leasesIssuedBefore) {
+        next.retainAll(liveLeases);
+      }
+      leasesIssuedBefore = issuedBefore;
+      liveLeases = Set.copyOf(next);
+      return true;
     }
 
     /** The slowest clock of the roster (0 for an empty roster). */

@@ -66,7 +66,10 @@ class ShardSnapshotSerializerTest {
     testKit.shutdownTestKit();
   }
 
-  /** A shard that took an optimizer step, holds half a window and has seen two workers. */
+  /**
+   * A shard that took an optimizer step, holds half a window, has seen two workers and has applied
+   * splits 3 and 70.
+   */
   @BeforeEach
   void checkpointAShard() {
     ShardSetup setup = setup(4);
@@ -84,6 +87,8 @@ class ShardSnapshotSerializerTest {
     live.pendingParts.add(48L);
     live.lastStep = 40;
     live.pendingStep = 48;
+    live.appliedSplits.set(3);
+    live.appliedSplits.set(70);
     original = initial.checkpoint(9);
     bytes = serialization.serialize(original).get();
   }
@@ -115,6 +120,7 @@ class ShardSnapshotSerializerTest {
     assertEquals(java.util.Set.of(48L), copy.live().pendingParts);
     assertEquals(40, copy.live().lastStep);
     assertEquals(48, copy.live().pendingStep);
+    assertEquals(java.util.BitSet.valueOf(new long[] {1L << 3, 1L << 6}), copy.live().appliedSplits);
     // The restored optimizer carries on exactly like the original (AdamW: moments and steps).
     original.live().optimizer.step(original.live().parameters, STEP_GRADIENT.clone(), 0.01);
     copy.live().optimizer.step(copy.live().parameters, STEP_GRADIENT.clone(), 0.01);
@@ -127,10 +133,33 @@ class ShardSnapshotSerializerTest {
     assertThrows(IllegalArgumentException.class, () -> serialization.serialize(ShardState.empty()).get());
   }
 
+  /** The applied splits that version 3 added: their word count and two words. */
+  private static final int APPLIED_SPLITS_BYTES = Integer.BYTES + 2 * Long.BYTES;
+
+  @Test
+  void aVersionTwoSnapshotIsStillReadWithNoSplitApplied() {
+    byte[] v2 = new byte[bytes.length - APPLIED_SPLITS_BYTES];
+    System.arraycopy(bytes, 0, v2, 0, v2.length - 4);
+    v2[4] = 2;
+    putInt(v2, 5, v2.length - HEADER - 4);
+    CRC32 crc = new CRC32();
+    crc.update(v2, HEADER, v2.length - HEADER - 4);
+    putInt(v2, v2.length - 4, (int) crc.getValue());
+
+    ShardState copy = read(v2);
+
+    assertFalse(copy.isCorrupt(), copy::corruption);
+    assertArrayEquals(original.image().parameters(), copy.live().parameters);
+    assertEquals(2, copy.live().samplesApplied);
+    assertEquals(java.util.Set.of(48L), copy.live().pendingParts);
+    assertTrue(copy.live().appliedSplits.isEmpty());
+  }
+
   @Test
   void aVersionOneSnapshotIsStillRead() {
     // Version 1 ended after the workers' sequence numbers: no samples applied, no sync parts.
-    int tail = Long.BYTES + Integer.BYTES + Long.BYTES + 2 * Long.BYTES; // samples, parts (one), steps
+    int tail = Long.BYTES + Integer.BYTES + Long.BYTES + 2 * Long.BYTES // samples, parts (one), steps
+        + APPLIED_SPLITS_BYTES;
     byte[] v1 = new byte[bytes.length - tail];
     System.arraycopy(bytes, 0, v1, 0, v1.length - 4);
     v1[4] = 1;
@@ -147,6 +176,7 @@ class ShardSnapshotSerializerTest {
     assertEquals(1L * original.setup().globalBatch(), copy.live().samplesApplied, "one step of the global batch");
     assertTrue(copy.live().pendingParts.isEmpty());
     assertEquals(-1, copy.live().lastStep);
+    assertTrue(copy.live().appliedSplits.isEmpty());
   }
 
   // ---------------------------------------------------------------- damaged bytes
@@ -185,7 +215,7 @@ class ShardSnapshotSerializerTest {
 
   @Test
   void anUnknownFormatVersionIsNamed() {
-    for (byte version : new byte[] {0, 3, 127}) {
+    for (byte version : new byte[] {0, 4, 127}) {
       byte[] damaged = bytes.clone();
       damaged[4] = version;
       assertCorrupt(damaged, "format version " + version + " is not one this node reads", "version " + version);
@@ -244,7 +274,8 @@ class ShardSnapshotSerializerTest {
             image.samplesApplied(),
             image.pendingParts(),
             image.lastStep(),
-            image.pendingStep());
+            image.pendingStep(),
+            image.appliedSplits());
     ShardState mismatched = new ShardState(original.setup(), original.live(), shortPending, null);
 
     assertCorrupt(

@@ -209,6 +209,18 @@ final class TestingShards {
 
     StatusReply<PushOutcome> tryPush(
         String workerId, long seq, long epoch, long baseVersion, int samples, float[] gradientSum, StepRule rule) {
+      return tryPush(workerId, seq, epoch, baseVersion, samples, gradientSum, rule, ShardProtocol.Window.NONE);
+    }
+
+    StatusReply<PushOutcome> tryPush(
+        String workerId,
+        long seq,
+        long epoch,
+        long baseVersion,
+        int samples,
+        float[] gradientSum,
+        StepRule rule,
+        ShardProtocol.Window window) {
       TestProbe<StatusReply<PushOutcome>> probe = testKit.createTestProbe();
       ref.tell(
           new ShardProtocol.Push(
@@ -219,8 +231,34 @@ final class TestingShards {
               samples,
               TensorPayload.encode(gradientSum, WirePrecision.FP32),
               rule,
+              window,
               probe.getRef()));
       return probe.receiveMessage(TIMEOUT);
+    }
+
+    /**
+     * A worker's push of a window of lease {@code leaseId} covering splits {@code [firstSplit,
+     * firstSplit + splits)}, in the shard's epoch as of its last status, towards steps of the
+     * global batch the shard was set up with.
+     */
+    StatusReply<PushOutcome> tryPushWindow(
+        String workerId, long seq, long baseVersion, int samples, float[] gradientSum, long leaseId, long firstSplit,
+        int splits) {
+      return tryPush(
+          workerId, seq, status().epoch(), baseVersion, samples, gradientSum, StepRule.of(globalBatches.get(entityId)),
+          new ShardProtocol.Window(leaseId, firstSplit, splits));
+    }
+
+    /** {@link #tryPushWindow}, which must succeed. */
+    PushOutcome pushWindow(
+        String workerId, long seq, long baseVersion, int samples, float[] gradientSum, long leaseId, long firstSplit,
+        int splits) {
+      return success(tryPushWindow(workerId, seq, baseVersion, samples, gradientSum, leaseId, firstSplit, splits));
+    }
+
+    /** The coordinator's lease fence: of the leases issued before {@code issuedBefore}, only {@code live}. */
+    void fence(long issuedBefore, Long... live) {
+      ref.tell(new ShardProtocol.FenceLeases(issuedBefore, List.of(live)));
     }
 
     /** A push in the shard's epoch as of its last status. */

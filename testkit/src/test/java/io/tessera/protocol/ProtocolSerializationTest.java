@@ -477,6 +477,16 @@ class ProtocolSerializationTest {
     all.add(new ShardProtocol.Pulled(1, 2L, 42L, bf16));
     all.add(new ShardProtocol.Push("worker-a/gpu0", 17L, 2L, 40L, 32, half, syncRule, ref()));
     all.add(new ShardProtocol.Push("worker-b/gpu1", 18L, 2L, 39L, 64, fp32, ShardProtocol.StepRule.of(512), ref()));
+    ShardProtocol.Window window = new ShardProtocol.Window(1_204L, 9_380L, 4);
+    all.add(
+        new ShardProtocol.Push(
+            "worker-b/gpu1", 19L, 2L, 40L, 256, fp32, ShardProtocol.StepRule.of(512), window, ref()));
+    all.add(window);
+    all.add(ShardProtocol.Window.NONE);
+    all.add(new ShardProtocol.Revoked(44L, "lease 1204 is no longer current at shard job-1:m0:s1"));
+    all.add(new ShardProtocol.Overlap(44L, 9_382L));
+    all.add(new ShardProtocol.FenceLeases(1_230L, List.of(1_204L, 1_221L)));
+    all.add(new ShardProtocol.FenceLeases(1_231L, List.of()));
     all.add(syncRule);
     all.add(new ShardProtocol.UpdateRoster(6L, List.of("worker-a/gpu0", "worker-b/gpu1")));
     all.add(new ShardProtocol.UpdateRoster(7L, List.of()));
@@ -488,6 +498,10 @@ class ProtocolSerializationTest {
         new ShardProtocol.ShardStatus(
             ShardProtocol.entityId(JOB, 1, 1), true, 2L, 7L, 43L, 100L, 3L, 2L, 1L, 96, 2L, 1L,
             List.of("worker-a/gpu0", "worker-b/gpu1")));
+    all.add(
+        new ShardProtocol.ShardStatus(
+            ShardProtocol.entityId(JOB, 1, 0), true, 2L, 7L, 43L, 100L, 3L, 2L, 1L, 96, 2L, 1L,
+            List.of("worker-a/gpu0"), 5L));
     all.add(new ShardProtocol.TakeCheckpoint(8L, 2L, List.of(1L, 14L, 3_000_000_000L), ref()));
     all.add(new ShardProtocol.TakeCheckpoint(9L, 2L, List.of(), ref()));
     all.add(new ShardProtocol.CheckpointSaved(1, 8L, 19L, 44L));
@@ -518,6 +532,7 @@ class ProtocolSerializationTest {
     all.add(new CoordinatorProtocol.ShardRecoveryPlan(2L, 7L, 19L));
     all.add(new CoordinatorProtocol.ShardRecoveryPlan(0L, -1L, 0L));
     all.add(new CoordinatorProtocol.ShardRecoveryPlan(1L, 12L, 14L, true));
+    all.add(new CoordinatorProtocol.ShardRecoveryPlan(3L, 12L, 14L, false, 1_231L));
     all.add(new CoordinatorProtocol.CancelJob("job-4", ref()));
     all.add(new CoordinatorProtocol.JobCancelled(List.of("job-4.pretrain-1", "job-4.student")));
     all.add(new AdminProtocol.PauseJob("job-4", ref()));
@@ -560,6 +575,7 @@ class ProtocolSerializationTest {
     all.add(new CoordinatorProtocol.GetAccumulationHistory(JOB, ref()));
     all.add(new CoordinatorProtocol.RequestLease(worker, ref()));
     all.add(new CoordinatorProtocol.CompleteSplit(worker, 77L, report, ref()));
+    all.add(new CoordinatorProtocol.LeaseProgress(worker, 77L, report));
     all.add(new CoordinatorProtocol.ReleaseLease(worker, 78L, "worker stopping", false));
     all.add(new CoordinatorProtocol.ReleaseLease(worker, 79L, "CUDA out of memory", true));
     all.add(new CoordinatorProtocol.DrainWorkers("127.0.0.1:2553", ref()));

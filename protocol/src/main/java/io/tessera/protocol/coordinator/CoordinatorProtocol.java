@@ -21,6 +21,7 @@ public final class CoordinatorProtocol {
           GetAccumulationHistory,
           RequestLease,
           CompleteSplit,
+          LeaseProgress,
           ReleaseLease,
           ResolveShardRecovery,
           ReportCorruptCheckpoint,
@@ -88,6 +89,18 @@ public final class CoordinatorProtocol {
       implements Command {}
 
   /**
+   * A worker's running account of a lease, sent after each window that every shard took (applied,
+   * or had already) except the last, which {@link CompleteSplit} reports: {@code report} covers the
+   * lease's samples from its start up to there. It is a sign of life, so the lease does not expire
+   * while its holder makes progress ({@code tessera.coordinator.lease-timeout}), and it is what the
+   * coordinator acknowledges of the lease if the lease ends without a completion (its holder gives
+   * it back, leaves, or goes silent), so only the rest is leased again. Not journaled: a
+   * coordinator that restarts has the rest, and the shards refuse to apply a split twice. No reply.
+   */
+  public record LeaseProgress(ActorRef<WorkerProtocol.Command> worker, long leaseId, SplitReport report)
+      implements Command {}
+
+  /**
    * A worker gives a lease back unfinished; its splits are leased again. {@code failed}: the worker
    * could not train it (repeated failures keep a worker from new leases for a while); otherwise it
    * is stopping, or the lease was overtaken (a {@code sync} step moved on without it).
@@ -115,12 +128,20 @@ public final class CoordinatorProtocol {
    *     known): the shard serves pulls of that checkpoint (a later stage reads it) but takes no
    *     push, set-up or checkpoint, and stops once idle; a paused job's shards are rewound to a
    *     live plan when it resumes
+   * @param leaseFence every lease issued before this one is void: a shard starts (or restarts,
+   *     after a rewind voided every lease out) refusing their pushes, as after a {@code
+   *     ShardProtocol.FenceLeases} with no live lease; 0 fences nothing
    */
-  public record ShardRecoveryPlan(long epoch, long checkpointId, long sequenceNr, boolean finished)
+  public record ShardRecoveryPlan(long epoch, long checkpointId, long sequenceNr, boolean finished, long leaseFence)
       implements TesseraSerializable {
-    /** The plan of a shard whose job is live. */
+    /** The plan of a shard whose job is live, fencing no lease. */
     public ShardRecoveryPlan(long epoch, long checkpointId, long sequenceNr) {
-      this(epoch, checkpointId, sequenceNr, false);
+      this(epoch, checkpointId, sequenceNr, false, 0);
+    }
+
+    /** A plan fencing no lease. */
+    public ShardRecoveryPlan(long epoch, long checkpointId, long sequenceNr, boolean finished) {
+      this(epoch, checkpointId, sequenceNr, finished, 0);
     }
 
     public boolean isFresh() {

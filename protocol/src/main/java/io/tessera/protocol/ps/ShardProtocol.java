@@ -64,6 +64,7 @@ public final class ShardProtocol {
           RewindTo,
           ConfirmEpoch,
           UpdateRoster,
+          FenceLeases,
           StopShard,
           Local {}
 
@@ -125,9 +126,12 @@ public final class ShardProtocol {
    * Offers the sum of per-sample gradients over {@code samples} samples, computed on parameters of
    * {@code baseVersion} pulled in recovery epoch {@code epoch}. {@code (workerId, seq)} identifies
    * the push: a retry with the same pair is applied once. A push from another epoch is stale.
-   * {@code rule} says which step the push belongs to and how that step is taken. Replies a {@link
-   * PushOutcome}, or an error when the gradient is malformed (wrong length, non-finite values, no
-   * samples, a norm above the configured bound).
+   * {@code rule} says which step the push belongs to and how that step is taken; {@code window}
+   * says which work it is (the lease, and the splits its samples are), so that in {@code async} and
+   * {@code ssp} mode a shard applies each split once whoever pushes it, and refuses a push whose
+   * lease is no longer current. Replies a {@link PushOutcome}, or an error when the gradient is
+   * malformed (wrong length, non-finite values, no samples, a norm above the configured bound, a
+   * window outside the member's splits).
    */
   public record Push(
       String workerId,
@@ -137,8 +141,52 @@ public final class ShardProtocol {
       int samples,
       TensorPayload gradientSum,
       StepRule rule,
+      Window window,
       ActorRef<StatusReply<PushOutcome>> replyTo)
-      implements Command {}
+      implements Command {
+    /** A push that names no lease or splits ({@link Window#NONE}): tools and tests, not workers. */
+    public Push(
+        String workerId,
+        long seq,
+        long epoch,
+        long baseVersion,
+        int samples,
+        TensorPayload gradientSum,
+        StepRule rule,
+        ActorRef<StatusReply<PushOutcome>> replyTo) {
+      this(workerId, seq, epoch, baseVersion, samples, gradientSum, rule, Window.NONE, replyTo);
+    }
+  }
+
+  /**
+   * Which work a push carries: the window of lease {@code leaseId} whose samples are the member's
+   * splits {@code [firstSplit, firstSplit + splits)}, numbered over all epochs as the coordinator's
+   * split ledger numbers them (split {@code g} is micro-batch {@code g % splitsPerEpoch} of epoch
+   * {@code g / splitsPerEpoch}).
+   *
+   * @param leaseId the lease the window belongs to; -1 for none
+   * @param firstSplit the first split of the window; -1 for none
+   * @param splits how many splits the window covers; 0 for none
+   */
+  public record Window(long leaseId, long firstSplit, int splits) implements TesseraSerializable {
+    /** A push that names no lease and no splits: neither fenced nor de-duplicated by split. */
+    public static final Window NONE = new Window(-1, -1, 0);
+
+    /** Whether the push names its lease. */
+    public boolean namesLease() {
+      return leaseId >= 0;
+    }
+
+    /** Whether the push names the splits it covers. */
+    public boolean namesSplits() {
+      return firstSplit >= 0 && splits > 0;
+    }
+
+    /** One past the last split covered. */
+    public long endSplit() {
+      return firstSplit + splits;
+    }
+  }
 
   /**
    * How the step a push contributes to is taken, as the coordinator planned it when it leased the
@@ -172,20 +220,38 @@ public final class ShardProtocol {
 
   /** How a well-formed push was handled. */
   public sealed interface PushOutcome extends TesseraSerializable
-      permits Accepted, Duplicate, Stale {}
+      permits Accepted, Duplicate, Stale, Revoked, Overlap {}
 
   /** Counted towards the current step; {@code version} is the shard's version afterwards. */
   public record Accepted(long version) implements PushOutcome {}
 
   /**
-   * Already counted, so nothing changed: applied earlier under the same {@code (workerId, seq)},
-   * or, in {@code sync} mode, the same part of the step came from another copy (a backup's, or
-   * an earlier holder's), or the step it belongs to is already taken.
+   * Already counted, so nothing changed: applied earlier under the same {@code (workerId, seq)};
+   * in {@code async} and {@code ssp} mode, every split of its window was applied before (pushed by
+   * an earlier holder of the work); in {@code sync} mode, the same part of the step came from
+   * another copy (a backup's, or an earlier holder's), or the step it belongs to is already taken.
    */
   public record Duplicate(long version) implements PushOutcome {}
 
   /** Refused: the base version lags more than the staleness bound; pull and recompute. */
   public record Stale(long version) implements PushOutcome {}
+
+  /**
+   * Refused ({@code async} and {@code ssp} mode): the push's lease is no longer current, because
+   * the coordinator took it back (its holder gave it back, left, or went silent past the lease
+   * timeout, and its splits went to another lease) or a rewind voided it. Nothing was applied; the
+   * worker drops the lease without pushing again or giving it back. {@code reason} says which.
+   */
+  public record Revoked(long version, String reason) implements PushOutcome {}
+
+  /**
+   * Nothing applied ({@code async} and {@code ssp} mode): this shard had applied some of the
+   * window's splits (an earlier holder of the work pushed them) but not all, and a gradient sum
+   * cannot be applied in part. The window's splits from its first up to {@code uniformUntil}
+   * (exclusive) are alike here, all applied or none; the worker pushes them to this shard as a
+   * window of their own, then the rest.
+   */
+  public record Overlap(long version, long uniformUntil) implements PushOutcome {}
 
   /** Asks for counters; replies {@link ShardStatus}. */
   public record GetStatus(ActorRef<ShardStatus> replyTo) implements Command {}
@@ -198,9 +264,10 @@ public final class ShardProtocol {
    *     values, -1: none)
    * @param maxClockLead in {@code ssp} mode, the most windows a worker was ahead of the slowest
    *     when one of its pulls was answered (never above the staleness bound)
-   * @param fencedMessages roster updates dropped because they came from an older membership
-   *     epoch than one already applied
+   * @param fencedMessages roster updates and lease fences dropped because they came from an older
+   *     membership epoch, or were older fences, than one already applied
    * @param pushers every worker whose push this shard accepted since it started
+   * @param pushesRevoked pushes refused because their lease was no longer current ({@link Revoked})
    */
   public record ShardStatus(
       String entityId,
@@ -215,8 +282,28 @@ public final class ShardProtocol {
       int pendingSamples,
       long maxClockLead,
       long fencedMessages,
-      List<String> pushers)
-      implements TesseraSerializable {}
+      List<String> pushers,
+      long pushesRevoked)
+      implements TesseraSerializable {
+    /** A status without revoked pushes. */
+    public ShardStatus(
+        String entityId,
+        boolean initialized,
+        long epoch,
+        long checkpointId,
+        long version,
+        long pushesAccepted,
+        long pushesStale,
+        long pushesDuplicate,
+        long pushesRejected,
+        int pendingSamples,
+        long maxClockLead,
+        long fencedMessages,
+        List<String> pushers) {
+      this(entityId, initialized, epoch, checkpointId, version, pushesAccepted, pushesStale, pushesDuplicate,
+          pushesRejected, pendingSamples, maxClockLead, fencedMessages, pushers, 0);
+    }
+  }
 
   /**
    * Saves a copy of the slice, its optimizer state and version as checkpoint {@code checkpointId}:
@@ -266,6 +353,22 @@ public final class ShardProtocol {
    * the slowest. An update from an older membership epoch than one applied is dropped and counted.
    */
   public record UpdateRoster(long membershipEpoch, List<String> workers) implements Command {}
+
+  /**
+   * From the coordinator ({@code async} and {@code ssp} jobs): of the leases issued before {@code
+   * issuedBefore} (lease ids grow as leases are issued), only those in {@code live} are current; a
+   * push naming any other is refused ({@link Revoked}). The coordinator sends one whenever it takes
+   * a lease back, and after it restarts. For leases issued before a given point the live set only
+   * shrinks, so a fence with a lower {@code issuedBefore} than one applied is dropped (and counted),
+   * and one with the same {@code issuedBefore} narrows the live set: delayed, repeated or
+   * reordered fences never bring a lease back. A shard that restarts gets its fence from its
+   * {@code ShardRecoveryPlan}.
+   */
+  public record FenceLeases(long issuedBefore, List<Long> live) implements Command {
+    public FenceLeases {
+      live = List.copyOf(live);
+    }
+  }
 
   /**
    * From the coordinator, once the shard's job is over (completed, failed or cancelled) or paused:

@@ -76,6 +76,10 @@ public final class ProtocolRegistrar implements KryoRegistrar {
     registry.add(166, ShardProtocol.StepRule.class);
     registry.add(167, ShardProtocol.UpdateRoster.class);
     registry.add(168, ShardProtocol.StopShard.class);
+    registry.add(169, ShardProtocol.Window.class);
+    registry.add(170, ShardProtocol.Revoked.class);
+    registry.add(171, ShardProtocol.Overlap.class);
+    registry.add(172, ShardProtocol.FenceLeases.class);
 
     // worker protocol: 180-209
     registry.add(180, WorkerProtocol.WorkAvailable.class);
@@ -139,6 +143,7 @@ public final class ProtocolRegistrar implements KryoRegistrar {
     registry.add(252, CoordinatorProtocol.EnsembleResult.class);
     registry.add(253, CoordinatorProtocol.CancelJob.class);
     registry.add(254, CoordinatorProtocol.JobCancelled.class);
+    registry.add(255, CoordinatorProtocol.LeaseProgress.class);
     registry.add(260, AdminProtocol.PauseJob.class);
     registry.add(261, AdminProtocol.ResumeJob.class);
     registry.add(262, AdminProtocol.JobsChanged.class);
