@@ -156,6 +156,7 @@ public final class Coordinator
   private static final long STOPPED_ROSTER = -1;
   private final WorkerDrains drains = new WorkerDrains();
   private final LeaseBatch leases = new LeaseBatch();
+  private final LeaseWatch watch = new LeaseWatch();
   // Sync workers waiting for the next step: their asks are answered with a lease when it opens,
   // which spares every worker a no-lease answer, a nudge and a new ask at every step.
   private final Map<String, ParkedAsk> parked = new java.util.TreeMap<>();
@@ -182,6 +183,15 @@ public final class Coordinator
     Cluster.get(context.getSystem()).subscriptions().tell(Subscribe.create(removals, ClusterEvent.MemberRemoved.class));
     timers.startTimerWithFixedDelay(Tick.INSTANCE, PROGRESS_INTERVAL);
     timers.startTimerWithFixedDelay(CheckpointCheck.INSTANCE, CHECKPOINT_CHECK_INTERVAL);
+    timers.startTimerWithFixedDelay(LeaseCheck.INSTANCE, leaseCheckInterval(settings.leaseTimeout()));
+  }
+
+  /** Often enough that a lease is taken back within a quarter of the timeout (or a second) of it. */
+  private static Duration leaseCheckInterval(Duration leaseTimeout) {
+    Duration quarter = leaseTimeout.dividedBy(4);
+    return quarter.compareTo(Duration.ofSeconds(1)) > 0
+        ? Duration.ofSeconds(1)
+        : quarter.compareTo(Duration.ofMillis(50)) < 0 ? Duration.ofMillis(50) : quarter;
   }
 
   // ------------------------------------------------------------------ local messages
@@ -233,6 +243,11 @@ public final class Coordinator
     INSTANCE
   }
 
+  /** Time to take back the leases whose holders have been silent too long. */
+  private enum LeaseCheck implements Local {
+    INSTANCE
+  }
+
   // ------------------------------------------------------------------ behavior
 
   @Override
@@ -256,6 +271,7 @@ public final class Coordinator
         .onCommand(GetAccumulationHistory.class, this::onGetAccumulationHistory)
         .onCommand(RequestLease.class, this::onRequestLease)
         .onCommand(CompleteSplit.class, this::onCompleteSplit)
+        .onCommand(CoordinatorProtocol.LeaseProgress.class, this::onLeaseProgress)
         .onCommand(ReleaseLease.class, this::onReleaseLease)
         .onCommand(WorkersListed.class, this::onWorkersListed)
         .onCommand(InitReplied.class, this::onInitReplied)
@@ -284,6 +300,7 @@ public final class Coordinator
         .onCommand(NodeRemoved.class, this::onNodeRemoved)
         .onCommand(Reconcile.class, this::onReconcile)
         .onCommand(CheckpointCheck.class, this::onCheckpointCheck)
+        .onCommand(LeaseCheck.class, this::onLeaseCheck)
         .onCommand(Tick.class, this::onTick)
         .build();
   }
@@ -292,6 +309,7 @@ public final class Coordinator
     return !leases.isEmpty()
         && !(command instanceof RequestLease
             || command instanceof CompleteSplit
+            || command instanceof CoordinatorProtocol.LeaseProgress
             || command instanceof ReleaseLease
             || command instanceof FlushLeases
             || command instanceof ServeParked);
@@ -347,6 +365,8 @@ public final class Coordinator
     state.activeJob()
         .filter(j -> j.state() == JobState.RUNNING || j.state() == JobState.EVALUATING)
         .ifPresent(job -> fleet(job).tell(ShardFleet.Wake.INSTANCE));
+    // A fence the coordinator before sent may not have reached every shard.
+    sendLeaseFences(state);
     // A drain journaled by the coordinator before may not have reached its workers.
     List<WorkerEntry> draining = drains.resumed(state, System.nanoTime());
     if (!draining.isEmpty()) {
@@ -852,19 +872,85 @@ public final class Coordinator
     } else {
       context.getLog().debug("Worker {} gave back lease {}: {}", workerId, command.leaseId(), command.reason());
     }
-    Optional<LeaseReleased> released = LeaseDesk.release(state, command.leaseId(), command.reason());
-    if (released.isEmpty()) {
+    // The windows it reported done are acked; only the rest goes out again.
+    List<CoordinatorEvent> events =
+        new ArrayList<>(
+            LeaseDesk.takeBack(
+                state, command.leaseId(), workerId, watch.reported(command.leaseId(), workerId), command.reason()));
+    if (events.isEmpty()) {
       return Effect().noReply();
     }
-    List<CoordinatorEvent> events = new ArrayList<>(List.of(released.get()));
+    CoordinatorState after = state;
+    for (CoordinatorEvent event : events) {
+      after = after.apply(event);
+    }
     // The lease given back may have been the last one out before a wanted checkpoint.
-    Optional<CheckpointStarted> checkpoint = checkpointWhenQuiescent(state.apply(released.get()));
+    Optional<CheckpointStarted> checkpoint = checkpointWhenQuiescent(after);
     checkpoint.ifPresent(events::add);
     return batch(journaled, events, s -> {
       metrics.leasesReleased.increment();
       checkpoint.ifPresent(c -> sendCheckpoint(s, c));
+      sendLeaseFences(s);
       scheduleReconcile();
     });
+  }
+
+  /** A worker's account of a lease so far: a sign of life, and what to ack if the lease ends early. */
+  private ReplyEffect<CoordinatorEvent, CoordinatorState> onLeaseProgress(
+      CoordinatorState state, CoordinatorProtocol.LeaseProgress progress) {
+    watch.progressed(progress.leaseId(), workerId(progress.worker()), progress.report(), System.nanoTime());
+    return Effect().noReply();
+  }
+
+  /**
+   * Takes back the leases of the running job whose holders have been silent for longer than the
+   * lease timeout (a lost acknowledgement, a worker stuck or cut off): what they reported done is
+   * acked, the rest goes out again, and their shards refuse the leases' pushes from now on. A
+   * checkpoint that waited for them may start.
+   */
+  private ReplyEffect<CoordinatorEvent, CoordinatorState> onLeaseCheck(CoordinatorState state, LeaseCheck check) {
+    Optional<JobRun> job = state.activeJob().filter(j -> j.state() == JobState.RUNNING);
+    if (job.isEmpty()) {
+      watch.clear();
+      return Effect().noReply();
+    }
+    List<LeaseWatch.Silent> silent = watch.silent(job.get(), System.nanoTime(), settings.leaseTimeout());
+    if (silent.isEmpty()) {
+      return Effect().noReply();
+    }
+    List<CoordinatorEvent> events = new ArrayList<>();
+    CoordinatorState after = state;
+    for (LeaseWatch.Silent lease : silent) {
+      String holder = lease.lease().holder();
+      String reason =
+          "expired: no word from " + holder + " for " + lease.silentNanos() / 1_000_000 + " ms"
+              + " (tessera.coordinator.lease-timeout = " + settings.leaseTimeout() + ")";
+      context.getLog().warn("{}: lease {} of member {} {}", job.get().jobId(), lease.lease().leaseId(), lease.member(), reason);
+      for (CoordinatorEvent event :
+          LeaseDesk.takeBack(after, lease.lease().leaseId(), holder, watch.reported(lease.lease().leaseId(), holder), reason)) {
+        events.add(event);
+        after = after.apply(event);
+      }
+    }
+    Optional<CheckpointStarted> checkpoint = checkpointWhenQuiescent(after);
+    checkpoint.ifPresent(events::add);
+    return Effect()
+        .persist(events)
+        .thenRun(
+            s -> {
+              metrics.leasesExpired.increment(silent.size());
+              checkpoint.ifPresent(c -> sendCheckpoint(s, c));
+              sendLeaseFences(s);
+              scheduleServeParked();
+              scheduleReconcile();
+            })
+        .thenNoReply();
+  }
+
+  /** Tells the running job's shards which of its leases are still out (async and ssp mode). */
+  private void sendLeaseFences(CoordinatorState state) {
+    state.activeJob()
+        .ifPresent(job -> LeaseDesk.fences(state).forEach(fence -> fleet(job).tell(fence)));
   }
 
   // ------------------------------------------------------------------ membership
@@ -874,9 +960,13 @@ public final class Coordinator
     Map<String, ActorRef<WorkerProtocol.Command>> listed = new HashMap<>();
     command.workers().forEach(ref -> listed.put(workerId(ref), ref));
     List<CoordinatorEvent> events = new ArrayList<>();
+    boolean left = false;
     for (String known : state.workerIds()) {
       if (!listed.containsKey(known)) {
+        // What it reported done of its leases is acked; the rest goes back with its departure.
+        events.addAll(reportedWindowsOf(state, known));
         events.add(new WorkerLeft(known, false));
+        left = true;
       }
     }
     Set<String> knownIds = new HashSet<>(state.workerIds());
@@ -889,14 +979,39 @@ public final class Coordinator
       return Effect().noReply();
     }
     events.forEach(e -> context.getLog().info("Membership: {}", e));
+    boolean anyLeft = left;
     return Effect()
         .persist(events)
         .thenRun(
             s -> {
               metrics.liveWorkers.update(s.workers().size());
+              if (anyLeft) {
+                sendLeaseFences(s);
+              }
               scheduleReconcile();
             })
         .thenNoReply();
+  }
+
+  /** The acks of the windows {@code workerId} reported done of the leases it holds. */
+  private List<CoordinatorEvent> reportedWindowsOf(CoordinatorState state, String workerId) {
+    List<CoordinatorEvent> acks = new ArrayList<>();
+    state.activeJob().ifPresent(job -> {
+      for (MemberRun member : job.members()) {
+        if (member.ledger() == null) {
+          continue;
+        }
+        for (SplitLedger.LiveLease lease : member.ledger().liveLeases()) {
+          Optional<CoordinatorProtocol.SplitReport> reported = watch.reported(lease.leaseId(), workerId);
+          if (workerId.equals(lease.holder()) && reported.isPresent()) {
+            LeaseDesk.completion(state, lease.leaseId(), workerId, reported.get())
+                .filter(acked -> acked.count() > 0)
+                .ifPresent(acks::add);
+          }
+        }
+      }
+    });
+    return acks;
   }
 
   // ------------------------------------------------------------------ operators: workers and batch
@@ -1660,7 +1775,8 @@ public final class Coordinator
       return Effect().reply(command.replyTo(), finishedPlan(job, command));
     }
     if (job.lastCheckpoint().isEmpty()) {
-      return Effect().reply(command.replyTo(), new ShardRecoveryPlan(job.recoveryEpoch(), -1, 0));
+      return Effect()
+          .reply(command.replyTo(), new ShardRecoveryPlan(job.recoveryEpoch(), -1, 0, false, state.nextLeaseId()));
     }
     if (job.state() == JobState.RUNNING || job.state() == JobState.EVALUATING) {
       CheckpointRecord target = job.lastCheckpoint().get();
@@ -1670,9 +1786,9 @@ public final class Coordinator
       return Effect()
           .persist(new JobRewound(job.jobId(), job.recoveryEpoch() + 1, target.checkpointId(), reason))
           .thenRun(s -> scheduleReconcile())
-          .thenReply(command.replyTo(), s -> recoveryPlan(s.job(command.jobId()).get(), command));
+          .thenReply(command.replyTo(), s -> recoveryPlan(s, s.job(command.jobId()).get(), command));
     }
-    return Effect().reply(command.replyTo(), recoveryPlan(job, command));
+    return Effect().reply(command.replyTo(), recoveryPlan(state, job, command));
   }
 
   /** A shard of a job not training starts read-only on the job's newest checkpoint, if it has one. */
@@ -1685,10 +1801,14 @@ public final class Coordinator
         .orElse(new ShardRecoveryPlan(job.recoveryEpoch(), -1, 0, true));
   }
 
-  private static ShardRecoveryPlan recoveryPlan(JobRun job, ResolveShardRecovery command) {
+  /**
+   * Where a shard of a job that is not running (it is being set up, rewound or resumed) starts: no
+   * lease of the job issued so far is out (a rewind voided them all), so it fences every one.
+   */
+  private static ShardRecoveryPlan recoveryPlan(CoordinatorState state, JobRun job, ResolveShardRecovery command) {
     CheckpointRecord target = job.lastCheckpoint().orElseThrow();
     long sequenceNr = target.sequenceNr(command.member(), command.shard());
-    return new ShardRecoveryPlan(job.recoveryEpoch(), target.checkpointId(), sequenceNr);
+    return new ShardRecoveryPlan(job.recoveryEpoch(), target.checkpointId(), sequenceNr, false, state.nextLeaseId());
   }
 
   private ReplyEffect<CoordinatorEvent, CoordinatorState> onReportCorruptCheckpoint(

@@ -14,6 +14,8 @@ final class CoordinatorMetrics {
   final Counter splitsAcked = Kamon.counter("tessera_coordinator_splits_acked").withoutTags();
   final Counter leasesReleased = Kamon.counter("tessera_coordinator_leases_released").withoutTags();
   final Counter lateAcks = Kamon.counter("tessera_coordinator_late_acks").withoutTags();
+  /** Leases taken back because their holder was silent for longer than the lease timeout. */
+  final Counter leasesExpired = Kamon.counter("tessera_coordinator_leases_expired").withoutTags();
   /** One journal write of lease decisions, from asking for it to its completion. */
   final Timer leaseBatchWrite = Kamon.timer("tessera_coordinator_lease_batch_write_time").withoutTags();
   /** From a checkpoint falling due to the job being quiescent, when it is started. */

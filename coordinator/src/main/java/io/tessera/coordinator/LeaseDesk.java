@@ -7,6 +7,7 @@ import io.tessera.coordinator.CoordinatorEvent.SplitLeased;
 import io.tessera.coordinator.CoordinatorState.Assignment;
 import io.tessera.coordinator.ledger.SplitLedger;
 import io.tessera.coordinator.ledger.SplitLedger.Run;
+import io.tessera.protocol.coordinator.CoordinatorProtocol.JobState;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.Lease;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.LeaseGranted;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.LeaseReply;
@@ -14,6 +15,7 @@ import io.tessera.protocol.coordinator.CoordinatorProtocol.NoLease;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.SplitReport;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.WorkerShare;
 import io.tessera.protocol.ps.ShardProtocol.StepRule;
+import java.util.List;
 import java.util.Optional;
 
 /**
@@ -223,6 +225,49 @@ final class LeaseDesk {
               }
               return Optional.empty();
             });
+  }
+
+  /**
+   * The events that take lease {@code leaseId} back from {@code holder} before it completed (it
+   * gave the lease back, left, or went silent): if {@code holder} reported windows of it done
+   * (every shard took them), those splits are acked, which gives the rest back; otherwise the
+   * whole lease is given back. Either way its run goes out again as it was, less what was acked.
+   * Empty when the lease is no longer live (or is a backup's copy, which holds no splits).
+   */
+  static List<CoordinatorEvent> takeBack(
+      CoordinatorState state, long leaseId, String holder, Optional<SplitReport> reported, String reason) {
+    boolean held =
+        state.activeJob().stream()
+            .flatMap(job -> job.members().stream())
+            .anyMatch(m -> m.ledger() != null && m.ledger().runOfLease(leaseId).isPresent());
+    if (held && reported.isPresent()) {
+      Optional<SplitCompleted> acked = completion(state, leaseId, holder, reported.get());
+      if (acked.isPresent() && acked.get().count() > 0) {
+        return List.of(acked.get());
+      }
+    }
+    return release(state, leaseId, reason).<List<CoordinatorEvent>>map(List::of).orElse(List.of());
+  }
+
+  /**
+   * What the shards of the running {@code async} or {@code ssp} job are to be told of its leases:
+   * per member, of the leases issued so far, those still out (see {@code
+   * ShardProtocol.FenceLeases}). Empty in {@code sync} mode, whose shards count each part of a
+   * step once whoever sends it.
+   */
+  static List<ShardFleet.Fence> fences(CoordinatorState state) {
+    return state.activeJob()
+        .filter(job -> job.state() == JobState.RUNNING && !job.isSync())
+        .map(
+            job -> job.members().stream()
+                .filter(m -> m.ledger() != null)
+                .map(
+                    m -> new ShardFleet.Fence(
+                        m.member(),
+                        state.nextLeaseId(),
+                        m.ledger().liveLeases().stream().map(SplitLedger.LiveLease::leaseId).toList()))
+                .toList())
+        .orElse(List.of());
   }
 
   /** The give-back of a live lease, or empty when the lease is no longer live. */

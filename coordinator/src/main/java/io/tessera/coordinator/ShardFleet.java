@@ -46,6 +46,12 @@ public final class ShardFleet extends AbstractBehavior<ShardFleet.Command> {
   /** Tells every shard of {@code member} which workers train it (see {@link ShardProtocol.UpdateRoster}). */
   public record Roster(int member, long membershipEpoch, List<String> workers) implements Command {}
 
+  /**
+   * Tells every shard of {@code member} which of the leases issued before {@code issuedBefore} are
+   * still out (see {@link ShardProtocol.FenceLeases}).
+   */
+  public record Fence(int member, long issuedBefore, List<Long> live) implements Command {}
+
   /** Has every shard restart in {@code epoch} from the checkpoint the coordinator names. */
   public record Rewind(long epoch) implements Command {}
 
@@ -136,6 +142,7 @@ public final class ShardFleet extends AbstractBehavior<ShardFleet.Command> {
         .onMessage(Woken.class, this::onWoken)
         .onMessage(WakeAgain.class, this::onWakeAgain)
         .onMessage(Roster.class, this::onRoster)
+        .onMessage(Fence.class, this::onFence)
         .onMessage(Stop.class, this::onStop)
         .build();
   }
@@ -199,6 +206,13 @@ public final class ShardFleet extends AbstractBehavior<ShardFleet.Command> {
   private Behavior<Command> onRoster(Roster roster) {
     for (int shard = 0; shard < shards; shard++) {
       shard(roster.member(), shard).tell(new ShardProtocol.UpdateRoster(roster.membershipEpoch(), roster.workers()));
+    }
+    return this;
+  }
+
+  private Behavior<Command> onFence(Fence fence) {
+    for (int shard = 0; shard < shards; shard++) {
+      shard(fence.member(), shard).tell(new ShardProtocol.FenceLeases(fence.issuedBefore(), fence.live()));
     }
     return this;
   }

@@ -173,7 +173,11 @@ abstract class CoordinatorFixture {
 
   /** Spawns the coordinator; a test that stops it may spawn the next incarnation. */
   ActorRef<Command> spawnCoordinator() {
-    coordinator = testKit.spawn(Coordinator.create(SETTINGS), "coordinator");
+    return spawnCoordinator(SETTINGS);
+  }
+
+  ActorRef<Command> spawnCoordinator(CoordinatorSettings settings) {
+    coordinator = testKit.spawn(Coordinator.create(settings), "coordinator");
     return coordinator;
   }
 

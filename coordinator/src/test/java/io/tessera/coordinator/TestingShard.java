@@ -31,7 +31,7 @@ import java.util.function.Predicate;
  * journal position starts at 1, the initial values, and grows by one per saved checkpoint; which
  * older snapshots the coordinator said to keep is in the recorded message), moves
  * to the epoch of a {@link RewindTo}, answers {@link ConfirmEpoch} with {@link EpochConfirmed} and
- * {@link GetStatus} with its epoch, checkpoint and version. Like a real shard it refuses a
+ * {@link GetStatus} with its epoch, checkpoint and version, and records lease fences. Like a real shard it refuses a
  * checkpoint of another recovery epoch. Everything it is sent is recorded in the {@link Script}
  * shared by the test's shards, which can also make a shard fail a checkpoint, or hold answers back
  * until the test releases them.
@@ -129,7 +129,14 @@ final class TestingShard extends AbstractBehavior<ShardProtocol.Command> {
         .onMessage(ConfirmEpoch.class, this::onConfirmEpoch)
         .onMessage(GetStatus.class, this::onGetStatus)
         .onMessage(ShardProtocol.StopShard.class, this::onStopShard)
+        .onMessage(ShardProtocol.FenceLeases.class, this::onFenceLeases)
         .build();
+  }
+
+  /** Records a lease fence; the fakes push nothing, so there is nothing to refuse. */
+  private Behavior<ShardProtocol.Command> onFenceLeases(ShardProtocol.FenceLeases command) {
+    script.seen.add(new Seen(entityId, command));
+    return this;
   }
 
   /** Stops as a real shard does; the next message starts a fresh incarnation. */

@@ -2,7 +2,9 @@ package io.tessera.coordinator.ledger;
 
 import io.tessera.protocol.TesseraSerializable;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.Split;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Optional;
 import java.util.OptionalInt;
 
@@ -295,6 +297,29 @@ public final class SplitLedger implements TesseraSerializable {
       }
     }
     return Optional.empty();
+  }
+
+  /** A live lease: its id, the run it holds and who holds it. */
+  public record LiveLease(long leaseId, Run run, String holder) {}
+
+  /** Every live lease, in split order. */
+  public List<LiveLease> liveLeases() {
+    List<LiveLease> live = new ArrayList<>();
+    int g = 0;
+    while (g < states.length) {
+      if (states[g] != LEASED) {
+        g++;
+        continue;
+      }
+      long id = leaseIds[g];
+      int count = 1;
+      while (g + count < states.length && states[g + count] == LEASED && leaseIds[g + count] == id) {
+        count++;
+      }
+      live.add(new LiveLease(id, new Run(g, count), holders[g]));
+      g += count;
+    }
+    return live;
   }
 
   /** The live lease split {@code g} is leased under, if it is leased. */
