@@ -411,8 +411,10 @@ class CoordinatorCheckpointTest extends CoordinatorFixture {
     assertEquals(12, status(coordinator, JOB).samplesDone());
     shards.holdEpochConfirmations();
 
-    // Shard 1 starts again without having been told to: it lost its numbers.
-    assertEquals(new ShardRecoveryPlan(1, 1, 2), resolveRecovery(coordinator, JOB, 0, 1));
+    // Shard 1 starts again without having been told to: it lost its numbers. The rewind voids
+    // every lease issued so far, the fourth included.
+    ShardRecoveryPlan restart = new ShardRecoveryPlan(1, 1, 2, false, fourth.leaseId() + 1);
+    assertEquals(restart, resolveRecovery(coordinator, JOB, 0, 1));
 
     JobStatus recovering = status(coordinator, JOB);
     assertEquals(JobState.RECOVERING, recovering.state());
@@ -426,7 +428,7 @@ class CoordinatorCheckpointTest extends CoordinatorFixture {
     assertEquals("cannot checkpoint now: job job-1 is RECOVERING", refused.getError().getMessage());
     // The other shard, restarting because it was told to, joins the same epoch.
     awaitAssert(() -> assertEquals(BOTH_SHARDS, shards.shardsThatSaw(c -> c.equals(new RewindTo(1)))));
-    assertEquals(new ShardRecoveryPlan(1, 1, 2), resolveRecovery(coordinator, JOB, 0, 0));
+    assertEquals(restart, resolveRecovery(coordinator, JOB, 0, 0));
     assertEquals(1, status(coordinator, JOB).recoveryEpoch(), "a shard of the epoch does not start another");
     // The lease of splits 6 and 7 was voided: its late ack counts for nothing.
     assertInstanceOf(NoLease.class, complete(coordinator, worker, fourth.leaseId(), 4, 4.0));
@@ -487,8 +489,9 @@ class CoordinatorCheckpointTest extends CoordinatorFixture {
     assertEquals(JobState.RECOVERING, back.state());
     assertEquals(1, back.recoveryEpoch());
     assertEquals(4, back.samplesDone(), "checkpoint 1 covers the first lease only");
-    // The shard that found the damage starts again from the checkpoint before.
-    assertEquals(new ShardRecoveryPlan(1, 1, 2), resolveRecovery(coordinator, JOB, 0, 0));
+    // The shard that found the damage starts again from the checkpoint before, fencing the three
+    // leases issued.
+    assertEquals(new ShardRecoveryPlan(1, 1, 2, false, 4), resolveRecovery(coordinator, JOB, 0, 0));
     shards.release();
     awaitState(coordinator, JOB, JobState.RUNNING);
     expectWorkerMessage(worker, WorkerProtocol.LeasesVoided.class);
@@ -514,12 +517,13 @@ class CoordinatorCheckpointTest extends CoordinatorFixture {
     // Every job is journaled before its shards are set up: a shard of an unknown one refuses work.
     assertEquals(new ShardRecoveryPlan(0, -1, 0, true), resolveRecovery(coordinator, "job-7", 0, 0));
     submit(coordinator, spec(4, 2, 4, 1));
-    assertEquals(new ShardRecoveryPlan(0, -1, 0), resolveRecovery(coordinator, JOB, 0, 1));
+    // No lease was issued yet: the first will be lease 1.
+    assertEquals(new ShardRecoveryPlan(0, -1, 0, false, 1), resolveRecovery(coordinator, JOB, 0, 1));
 
     TestProbe<WorkerProtocol.Command> worker = registerWorker("worker-0");
     expectWorkerMessage(worker, InitializeModel.class); // left unanswered: the job stays INITIALIZING
     assertEquals(JobState.INITIALIZING, status(coordinator, JOB).state());
-    assertEquals(new ShardRecoveryPlan(0, -1, 0), resolveRecovery(coordinator, JOB, 0, 1));
+    assertEquals(new ShardRecoveryPlan(0, -1, 0, false, 1), resolveRecovery(coordinator, JOB, 0, 1));
     assertEquals(JobState.INITIALIZING, status(coordinator, JOB).state());
   }
 
