@@ -12,7 +12,6 @@ import io.tessera.protocol.tensor.TensorPayload;
 import io.tessera.protocol.tensor.WirePrecision;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
@@ -95,8 +94,9 @@ final class ShardClient {
   /**
    * One push, slice by slice; a retry must reuse {@code seq} so shards apply it once. {@code
    * targets[i]} says whether shard {@code i} is sent its slice: a window recomputed after some
-   * shards answered Stale goes only to those, since the others already applied it. Slices of
-   * shards left out are not encoded ({@code null}).
+   * shards answered Stale (or Overlap) goes only to those, since the others already applied it.
+   * Slices of shards left out are not encoded ({@code null}). {@code window} names the lease and
+   * the splits the push covers.
    */
   record PushRequest(
       String workerId,
@@ -106,7 +106,8 @@ final class ShardClient {
       int samples,
       List<TensorPayload> slices,
       boolean[] targets,
-      ShardProtocol.StepRule rule) {
+      ShardProtocol.StepRule rule,
+      ShardProtocol.Window window) {
     long bytes() {
       long bytes = 0;
       for (int i = 0; i < slices.size(); i++) {
@@ -116,29 +117,6 @@ final class ShardClient {
       }
       return bytes;
     }
-
-    /** Which shards, of those sent to, answered {@link ShardProtocol.Stale}: one flag per shard. */
-    boolean[] staleTargets(List<PushOutcome> outcomes) {
-      boolean[] stale = new boolean[targets.length];
-      for (int i = 0; i < targets.length; i++) {
-        stale[i] = targets[i] && outcomes.get(i) instanceof ShardProtocol.Stale;
-      }
-      return stale;
-    }
-  }
-
-  /** A push to every shard. */
-  PushRequest encodePush(
-      String workerId,
-      long seq,
-      PulledParameters base,
-      int samples,
-      float[] gradientSum,
-      WirePrecision precision,
-      ShardProtocol.StepRule rule) {
-    boolean[] all = new boolean[ranges.size()];
-    Arrays.fill(all, true);
-    return encodePush(workerId, seq, base, samples, gradientSum, precision, rule, all);
   }
 
   /** A push to the shards {@code targets} marks (one flag per shard, in shard order). */
@@ -150,6 +128,7 @@ final class ShardClient {
       float[] gradientSum,
       WirePrecision precision,
       ShardProtocol.StepRule rule,
+      ShardProtocol.Window window,
       boolean[] targets) {
     if (targets.length != ranges.size()) {
       throw new IllegalArgumentException("targets has " + targets.length + " flags for " + ranges.size() + " shards");
@@ -160,7 +139,7 @@ final class ShardClient {
           targets[range.index()] ? TensorPayload.encode(gradientSum, range.from(), range.size(), precision) : null);
     }
     return new PushRequest(
-        workerId, seq, base.epoch(), base.versions().clone(), samples, slices, targets.clone(), rule);
+        workerId, seq, base.epoch(), base.versions().clone(), samples, slices, targets.clone(), rule, window);
   }
 
   /**
@@ -188,6 +167,7 @@ final class ShardClient {
                           request.samples(),
                           request.slices().get(index),
                           request.rule(),
+                          request.window(),
                           replyTo),
                   timeout)
               .toCompletableFuture());

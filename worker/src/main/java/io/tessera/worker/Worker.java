@@ -20,6 +20,7 @@ import io.tessera.protocol.coordinator.CoordinatorProtocol.LeaseGranted;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.LeaseReply;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.NoLease;
 import io.tessera.protocol.ps.ShardProtocol.PushOutcome;
+import io.tessera.protocol.ps.ShardProtocol.Revoked;
 import io.tessera.protocol.ps.ShardProtocol.Stale;
 import io.tessera.protocol.spec.ComputePrecision;
 import io.tessera.protocol.spec.JobSpec;
@@ -60,7 +61,10 @@ import java.util.Map;
  * Trains on one device: registers with the Receptionist, asks the coordinator for leases, and
  * trains each leased run of splits in accumulation windows of {@code k} micro-batches: pull the
  * member's parameters from its shards, run the micro-batches forward and backward while gradients
- * add up, push the gradient sum once, and ack the lease when every push was accepted. It also sets
+ * add up, push the gradient sum once (naming the lease and the splits it covers), report each
+ * window every shard took to the coordinator, and ack the lease when every push was accepted. A
+ * shard that refuses a push because the lease is no longer current (the coordinator took it back)
+ * ends the lease there: the worker drops it and asks for other work. It also sets
  * up a new member's shards, evaluates members (alone, or a stage's members together as an
  * ensemble) on request, and drains when asked: it finishes the window it is in, acks what it
  * trained, and leaves. A member of a later pipeline stage reads what it needs of earlier stages
@@ -153,36 +157,31 @@ public final class Worker extends AbstractBehavior<Command> {
   private static final class LeaseRun {
     final Lease lease;
     final MemberContext member;
-    int offset;
-    int samples;
+    /** Where each shard is in the lease, and the window to train next. */
+    final LeaseWindows windows;
     double lossSum;
     int pushes;
     int stalePushes;
     long computeNanos;
     int failures;
     PulledParameters pulled;
+    LeaseWindows.Planned window;
     PushRequest push;
     double windowLoss;
-    /**
-     * Shards still to apply the current window, when some already did (they accepted it and
-     * others answered Stale): the recomputed window goes only to these. {@code null}: every shard.
-     */
-    boolean[] windowPendingAt;
-    /** The recovery epoch {@link #windowPendingAt} holds for; a rewind makes every shard pending. */
-    long windowPendingEpoch;
-    /**
-     * Samples of the window {@link #windowPendingAt} is for: the recomputed copy covers the same
-     * ones, even if the accumulation count changed meanwhile.
-     */
-    int windowPendingSamples;
 
     LeaseRun(Lease lease, MemberContext member) {
       this.lease = lease;
       this.member = member;
+      this.windows = new LeaseWindows(lease, member.shards.ranges().size());
     }
 
     boolean sync() {
       return lease.spec().mode() == TrainingMode.SYNC;
+    }
+
+    /** What was trained of the lease so far: the samples every shard has, from its start. */
+    CoordinatorProtocol.SplitReport report() {
+      return new CoordinatorProtocol.SplitReport(windows.done(), lossSum, pushes, stalePushes, computeNanos);
     }
   }
 
@@ -355,14 +354,9 @@ public final class Worker extends AbstractBehavior<Command> {
     LeaseRun run = current;
     run.pulled = message.parameters();
     JobSpec spec = run.lease.spec();
-    if (run.windowPendingAt != null && message.parameters().epoch() != run.windowPendingEpoch) {
-      run.windowPendingAt = null; // rewound since: no shard keeps what it applied before
-    }
-    int from = run.lease.split().from() + run.offset;
-    int to =
-        run.windowPendingAt != null
-            ? from + run.windowPendingSamples
-            : Math.min(from + spec.microBatch() * accumulationSteps(run.lease), run.lease.split().to());
+    run.window = run.windows.next(message.parameters().epoch(), spec.microBatch() * accumulationSteps(run.lease));
+    int from = run.lease.split().from() + run.window.from();
+    int to = run.lease.split().from() + run.window.to();
 
     long computeStart = System.nanoTime();
     MemberTrainer trainer = run.member.trainer;
@@ -373,12 +367,9 @@ public final class Worker extends AbstractBehavior<Command> {
     run.computeNanos += Math.max(computed, simulated);
     metrics.windowCompute.record(Math.max(computed, simulated));
     run.push =
-        run.windowPendingAt == null
-            ? run.member.shards.encodePush(
-                workerId, nextSeq++, run.pulled, to - from, gradientSum, spec.wirePrecision(), run.lease.rule())
-            : run.member.shards.encodePush(
-                workerId, nextSeq++, run.pulled, to - from, gradientSum, spec.wirePrecision(), run.lease.rule(),
-                run.windowPendingAt);
+        run.member.shards.encodePush(
+            workerId, nextSeq++, run.pulled, to - from, gradientSum, spec.wirePrecision(), run.lease.rule(),
+            run.window.window(), run.window.targets());
     if (simulated > computed) {
       timers.startSingleTimer(new WindowReady(run.lease.leaseId()), Duration.ofNanos(simulated - computed));
     } else {
@@ -413,7 +404,13 @@ public final class Worker extends AbstractBehavior<Command> {
     metrics.pushLatency.record(System.nanoTime() - message.startNanos());
     metrics.pushBytes.increment(run.push.bytes());
     run.failures = 0;
-    if (message.outcomes().stream().anyMatch(o -> o instanceof Stale)) {
+    java.util.Optional<Revoked> revoked =
+        message.outcomes().stream().filter(Revoked.class::isInstance).map(Revoked.class::cast).findFirst();
+    if (revoked.isPresent()) {
+      return dropRevoked(run, revoked.get());
+    }
+    boolean stale = message.outcomes().stream().anyMatch(o -> o instanceof Stale);
+    if (stale) {
       run.stalePushes++;
       metrics.stalePushes.increment();
       if (run.sync()) {
@@ -429,13 +426,14 @@ public final class Worker extends AbstractBehavior<Command> {
         requestLease();
         return this;
       }
-      // Too far behind at some shards: fetch fresh parameters and compute this window again, for
-      // those shards only. The ones that accepted it keep it and are not sent it twice, so every
-      // shard applies each window once (its slices may come from different pulls).
-      run.windowPendingAt = run.push.staleTargets(message.outcomes());
-      run.windowPendingEpoch = run.push.epoch();
-      run.windowPendingSamples = run.push.samples();
-      run.push = null;
+    }
+    // Shards that took the window (or had it) move on. Too far behind at some shards: fetch fresh
+    // parameters and compute this window again, for those shards only; a shard that had part of
+    // it gets its parts one by one. So every shard applies each split once (its slices may come
+    // from different pulls).
+    LeaseWindows.Result result = run.windows.pushed(run.window, run.push.epoch(), message.outcomes());
+    run.push = null;
+    if (result == LeaseWindows.Result.AGAIN) {
       pullWindow();
       return this;
     }
@@ -445,15 +443,12 @@ public final class Worker extends AbstractBehavior<Command> {
       metrics.firstPushMillis.update(millis);
       getContext().getLog().info("Worker {}: first push accepted {} ms after registering", workerId, millis);
     }
-    int windowSamples = run.push.samples();
-    run.windowPendingAt = null;
-    run.offset += windowSamples;
-    run.samples += windowSamples;
     run.lossSum += run.windowLoss;
     run.pushes++;
-    run.push = null;
-    metrics.samples.increment(windowSamples);
-    if (!draining && run.lease.split().from() + run.offset < run.lease.split().to()) {
+    metrics.samples.increment(run.window.samples());
+    if (!draining && !run.windows.finished()) {
+      // A sign of life, and what the coordinator acks should the lease end before its completion.
+      coordinator.tell(new CoordinatorProtocol.LeaseProgress(getContext().getSelf(), run.lease.leaseId(), run.report()));
       pullWindow();
     } else {
       completeSplit(run); // done, or draining: ack what was trained, the rest goes back
@@ -461,11 +456,27 @@ public final class Worker extends AbstractBehavior<Command> {
     return this;
   }
 
+  /**
+   * A shard refused the lease's push: the coordinator took the lease back (given back, expired,
+   * its worker thought gone, or voided by a rewind) and its splits were or will be trained under
+   * another lease. The lease is dropped, without pushing again or giving it back, and the worker
+   * asks for other work.
+   */
+  private Behavior<Command> dropRevoked(LeaseRun run, Revoked revoked) {
+    getContext().getLog().info("Dropping lease {}: {}", run.lease.leaseId(), revoked.reason());
+    metrics.revokedLeases.increment();
+    current = null;
+    timers.cancel(RetryWindow.INSTANCE);
+    if (draining) {
+      return leave();
+    }
+    requestLease();
+    return this;
+  }
+
   private void completeSplit(LeaseRun run) {
     current = null;
-    CoordinatorProtocol.SplitReport report =
-        new CoordinatorProtocol.SplitReport(run.samples, run.lossSum, run.pushes, run.stalePushes, run.computeNanos);
-    completion = new PendingCompletion(run.lease.leaseId(), report, 0);
+    completion = new PendingCompletion(run.lease.leaseId(), run.report(), 0);
     sendCompletion();
   }
 

@@ -14,6 +14,8 @@ final class WorkerMetrics {
   final Counter pullBytes = Kamon.counter("tessera_worker_pull_bytes").withoutTags();
   final Counter pushBytes = Kamon.counter("tessera_worker_push_bytes").withoutTags();
   final Counter stalePushes = Kamon.counter("tessera_worker_stale_pushes").withoutTags();
+  /** Leases dropped because a shard refused their push: the coordinator had taken them back. */
+  final Counter revokedLeases = Kamon.counter("tessera_worker_revoked_leases").withoutTags();
   /** Lease requests and completions, from asking the coordinator to its answer. */
   final Timer leaseRoundTrip = Kamon.timer("tessera_worker_lease_round_trip").withoutTags();
   /** Coordinator messages dropped because a newer membership epoch had been seen. */

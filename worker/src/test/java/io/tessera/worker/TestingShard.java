@@ -36,8 +36,8 @@ import java.util.concurrent.ConcurrentHashMap;
  * A parameter shard for the worker's tests: holds its slice as a {@code float[]}, answers
  * Initialize, Pull and Push as {@link ShardProtocol} says (pushes are applied once per {@code
  * (workerId, seq)} as plain SGD; a push from another recovery epoch is stale), and records what it
- * was sent in the {@link Script} of its job. A script can make a shard answer a push Stale or with
- * an error, drop a push unanswered, hold a pull's answer back until the test releases it, or move
+ * was sent in the {@link Script} of its job. A script can make a shard answer a push Stale, Revoked
+ * or Overlap or with an error, drop a push unanswered, hold a pull's answer back until the test releases it, or move
  * the shard to another recovery epoch on a given pull or push, as a rewind would.
  */
 final class TestingShard extends AbstractBehavior<ShardProtocol.Command> {
@@ -49,7 +49,11 @@ final class TestingShard extends AbstractBehavior<ShardProtocol.Command> {
   enum PushFault {
     STALE,
     ERROR,
-    DROP
+    DROP,
+    /** The push's lease is no longer current. */
+    REVOKED,
+    /** Part of the push's window was applied before: see {@link Script#overlapNextPush}. */
+    OVERLAP
   }
 
   record InitializeRecord(int shard, ShardSetup setup, float[] values, boolean fresh) {}
@@ -59,7 +63,7 @@ final class TestingShard extends AbstractBehavior<ShardProtocol.Command> {
 
   /**
    * A push as it arrived, and how it was answered: {@code accepted}, {@code duplicate}, {@code
-   * stale}, {@code error} or {@code dropped}.
+   * stale}, {@code error}, {@code dropped}, {@code revoked} or {@code overlap}.
    */
   record PushRecord(
       int shard,
@@ -70,7 +74,8 @@ final class TestingShard extends AbstractBehavior<ShardProtocol.Command> {
       int samples,
       float[] gradientSum,
       String outcome,
-      ShardProtocol.StepRule rule) {}
+      ShardProtocol.StepRule rule,
+      ShardProtocol.Window window) {}
 
   /** The shards of all jobs: each job's script, looked up by the job id in the entity id. */
   static final class Scripts {
@@ -87,6 +92,7 @@ final class TestingShard extends AbstractBehavior<ShardProtocol.Command> {
     private final List<PullRecord> pulls = new ArrayList<>();
     private final List<PushRecord> pushes = new ArrayList<>();
     private final Map<Integer, Deque<PushFault>> faults = new HashMap<>();
+    private final Map<Integer, Deque<Long>> overlaps = new HashMap<>();
     private final Map<Integer, Set<Integer>> pullsToHold = new HashMap<>();
     private final Map<Integer, Integer> pullCounts = new HashMap<>();
     private final Map<Integer, Integer> pushCounts = new HashMap<>();
@@ -98,6 +104,19 @@ final class TestingShard extends AbstractBehavior<ShardProtocol.Command> {
     synchronized Script failNextPush(int shard, PushFault fault) {
       faults.computeIfAbsent(shard, s -> new ArrayDeque<>()).add(fault);
       return this;
+    }
+
+    /**
+     * The next push to {@code shard} that has no fault queued yet is answered {@code Overlap}: its
+     * splits before {@code uniformUntil} are alike, the next is not.
+     */
+    synchronized Script overlapNextPush(int shard, long uniformUntil) {
+      overlaps.computeIfAbsent(shard, s -> new ArrayDeque<>()).add(uniformUntil);
+      return failNextPush(shard, PushFault.OVERLAP);
+    }
+
+    private synchronized long nextOverlap(int shard) {
+      return overlaps.get(shard).poll();
     }
 
     /** The answer to the {@code n}-th pull (1-based) of {@code shard} waits for {@link #releaseHeldPulls}. */
@@ -274,6 +293,14 @@ final class TestingShard extends AbstractBehavior<ShardProtocol.Command> {
       stale++;
       reply = StatusReply.success(new Stale(version));
       outcome = "stale";
+    } else if (fault == PushFault.REVOKED) {
+      reply =
+          StatusReply.success(
+              new ShardProtocol.Revoked(version, "lease " + push.window().leaseId() + " is no longer current at " + entityId));
+      outcome = "revoked";
+    } else if (fault == PushFault.OVERLAP) {
+      reply = StatusReply.success(new ShardProtocol.Overlap(version, script.nextOverlap(shard)));
+      outcome = "overlap";
     } else if (applied.contains(push.workerId() + "#" + push.seq())) {
       duplicates++;
       reply = StatusReply.success(new Duplicate(version));
@@ -297,7 +324,7 @@ final class TestingShard extends AbstractBehavior<ShardProtocol.Command> {
     script.recordPush(
         new PushRecord(
             shard, push.workerId(), push.seq(), push.epoch(), push.baseVersion(), push.samples(), gradient, outcome,
-            push.rule()));
+            push.rule(), push.window()));
     if (reply != null) {
       push.replyTo().tell(reply);
     }

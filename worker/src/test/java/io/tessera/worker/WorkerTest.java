@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import ai.djl.Device;
 import ai.djl.ndarray.NDManager;
 import akka.actor.testkit.typed.javadsl.ActorTestKit;
+import akka.actor.testkit.typed.javadsl.FishingOutcomes;
 import akka.actor.testkit.typed.javadsl.TestProbe;
 import akka.actor.typed.ActorRef;
 import akka.actor.typed.ActorRefResolver;
@@ -25,6 +26,7 @@ import io.tessera.protocol.coordinator.CoordinatorProtocol;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.CompleteSplit;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.Lease;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.LeaseGranted;
+import io.tessera.protocol.coordinator.CoordinatorProtocol.LeaseProgress;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.NoLease;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.ReleaseLease;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.RequestLease;
@@ -181,7 +183,7 @@ class WorkerTest {
   private Started start(JobSpec spec, WorkerSettings settings) {
     TestProbe<CoordinatorProtocol.Command> coordinator = testKit.createTestProbe();
     ActorRef<WorkerProtocol.Command> worker = spawnWorker(coordinator, settings);
-    RequestLease request = coordinator.expectMessageClass(RequestLease.class, WAIT);
+    RequestLease request = expectFromWorker(coordinator, RequestLease.class);
     String jobId = newJobId();
     initialize(worker, jobId, spec);
     return new Started(worker, coordinator, request, jobId, spec, SCRIPTS.forJob(jobId));
@@ -191,8 +193,30 @@ class WorkerTest {
     return ActorRefResolver.get(testKit.system()).toSerializationFormat(worker);
   }
 
+  /**
+   * The next message of {@code type} the coordinator gets from a worker, passing over the progress
+   * reports a worker sends after each window of a lease but the last.
+   */
+  private static <T extends CoordinatorProtocol.Command> T expectFromWorker(
+      TestProbe<CoordinatorProtocol.Command> coordinator, Class<T> type) {
+    List<CoordinatorProtocol.Command> fished =
+        coordinator.fishForMessage(
+            WAIT,
+            "waiting for " + type.getSimpleName(),
+            message -> {
+              if (type.isInstance(message)) {
+                return FishingOutcomes.complete();
+              }
+              if (message instanceof LeaseProgress) {
+                return FishingOutcomes.continueAndIgnore();
+              }
+              return FishingOutcomes.fail("expected " + type.getSimpleName() + ", got " + message);
+            });
+    return type.cast(fished.get(fished.size() - 1));
+  }
+
   private static CompleteSplit expectCompleted(Started started, long leaseId) {
-    CompleteSplit done = started.coordinator().expectMessageClass(CompleteSplit.class, WAIT);
+    CompleteSplit done = expectFromWorker(started.coordinator(), CompleteSplit.class);
     assertEquals(leaseId, done.leaseId());
     assertEquals(started.worker(), done.worker());
     done.replyTo().tell(new NoLease("that was all", 600_000));
@@ -255,11 +279,11 @@ class WorkerTest {
     TestProbe<CoordinatorProtocol.Command> coordinator = testKit.createTestProbe();
     ActorRef<WorkerProtocol.Command> worker = spawnWorker(coordinator, SETTINGS);
 
-    RequestLease first = coordinator.expectMessageClass(RequestLease.class, WAIT);
+    RequestLease first = expectFromWorker(coordinator, RequestLease.class);
     assertEquals(worker, first.worker());
     first.replyTo().tell(new NoLease("no job yet", 100));
 
-    RequestLease second = coordinator.expectMessageClass(RequestLease.class, WAIT);
+    RequestLease second = expectFromWorker(coordinator, RequestLease.class);
     assertEquals(worker, second.worker());
     second.replyTo().tell(new NoLease("still none", 600_000));
     coordinator.expectNoMessage(Duration.ofMillis(300));
@@ -456,7 +480,7 @@ class WorkerTest {
         started.script().failNextPush(0, PushFault.ERROR).failNextPush(0, PushFault.ERROR);
 
     started.request().replyTo().tell(new LeaseGranted(lease(41, started.jobId(), started.spec(), 0, 32, 2, 1)));
-    ReleaseLease released = started.coordinator().expectMessageClass(ReleaseLease.class, WAIT);
+    ReleaseLease released = expectFromWorker(started.coordinator(), ReleaseLease.class);
 
     assertEquals(41, released.leaseId());
     assertEquals(started.worker(), released.worker());
@@ -468,7 +492,7 @@ class WorkerTest {
     assertEquals(2, script.pulls(0).size(), "the recomputation pulls again");
     assertEquals(List.of("accepted", "accepted"), outcomes(script.pushes(1)));
     // Having given the lease back, the worker asks for new work.
-    RequestLease again = started.coordinator().expectMessageClass(RequestLease.class, WAIT);
+    RequestLease again = expectFromWorker(started.coordinator(), RequestLease.class);
     again.replyTo().tell(new NoLease("none", 600_000));
   }
 
@@ -679,11 +703,11 @@ class WorkerTest {
                 61, started.jobId(), 0, 1, new Split(0, 0, 0, 16), 2, TestFixtures.SUBSET_TRAIN_SIZE, sync,
                 new StepRule(16, 1.0, 0, 0), StageInputs.NONE)));
 
-    ReleaseLease released = started.coordinator().expectMessageClass(ReleaseLease.class, WAIT);
+    ReleaseLease released = expectFromWorker(started.coordinator(), ReleaseLease.class);
     assertEquals(61, released.leaseId());
     assertFalse(released.failed(), "the step moved on: not the worker's failure");
     assertEquals(1, script.pulls(0).size(), "a sync contribution is not recomputed for another step");
-    RequestLease next = started.coordinator().expectMessageClass(RequestLease.class, WAIT);
+    RequestLease next = expectFromWorker(started.coordinator(), RequestLease.class);
     next.replyTo().tell(new NoLease("that was all", 600_000));
   }
 
@@ -701,13 +725,13 @@ class WorkerTest {
     started.worker().tell(WorkerProtocol.Drain.INSTANCE);
     script.releaseHeldPulls();
 
-    CompleteSplit done = started.coordinator().expectMessageClass(CompleteSplit.class, WAIT);
+    CompleteSplit done = expectFromWorker(started.coordinator(), CompleteSplit.class);
     assertEquals(71, done.leaseId());
     assertEquals(16, done.report().samples(), "the window in flight, then no more");
     assertEquals(2, done.report().pushes());
     done.replyTo().tell(new NoLease("worker is draining", 60_000));
     CoordinatorProtocol.DrainCompleted left =
-        started.coordinator().expectMessageClass(CoordinatorProtocol.DrainCompleted.class, WAIT);
+        expectFromWorker(started.coordinator(), CoordinatorProtocol.DrainCompleted.class);
     assertEquals(started.worker(), left.worker());
     watcher.expectTerminated(started.worker(), WAIT);
     assertEquals(2, script.pushes(0).size(), "no window after the drain");
@@ -725,7 +749,7 @@ class WorkerTest {
     });
 
     started.worker().tell(new WorkerProtocol.AbandonJob(started.jobId()));
-    RequestLease next = started.coordinator().expectMessageClass(RequestLease.class, WAIT);
+    RequestLease next = expectFromWorker(started.coordinator(), RequestLease.class);
     assertEquals(started.worker(), next.worker());
     script.releaseHeldPulls(); // the pull answered late: its window is not computed or pushed
     next.replyTo().tell(new NoLease("no job is running", 600_000));
@@ -766,11 +790,11 @@ class WorkerTest {
   void anIdleWorkerDrainsAtOnce() {
     TestProbe<CoordinatorProtocol.Command> coordinator = testKit.createTestProbe();
     ActorRef<WorkerProtocol.Command> worker = spawnWorker(coordinator, SETTINGS);
-    coordinator.expectMessageClass(RequestLease.class, WAIT).replyTo().tell(new NoLease("no job yet", 600_000));
+    expectFromWorker(coordinator, RequestLease.class).replyTo().tell(new NoLease("no job yet", 600_000));
 
     worker.tell(WorkerProtocol.Drain.INSTANCE);
 
-    assertEquals(worker, coordinator.expectMessageClass(CoordinatorProtocol.DrainCompleted.class, WAIT).worker());
+    assertEquals(worker, expectFromWorker(coordinator, CoordinatorProtocol.DrainCompleted.class).worker());
     coordinator.expectTerminated(worker, WAIT);
   }
 
@@ -787,14 +811,14 @@ class WorkerTest {
         new WorkerSettings(1, false, TestFixtures.SUBSET, Duration.ofSeconds(10), coordinatorTimeout, 3, Duration.ofMillis(300));
     TestProbe<CoordinatorProtocol.Command> coordinator = testKit.createTestProbe();
     ActorRef<WorkerProtocol.Command> worker = spawnWorker(coordinator, shortCoordinatorTimeout);
-    RequestLease request = coordinator.expectMessageClass(RequestLease.class, WAIT);
+    RequestLease request = expectFromWorker(coordinator, RequestLease.class);
 
     request.replyTo().tell(new LeaseGranted(lease(91, setUp.jobId(), setUp.spec(), 0, 16, 2, 1)));
-    CompleteSplit first = coordinator.expectMessageClass(CompleteSplit.class, WAIT);
+    CompleteSplit first = expectFromWorker(coordinator, CompleteSplit.class);
     // Left unanswered. Nor does a nudge make the worker ask for other work while it waits.
     worker.tell(WorkAvailable.INSTANCE);
     coordinator.expectNoMessage(coordinatorTimeout.dividedBy(2));
-    CompleteSplit again = coordinator.expectMessageClass(CompleteSplit.class, WAIT);
+    CompleteSplit again = expectFromWorker(coordinator, CompleteSplit.class);
 
     assertEquals(91, first.leaseId());
     assertEquals(worker, first.worker());
@@ -803,11 +827,98 @@ class WorkerTest {
     assertEquals(first.report(), again.report(), "the same report");
     assertEquals(worker, again.worker());
     again.replyTo().tell(new NoLease("that was all", 50));
-    RequestLease next = coordinator.expectMessageClass(RequestLease.class, WAIT);
+    RequestLease next = expectFromWorker(coordinator, RequestLease.class);
     assertEquals(worker, next.worker());
     next.replyTo().tell(new NoLease("none", 600_000));
     TestingShard.Script script = setUp.script();
     assertEquals(List.of("accepted"), outcomes(script.pushes(0)), "the split was trained once");
     assertEquals(List.of("accepted"), outcomes(script.pushes(1)));
+  }
+
+  // ------------------------------------------------------------------ leases taken back
+
+  private static List<ShardProtocol.Window> windows(List<PushRecord> pushes) {
+    return pushes.stream().map(PushRecord::window).toList();
+  }
+
+  @Test
+  void pushesNameTheirLeaseAndSplitsAndEveryWindowButTheLastIsReported() {
+    Started started = start(spec(2), SETTINGS);
+    JobSpec spec = started.spec();
+    // Splits 2-4 of epoch 1 (micro-batches of 8), one micro-batch per window.
+    Lease lease =
+        new Lease(
+            101, started.jobId(), 0, 1, new Split(1, 2, 16, 40), 1, TestFixtures.SUBSET_TRAIN_SIZE, spec,
+            StepRule.of(spec.globalBatch()), StageInputs.NONE);
+    long perEpoch = (TestFixtures.SUBSET_TRAIN_SIZE + 7) / 8;
+
+    started.request().replyTo().tell(new LeaseGranted(lease));
+    LeaseProgress first = started.coordinator().expectMessageClass(LeaseProgress.class, WAIT);
+    LeaseProgress second = started.coordinator().expectMessageClass(LeaseProgress.class, WAIT);
+    CompleteSplit done = expectCompleted(started, 101);
+
+    for (int shard = 0; shard < 2; shard++) {
+      assertEquals(
+          List.of(
+              new ShardProtocol.Window(101, perEpoch + 2, 1),
+              new ShardProtocol.Window(101, perEpoch + 3, 1),
+              new ShardProtocol.Window(101, perEpoch + 4, 1)),
+          windows(started.script().pushes(shard)),
+          "shard " + shard);
+    }
+    assertEquals(started.worker(), first.worker());
+    assertEquals(101, first.leaseId());
+    assertEquals(8, first.report().samples());
+    assertEquals(1, first.report().pushes());
+    assertEquals(16, second.report().samples());
+    assertEquals(24, done.report().samples());
+    assertTrue(
+        0 < first.report().lossSum() && first.report().lossSum() < second.report().lossSum()
+            && second.report().lossSum() < done.report().lossSum(),
+        "each report adds the window's loss");
+  }
+
+  @Test
+  void aPushRefusedForARevokedLeaseDropsTheLeaseWithoutPushingAgainOrGivingItBack() {
+    Started started = start(spec(2), SETTINGS);
+    TestingShard.Script script = started.script().failNextPush(0, PushFault.REVOKED);
+
+    started.request().replyTo().tell(new LeaseGranted(lease(111, started.jobId(), started.spec(), 0, 32, 1, 1)));
+
+    // Not given back (the coordinator took it already) nor acked: the worker asks for other work.
+    RequestLease next = expectFromWorker(started.coordinator(), RequestLease.class);
+    assertEquals(started.worker(), next.worker());
+    next.replyTo().tell(new NoLease("none", 600_000));
+    started.coordinator().expectNoMessage(Duration.ofMillis(500));
+    assertEquals(List.of("revoked"), outcomes(script.pushes(0)), "no retry");
+    assertEquals(List.of("accepted"), outcomes(script.pushes(1)));
+    assertEquals(1, script.pulls(0).size(), "no window after the refusal");
+  }
+
+  @Test
+  void aShardThatHadPartOfAWindowIsSentItsPartsAndEveryShardGetsEachSplitOnce() {
+    Started started = start(spec(2), SETTINGS);
+    // Shard 1 had split 0 of the first window (splits 0-1) from an earlier holder of the work.
+    TestingShard.Script script = started.script().overlapNextPush(1, 1);
+
+    started.request().replyTo().tell(new LeaseGranted(lease(121, started.jobId(), started.spec(), 0, 32, 2, 1)));
+    CompleteSplit done = expectCompleted(started, 121);
+
+    assertEquals(List.of("accepted", "accepted"), outcomes(script.pushes(0)));
+    assertEquals(List.of(16, 16), samples(script.pushes(0)));
+    assertEquals(
+        List.of(new ShardProtocol.Window(121, 0, 2), new ShardProtocol.Window(121, 2, 2)), windows(script.pushes(0)));
+    assertEquals(List.of("overlap", "accepted", "accepted", "accepted"), outcomes(script.pushes(1)));
+    assertEquals(
+        List.of(
+            new ShardProtocol.Window(121, 0, 2),
+            new ShardProtocol.Window(121, 0, 1),
+            new ShardProtocol.Window(121, 1, 1),
+            new ShardProtocol.Window(121, 2, 2)),
+        windows(script.pushes(1)),
+        "the window's two parts on their own, then on as before");
+    assertEquals(List.of(16, 8, 8, 16), samples(script.pushes(1)));
+    assertEquals(32, done.report().samples());
+    assertEquals(3, done.report().pushes());
   }
 }
