@@ -232,14 +232,15 @@ final class LeaseDesk {
    * gave the lease back, left, or went silent): if {@code holder} reported windows of it done
    * (every shard took them), those splits are acked, which gives the rest back; otherwise the
    * whole lease is given back. Either way its run goes out again as it was, less what was acked.
-   * Empty when the lease is no longer live (or is a backup's copy, which holds no splits).
+   * Only a report of the lease's holder counts. Empty when the lease is no longer live (or is a
+   * backup's copy, which holds no splits).
    */
   static List<CoordinatorEvent> takeBack(
       CoordinatorState state, long leaseId, String holder, Optional<SplitReport> reported, String reason) {
     boolean held =
         state.activeJob().stream()
             .flatMap(job -> job.members().stream())
-            .anyMatch(m -> m.ledger() != null && m.ledger().runOfLease(leaseId).isPresent());
+            .anyMatch(m -> m.ledger() != null && m.ledger().holderOfLease(leaseId).filter(holder::equals).isPresent());
     if (held && reported.isPresent()) {
       Optional<SplitCompleted> acked = completion(state, leaseId, holder, reported.get());
       if (acked.isPresent() && acked.get().count() > 0) {
