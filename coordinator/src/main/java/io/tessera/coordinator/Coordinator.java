@@ -932,6 +932,9 @@ public final class Coordinator
         after = after.apply(event);
       }
     }
+    if (events.isEmpty()) {
+      return Effect().noReply();
+    }
     Optional<CheckpointStarted> checkpoint = checkpointWhenQuiescent(after);
     checkpoint.ifPresent(events::add);
     return Effect()
@@ -978,7 +981,7 @@ public final class Coordinator
     if (events.isEmpty()) {
       return Effect().noReply();
     }
-    events.forEach(e -> context.getLog().info("Membership: {}", e));
+    events.forEach(e -> context.getLog().info("{}: {}", e instanceof SplitCompleted ? "Reported before its worker left" : "Membership", e));
     boolean anyLeft = left;
     return Effect()
         .persist(events)

@@ -101,7 +101,6 @@ final class PushRules {
         return StatusReply.success(new ShardProtocol.Duplicate(live.version));
       }
       if (applied > 0) {
-        live.overlaps++;
         metrics.overlap.increment();
         return StatusReply.success(new ShardProtocol.Overlap(live.version, uniformUntil(live, window)));
       }

@@ -120,8 +120,6 @@ record ShardState(ShardSetup setup, Live live, ShardImage image, String corrupti
     long duplicates;
     long rejected;
     long revoked;
-    /** Pushes answered {@code Overlap}: part of their window was applied here before. */
-    long overlaps;
 
     private Live(ShardImage image, Optimizer optimizer) {
       this.parameters = image.parameters().clone();

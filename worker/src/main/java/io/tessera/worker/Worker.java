@@ -56,6 +56,7 @@ import java.util.concurrent.TimeoutException;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 
 /**
  * Trains on one device: registers with the Receptionist, asks the coordinator for leases, and
@@ -404,7 +405,7 @@ public final class Worker extends AbstractBehavior<Command> {
     metrics.pushLatency.record(System.nanoTime() - message.startNanos());
     metrics.pushBytes.increment(run.push.bytes());
     run.failures = 0;
-    java.util.Optional<Revoked> revoked =
+    Optional<Revoked> revoked =
         message.outcomes().stream().filter(Revoked.class::isInstance).map(Revoked.class::cast).findFirst();
     if (revoked.isPresent()) {
       return dropRevoked(run, revoked.get());
