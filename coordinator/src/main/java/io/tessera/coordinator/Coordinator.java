@@ -889,8 +889,8 @@ public final class Coordinator
     checkpoint.ifPresent(events::add);
     return batch(journaled, events, s -> {
       metrics.leasesReleased.increment();
-      checkpoint.ifPresent(c -> sendCheckpoint(s, c));
       sendLeaseFences(s);
+      checkpoint.ifPresent(c -> sendCheckpoint(s, c));
       scheduleReconcile();
     });
   }
@@ -942,8 +942,8 @@ public final class Coordinator
         .thenRun(
             s -> {
               metrics.leasesExpired.increment(silent.size());
+              sendLeaseFences(s); // before the checkpoint, so the shards save with the leases fenced
               checkpoint.ifPresent(c -> sendCheckpoint(s, c));
-              sendLeaseFences(s);
               scheduleServeParked();
               scheduleReconcile();
             })

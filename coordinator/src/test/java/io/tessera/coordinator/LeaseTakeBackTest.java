@@ -186,12 +186,12 @@ class LeaseTakeBackTest extends CoordinatorFixture {
   @Test
   void aLeaseWhoseHolderReportsProgressLivesOnAndExpiresWithWhatItReportedAcked() {
     TestProbe<WorkerProtocol.Command> worker = registerWorker("worker-0");
-    ActorRef<Command> coordinator = spawnCoordinator(leasesOf(SHORT_LEASES));
+    ActorRef<Command> coordinator = spawnCoordinator(leasesOf(Duration.ofMillis(1500)));
     startJob(coordinator, worker, SPEC, 8);
     Lease slow = requestLease(coordinator, worker);
 
     // A window every 300 ms for twice the timeout: a slow worker, not a silent one.
-    for (int window = 1; window <= 7; window++) {
+    for (int window = 1; window <= 10; window++) {
       reportProgress(coordinator, worker, slow.leaseId(), 2 * Math.min(window, 3));
       TestProbe<Object> pause = testKit.createTestProbe();
       pause.expectNoMessage(Duration.ofMillis(300));
@@ -224,7 +224,7 @@ class LeaseTakeBackTest extends CoordinatorFixture {
   @Test
   void aRestartedCoordinatorFencesTheLeasesOutAgainAndStillExpiresThem() {
     TestProbe<WorkerProtocol.Command> worker = registerWorker("worker-0");
-    ActorRef<Command> coordinator = spawnCoordinator(leasesOf(Duration.ofSeconds(3)));
+    ActorRef<Command> coordinator = spawnCoordinator(leasesOf(Duration.ofSeconds(5)));
     startJob(coordinator, worker, SPEC, 16);
     Lease given = requestLease(coordinator, worker);
     Lease kept = requestLease(coordinator, worker);
@@ -233,7 +233,7 @@ class LeaseTakeBackTest extends CoordinatorFixture {
     int before = fencesSeen().size();
 
     testKit.stop(coordinator, TIMEOUT);
-    ActorRef<Command> respawned = spawnCoordinator(leasesOf(Duration.ofSeconds(3)));
+    ActorRef<Command> respawned = spawnCoordinator(leasesOf(Duration.ofSeconds(5)));
 
     awaitAssert(() -> assertTrue(fencesSeen().size() >= before + 2, "fenced again after the restart"));
     FenceLeases again = fencesSeen().get(fencesSeen().size() - 1);
