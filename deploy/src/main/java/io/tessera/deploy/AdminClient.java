@@ -37,7 +37,8 @@ final class AdminClient {
 
   static int run(String command, List<String> args) {
     CommandLine line =
-        CommandLine.parse(args, Set.of("admin", "token", "token-file"), Set.of("json", "watch", "no-checkpoint"));
+        CommandLine.parse(
+            args, Set.of("admin", "token", "token-file", "from", "limit"), Set.of("json", "watch", "no-checkpoint", "leases"));
     String url =
         line.option("admin").orElse(System.getenv().getOrDefault("TESSERA_ADMIN_URL", "http://127.0.0.1:7355"));
     AdminClient client = new AdminClient(URI.create(url.endsWith("/") ? url : url + "/"), token(line));
@@ -52,6 +53,7 @@ final class AdminClient {
         case "checkpoints" -> client.checkpoints(single(line, "checkpoints JOB"), line.flag("json"));
         case "restore" -> client.restore(line, line.flag("json"));
         case "set-lr" -> client.setLearningRate(line, line.flag("json"));
+        case "events" -> client.events(single(line, "events JOB [--leases] [--from N] [--limit N]"), line);
         case "audit" -> client.audit(line.flag("json"));
         case "workers" -> client.workers(line.flag("json"));
         case "drain" -> client.drain(single(line, "drain WORKER-ID|HOST:PORT"), line.flag("json"));
@@ -349,6 +351,30 @@ final class AdminClient {
       for (JsonNode id : body.get("workerIds")) {
         System.out.println("draining " + id.asText());
       }
+    }
+    return 0;
+  }
+
+  /** What the coordinator journaled about a job, oldest first, one line each. */
+  private int events(String jobId, CommandLine line) throws IOException, InterruptedException {
+    String query =
+        "?from=" + line.intOption("from", 0) + "&limit=" + line.intOption("limit", 200) + "&leases=" + line.flag("leases");
+    HttpResponse<String> response = send(HttpRequest.newBuilder(base.resolve("api/jobs/" + jobId + "/events" + query)).GET());
+    JsonNode body = JSON.readTree(response.body());
+    if (response.statusCode() != 200) {
+      return failed(response, body);
+    }
+    if (line.flag("json")) {
+      System.out.println(response.body());
+      return 0;
+    }
+    for (JsonNode event : body) {
+      System.out.printf(
+          "%6d  %s  %-24s %s%n",
+          event.get("sequenceNr").asLong(),
+          java.time.Instant.ofEpochMilli(event.get("timestampMillis").asLong()),
+          event.get("type").asText(),
+          event.get("detail").asText());
     }
     return 0;
   }

@@ -58,6 +58,8 @@ public final class Main {
                              are dropped)
         set-lr JOB M RATE    set member M's learning rate (its peak: warm-up and decay still
                              apply) from its next step
+        events JOB           what the coordinator journaled about a job, oldest first
+                             --leases: with lease bookkeeping  --from SEQ --limit N (200)
         audit                list the operator commands the coordinator acknowledged
         workers              list the workers: state, member, k, leases; recently drained ones
         drain TARGET         have a worker (its id) or every worker of a node (HOST:PORT) finish
@@ -123,10 +125,11 @@ public final class Main {
     }
     List<String> rest = args.subList(1, args.size());
     try {
+      NativeFlavour.apply(System.getenv());
       return switch (args.get(0)) {
         case "demo" -> DemoCommand.run(rest);
         case "node" -> NodeCommand.run(rest);
-        case "submit", "status", "jobs", "checkpoint", "cancel", "pause", "resume", "checkpoints", "restore", "set-lr", "audit",
+        case "submit", "status", "jobs", "checkpoint", "cancel", "pause", "resume", "checkpoints", "restore", "set-lr", "events", "audit",
             "workers", "drain", "set-batch" ->
             AdminClient.run(args.get(0), rest);
         case "certs" -> CertsCommand.run(rest);

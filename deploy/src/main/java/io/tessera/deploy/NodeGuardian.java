@@ -17,6 +17,7 @@ import io.tessera.coordinator.Coordinator;
 import io.tessera.coordinator.CoordinatorSettings;
 import io.tessera.coordinator.admin.AdminHttpServer;
 import io.tessera.coordinator.admin.AdminSettings;
+import io.tessera.coordinator.admin.JobEventLog;
 import io.tessera.protocol.coordinator.CoordinatorProtocol;
 import io.tessera.protocol.worker.WorkerProtocol;
 import io.tessera.ps.ParameterShard;
@@ -61,9 +62,8 @@ public final class NodeGuardian {
       if (admin.enabled()) {
         Optional<HttpsConnectionContext> https = AdminTransport.serverContext(config);
         String scheme = https.isPresent() ? "https" : "http";
-        (https.isPresent()
-                ? AdminHttpServer.start(context.getSystem(), coordinator, admin, https.get())
-                : AdminHttpServer.start(context.getSystem(), coordinator, admin))
+        AdminHttpServer.start(
+                context.getSystem(), coordinator, admin, https.orElse(null), jobEvents(context.getSystem(), config))
             .whenComplete(
                 (binding, failure) -> {
                   if (failure != null) {
@@ -85,6 +85,11 @@ public final class NodeGuardian {
         .build();
   }
 
+  /** Job events from the journal, where the node journals to a database (not the in-memory one). */
+  private static JobEventLog jobEvents(akka.actor.typed.ActorSystem<?> system, Config config) {
+    return config.getString("tessera.persistence.database").equals("memory") ? null : new JournalJobEvents(system);
+  }
+
   private static void startWorkers(
       ActorContext<Command> context, Config config, ActorRef<CoordinatorProtocol.Command> coordinator) {
     WorkerSettings settings = WorkerSettings.fromConfig(config);
@@ -101,6 +106,8 @@ public final class NodeGuardian {
               DispatcherSelector.fromConfig(WorkerSettings.DISPATCHER)));
     }
     WorkerShutdown.register(context.getSystem(), workers);
-    context.getLog().info("Started {} worker(s) on {}", count, gpus > 0 ? gpus + " GPU(s)" : "the CPU");
+    context.getLog().info(
+        "Started {} worker(s) on {}{}", count, gpus > 0 ? gpus + " GPU(s)" : "the CPU",
+        settings.useGpus() ? " with PyTorch " + Engine.getInstance().getVersion() + " (" + NativeFlavour.describe() + ")" : "");
   }
 }

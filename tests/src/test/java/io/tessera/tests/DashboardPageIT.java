@@ -72,6 +72,8 @@ class DashboardPageIT {
       JobStatus done = cluster.awaitFinished(jobId, Duration.ofMinutes(2));
       assertEquals(JobState.COMPLETED, done.state(), done::toString);
 
+      assertJobEventsListed(adminPort, jobId);
+
       String url = "http://127.0.0.1:" + adminPort + "/#token=" + TOKEN;
       Path logs = Files.createDirectories(Path.of("target", "it-logs"));
       Path screenshot = logs.resolve("dashboard.png");
@@ -108,6 +110,48 @@ class DashboardPageIT {
       System.out.printf("dashboard: %d checkpoints, %d loss points; screenshot %s (%d bytes)%n",
           checkpointRows, points, screenshot, png.length);
     }
+  }
+
+  /**
+   * The job's events as the admin front reads them from the journal: its life without the lease
+   * bookkeeping, or with it, in pages.
+   */
+  private static void assertJobEventsListed(int adminPort, String jobId) throws Exception {
+    com.fasterxml.jackson.databind.JsonNode life = adminGet(adminPort, "api/jobs/" + jobId + "/events?limit=5000");
+    List<String> types = new ArrayList<>();
+    life.forEach(event -> types.add(event.get("type").asText()));
+    assertTrue(
+        types.containsAll(
+            List.of("OperatorCommandRecorded", "JobSubmitted", "MemberInitialized", "CheckpointCompleted",
+                "MemberEvaluated", "JobArchived")),
+        () -> "events of " + jobId + ": " + types);
+    assertTrue(types.stream().noneMatch(t -> t.equals("SplitLeased") || t.equals("SplitCompleted")), types::toString);
+
+    com.fasterxml.jackson.databind.JsonNode withLeases =
+        adminGet(adminPort, "api/jobs/" + jobId + "/events?limit=5000&leases=true");
+    long leases = 0;
+    for (com.fasterxml.jackson.databind.JsonNode event : withLeases) {
+      leases += event.get("type").asText().equals("SplitLeased") ? 1 : 0;
+    }
+    assertTrue(leases > 0 && withLeases.size() > life.size(), "with leases: " + withLeases.size() + " events");
+
+    com.fasterxml.jackson.databind.JsonNode first = adminGet(adminPort, "api/jobs/" + jobId + "/events?limit=2");
+    assertEquals(2, first.size());
+    long next = first.get(1).get("sequenceNr").asLong() + 1;
+    com.fasterxml.jackson.databind.JsonNode page = adminGet(adminPort, "api/jobs/" + jobId + "/events?limit=2&from=" + next);
+    assertEquals(life.get(2).get("sequenceNr").asLong(), page.get(0).get("sequenceNr").asLong(), "the next page");
+  }
+
+  private static com.fasterxml.jackson.databind.JsonNode adminGet(int port, String path) throws Exception {
+    java.net.http.HttpResponse<String> response =
+        java.net.http.HttpClient.newHttpClient()
+            .send(
+                java.net.http.HttpRequest.newBuilder(java.net.URI.create("http://127.0.0.1:" + port + "/" + path))
+                    .header("Authorization", "Bearer " + TOKEN)
+                    .build(),
+                java.net.http.HttpResponse.BodyHandlers.ofString());
+    assertEquals(200, response.statusCode(), () -> path + ": " + response.body());
+    return new com.fasterxml.jackson.databind.json.JsonMapper().readTree(response.body());
   }
 
   /** Runs headless Chromium on the page (its scripts get virtual time to poll); returns stdout. */

@@ -63,6 +63,7 @@ import java.util.function.Function;
  * POST /api/jobs/{id}/pause           → 200 {"jobIds": [...]}; 404 unknown, 409 not queued or running
  * POST /api/jobs/{id}/resume          → 200 {"jobIds": [...]}; 404 unknown, 409 not paused
  * GET  /api/jobs/{id}/checkpoints     → the job's complete checkpoints, oldest first
+ * GET  /api/jobs/{id}/events          → what the coordinator journaled about it (?from=&limit=&leases=true)
  * POST /api/jobs/{id}/restore         body: {"checkpoint": N} → 200; 404 unknown job or checkpoint
  * POST /api/jobs/{id}/learning-rate   body: {"member": M, "learningRate": R} → 200; 400 refused
  * GET  /api/audit                     → the acknowledged operator commands, oldest first
@@ -80,18 +81,23 @@ public final class AdminHttpServer {
   private final ActorRef<CoordinatorProtocol.Command> coordinator;
   private final AdminSettings settings;
 
+  private final JobEventLog eventLog;
+
   private AdminHttpServer(
-      ActorSystem<?> system, ActorRef<CoordinatorProtocol.Command> coordinator, AdminSettings settings) {
+      ActorSystem<?> system,
+      ActorRef<CoordinatorProtocol.Command> coordinator,
+      AdminSettings settings,
+      JobEventLog eventLog) {
     this.system = system;
     this.coordinator = coordinator;
     this.settings = settings;
+    this.eventLog = eventLog;
   }
 
   /** Binds the front; the binding completes once it listens. */
   public static CompletionStage<ServerBinding> start(
       ActorSystem<?> system, ActorRef<CoordinatorProtocol.Command> coordinator, AdminSettings settings) {
-    AdminHttpServer server = new AdminHttpServer(system, coordinator, settings);
-    return Http.get(system).newServerAt(settings.host(), settings.port()).bind(server.routes());
+    return start(system, coordinator, settings, null, null);
   }
 
   /** Binds the front over HTTPS with {@code https}'s certificate; the binding completes once it listens. */
@@ -100,8 +106,22 @@ public final class AdminHttpServer {
       ActorRef<CoordinatorProtocol.Command> coordinator,
       AdminSettings settings,
       HttpsConnectionContext https) {
-    AdminHttpServer server = new AdminHttpServer(system, coordinator, settings);
-    return Http.get(system).newServerAt(settings.host(), settings.port()).enableHttps(https).bind(server.routes());
+    return start(system, coordinator, settings, https, null);
+  }
+
+  /**
+   * Binds the front, over HTTPS when {@code https} is not null, serving job events from {@code
+   * eventLog} when it is not null; the binding completes once it listens.
+   */
+  public static CompletionStage<ServerBinding> start(
+      ActorSystem<?> system,
+      ActorRef<CoordinatorProtocol.Command> coordinator,
+      AdminSettings settings,
+      HttpsConnectionContext https,
+      JobEventLog eventLog) {
+    AdminHttpServer server = new AdminHttpServer(system, coordinator, settings, eventLog);
+    var binder = Http.get(system).newServerAt(settings.host(), settings.port());
+    return (https == null ? binder : binder.enableHttps(https)).bind(server.routes());
   }
 
   Route routes() {
@@ -157,6 +177,20 @@ public final class AdminHttpServer {
                 path(
                     PathMatchers.segment().slash("resume"),
                     jobId -> post(() -> completeWithFuture(jobCommand(replyTo -> new AdminProtocol.ResumeJob(jobId, replyTo))))),
+                path(
+                    PathMatchers.segment().slash("events"),
+                    jobId ->
+                        get(
+                            () ->
+                                parameterOptional(
+                                    "from",
+                                    from ->
+                                        parameterOptional(
+                                            "limit",
+                                            limit ->
+                                                parameterOptional(
+                                                    "leases",
+                                                    leases -> events(jobId, from, limit, leases)))))),
                 path(
                     PathMatchers.segment().slash("checkpoints"),
                     jobId -> get(() -> completeWithFuture(checkpoints(jobId)))),
@@ -329,6 +363,36 @@ public final class AdminHttpServer {
             StatusCodes.OK,
             r -> r,
             reason -> reason.startsWith("no job ") ? StatusCodes.NOT_FOUND : StatusCodes.BAD_REQUEST));
+  }
+
+  /** Default and largest page of job events. */
+  private static final int EVENTS_PAGE = 200;
+  private static final int EVENTS_PAGE_MAX = 5_000;
+
+  private Route events(String jobId, Optional<String> from, Optional<String> limit, Optional<String> leases) {
+    if (eventLog == null) {
+      return complete(json(StatusCodes.NOT_IMPLEMENTED, Map.of("error", "this node serves no journal queries")));
+    }
+    long fromSequenceNr;
+    int pageSize;
+    try {
+      fromSequenceNr = Long.parseLong(from.orElse("0"));
+      pageSize = Integer.parseInt(limit.orElse(String.valueOf(EVENTS_PAGE)));
+      if (fromSequenceNr < 0 || pageSize < 1 || pageSize > EVENTS_PAGE_MAX) {
+        throw new NumberFormatException();
+      }
+    } catch (NumberFormatException e) {
+      return complete(
+          json(
+              StatusCodes.BAD_REQUEST,
+              Map.of("error", "from must be a journal position (0 or more), limit 1.." + EVENTS_PAGE_MAX)));
+    }
+    boolean withLeases = leases.map(Boolean::parseBoolean).orElse(false);
+    return completeWithFuture(
+        respond(
+            eventLog.read(jobId, fromSequenceNr, pageSize, withLeases),
+            StatusCodes.OK,
+            events -> events));
   }
 
   private static StatusCode notFoundOrConflict(String reason) {
