@@ -160,7 +160,8 @@ final class LeaseDesk {
             job.spec(),
             new StepRule(
                 ledger.positions(member.round()).size(), member.roundScale(), run.first(), member.round().first()),
-            Stages.inputs(state, job, backup.member())));
+            Stages.inputs(state, job, backup.member()),
+            job.dataset().fingerprint()));
   }
 
   private static LeaseReply grant(CoordinatorState state, SplitLeased leased) {
@@ -196,7 +197,8 @@ final class LeaseDesk {
             job.dataset().trainSize(),
             job.spec(),
             rule,
-            Stages.inputs(state, job, leased.member())));
+            Stages.inputs(state, job, leased.member()),
+            job.dataset().fingerprint()));
   }
 
   /**

@@ -75,10 +75,10 @@ class CoordinatorTest extends CoordinatorFixture {
 
     // A lease is split-size samples: two micro-batch splits.
     Lease first = requestLease(coordinator, worker);
-    assertEquals(new Lease(1, JOB, 0, 1, new Split(0, 0, 0, 4), 2, 8, spec, new StepRule(4, 1.0, -1, -1), StageInputs.NONE), first);
+    assertEquals(new Lease(1, JOB, 0, 1, new Split(0, 0, 0, 4), 2, 8, spec, new StepRule(4, 1.0, -1, -1), StageInputs.NONE, "fp-8"), first);
 
     Lease second = grantedLease(complete(coordinator, worker, first.leaseId(), 4, 8.0));
-    assertEquals(new Lease(2, JOB, 0, 1, new Split(0, 2, 4, 8), 2, 8, spec, new StepRule(4, 1.0, -1, -1), StageInputs.NONE), second);
+    assertEquals(new Lease(2, JOB, 0, 1, new Split(0, 2, 4, 8), 2, 8, spec, new StepRule(4, 1.0, -1, -1), StageInputs.NONE, "fp-8"), second);
     JobStatus halfway = status(coordinator, JOB);
     assertEquals(JobState.RUNNING, halfway.state());
     assertEquals(4, halfway.samplesDone());
@@ -714,7 +714,7 @@ class CoordinatorTest extends CoordinatorFixture {
     assertEquals(new TrainingCurve(JOB, 0, List.of()), trainingCurve(coordinator, JOB, 0).getValue());
 
     Lease first = requestLease(coordinator, worker);
-    assertEquals(new Lease(1, JOB, 0, 1, new Split(0, 0, 0, 4), 2, 8, spec, new StepRule(4, 1.0, 0, 0), StageInputs.NONE), first);
+    assertEquals(new Lease(1, JOB, 0, 1, new Split(0, 0, 0, 4), 2, 8, spec, new StepRule(4, 1.0, 0, 0), StageInputs.NONE, "fp-8"), first);
     Lease second = grantedLease(complete(coordinator, worker, first.leaseId(), 4, 8.0));
     assertEquals(new Split(0, 2, 4, 8), second.split());
     assertEquals(new StepRule(4, 1.0, 2, 2), second.rule());

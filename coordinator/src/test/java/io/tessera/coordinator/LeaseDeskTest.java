@@ -118,7 +118,7 @@ class LeaseDeskTest {
     SplitLeased first = leased(state, A);
     assertEquals(new SplitLeased(JOB, 0, 0, 2, 1, A), first, "4 samples are two micro-batches");
     state = state.apply(first);
-    assertEquals(new Lease(1, JOB, 0, 2, new Split(0, 0, 0, 4), 2, 16, spec, new StepRule(8, 1.0, -1, -1), StageInputs.NONE), granted(state, first));
+    assertEquals(new Lease(1, JOB, 0, 2, new Split(0, 0, 0, 4), 2, 16, spec, new StepRule(8, 1.0, -1, -1), StageInputs.NONE, DATA.fingerprint()), granted(state, first));
 
     SplitLeased second = leased(state, B);
     assertEquals(new SplitLeased(JOB, 0, 2, 2, 2, B), second);

@@ -286,6 +286,14 @@ public final class Worker extends AbstractBehavior<Command> {
             "this node has " + trainSize + " training samples, the job expects " + lease.trainSize()
                 + " (data directory " + data.directory() + ")");
       }
+      String fingerprint = member.trainer.dataset().fingerprint();
+      if (!lease.datasetFingerprint().isEmpty() && !lease.datasetFingerprint().equals(fingerprint)) {
+        // Same size, other images (a node that joined with other files): training here would mix
+        // data the job was not set up on into its parameters.
+        throw new IllegalStateException(
+            "this node's data (fingerprint " + fingerprint + " in " + data.directory() + ") is not the data the job"
+                + " was set up on (fingerprint " + lease.datasetFingerprint() + "); give every worker node the same files");
+      }
     } catch (RuntimeException e) {
       giveBack(lease, "cannot train here: " + e.getMessage());
       return;

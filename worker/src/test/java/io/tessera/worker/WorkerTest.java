@@ -787,6 +787,26 @@ class WorkerTest {
   }
 
   @Test
+  void aWorkerWhoseDataIsNotTheJobsGivesTheLeaseBackWithoutTraining() {
+    Started started = start(spec(2), SETTINGS);
+    int pullsBefore = started.script().pulls(0).size();
+    Lease base = lease(76, started.jobId(), started.spec(), 0, 32, 1, 1);
+    Lease otherData =
+        new Lease(
+            base.leaseId(), base.jobId(), base.member(), base.membershipEpoch(), base.split(), base.accumulationSteps(),
+            base.trainSize(), base.spec(), base.rule(), base.inputs(), "fingerprint-of-other-images");
+    started.request().replyTo().tell(new LeaseGranted(otherData));
+
+    CoordinatorProtocol.ReleaseLease released =
+        started.coordinator().expectMessageClass(CoordinatorProtocol.ReleaseLease.class, WAIT);
+    assertEquals(76, released.leaseId());
+    assertTrue(released.failed());
+    assertTrue(released.reason().contains("is not the data the job was set up on"), released.reason());
+    assertEquals(pullsBefore, started.script().pulls(0).size(), "nothing pulled");
+    assertEquals(List.of(), started.script().pushes(0), "nothing trained");
+  }
+
+  @Test
   void anIdleWorkerDrainsAtOnce() {
     TestProbe<CoordinatorProtocol.Command> coordinator = testKit.createTestProbe();
     ActorRef<WorkerProtocol.Command> worker = spawnWorker(coordinator, SETTINGS);

@@ -270,6 +270,9 @@ public final class CoordinatorProtocol {
    *     sync} mode the lease is one contribution to a step, pushed at once
    * @param trainSize training samples the coordinator expects the worker to see
    * @param rule how the step the lease's pushes contribute to is taken
+   * @param datasetFingerprint the fingerprint of the data the job's members were set up on (see
+   *     {@code DatasetInfo}); a worker whose data differs gives the lease back rather than train on
+   *     other images. Empty: not checked.
    */
   public record Lease(
       long leaseId,
@@ -281,8 +284,24 @@ public final class CoordinatorProtocol {
       int trainSize,
       JobSpec spec,
       StepRule rule,
-      WorkerProtocol.StageInputs inputs)
-      implements TesseraSerializable {}
+      WorkerProtocol.StageInputs inputs,
+      String datasetFingerprint)
+      implements TesseraSerializable {
+    /** A lease whose data is checked by size only. */
+    public Lease(
+        long leaseId,
+        String jobId,
+        int member,
+        long membershipEpoch,
+        Split split,
+        int accumulationSteps,
+        int trainSize,
+        JobSpec spec,
+        StepRule rule,
+        WorkerProtocol.StageInputs inputs) {
+      this(leaseId, jobId, member, membershipEpoch, split, accumulationSteps, trainSize, spec, rule, inputs, "");
+    }
+  }
 
   /**
    * Positions {@code [from, to)} of epoch {@code epoch}'s shuffled order of training samples.
