@@ -1914,6 +1914,9 @@ public final class Coordinator
         job -> {
           double rate = progress.record(job.jobId(), job.samplesDone(), System.nanoTime());
           metrics.samplesPerSecond.update(rate);
+          if (job.state() == JobState.RUNNING && !Double.isNaN(job.recentLoss())) {
+            metrics.trainingLoss.update(job.recentLoss());
+          }
           if (job.state() == JobState.RUNNING) {
             context.getLog().info(
                 "{}: {}/{} samples, {} samples/s, loss {}, {} workers",

@@ -10,6 +10,8 @@ import kamon.metric.Timer;
 final class CoordinatorMetrics {
   final Gauge liveWorkers = Kamon.gauge("tessera_coordinator_live_workers").withoutTags();
   final Gauge samplesPerSecond = Kamon.gauge("tessera_coordinator_samples_per_second").withoutTags();
+  /** The running job's recent mean training loss (a moving average over acknowledged splits). */
+  final Gauge trainingLoss = Kamon.gauge("tessera_coordinator_training_loss").withoutTags();
   final Counter leasesGranted = Kamon.counter("tessera_coordinator_leases_granted").withoutTags();
   final Counter splitsAcked = Kamon.counter("tessera_coordinator_splits_acked").withoutTags();
   final Counter leasesReleased = Kamon.counter("tessera_coordinator_leases_released").withoutTags();
