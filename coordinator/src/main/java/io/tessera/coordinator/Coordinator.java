@@ -25,25 +25,36 @@ import io.tessera.coordinator.CoordinatorEvent.CheckpointAbandoned;
 import io.tessera.coordinator.CoordinatorEvent.CheckpointCompleted;
 import io.tessera.coordinator.CoordinatorEvent.CheckpointDiscarded;
 import io.tessera.coordinator.CoordinatorEvent.CheckpointStarted;
+import io.tessera.coordinator.CoordinatorEvent.GlobalBatchChanged;
 import io.tessera.coordinator.CoordinatorEvent.JobFailed;
+import io.tessera.coordinator.CoordinatorEvent.JobInitializationStarted;
 import io.tessera.coordinator.CoordinatorEvent.JobRecovered;
 import io.tessera.coordinator.CoordinatorEvent.JobRewound;
-import io.tessera.coordinator.CoordinatorEvent.OperatorCommandRecorded;
-import io.tessera.coordinator.CoordinatorEvent.JobInitializationStarted;
 import io.tessera.coordinator.CoordinatorEvent.JobSubmitted;
 import io.tessera.coordinator.CoordinatorEvent.LeaseReleased;
 import io.tessera.coordinator.CoordinatorEvent.MemberEvaluated;
 import io.tessera.coordinator.CoordinatorEvent.MemberInitialized;
+import io.tessera.coordinator.CoordinatorEvent.OperatorCommandRecorded;
 import io.tessera.coordinator.CoordinatorEvent.SplitCompleted;
 import io.tessera.coordinator.CoordinatorEvent.SplitLeased;
-import io.tessera.coordinator.CoordinatorEvent.GlobalBatchChanged;
 import io.tessera.coordinator.CoordinatorEvent.WorkerDraining;
 import io.tessera.coordinator.CoordinatorEvent.WorkerJoined;
 import io.tessera.coordinator.CoordinatorEvent.WorkerLeft;
 import io.tessera.coordinator.CoordinatorState.Assignment;
 import io.tessera.coordinator.ledger.SplitLedger;
+import io.tessera.protocol.coordinator.AdminProtocol.DrainWorkers;
+import io.tessera.protocol.coordinator.AdminProtocol.GetAccumulationHistory;
+import io.tessera.protocol.coordinator.AdminProtocol.GetAuditLog;
+import io.tessera.protocol.coordinator.AdminProtocol.GetJobStatus;
+import io.tessera.protocol.coordinator.AdminProtocol.GetTrainingCurve;
+import io.tessera.protocol.coordinator.AdminProtocol.ListJobs;
+import io.tessera.protocol.coordinator.AdminProtocol.ListWorkers;
+import io.tessera.protocol.coordinator.AdminProtocol.RequestCheckpoint;
+import io.tessera.protocol.coordinator.AdminProtocol.SetGlobalBatch;
+import io.tessera.protocol.coordinator.AdminProtocol.SubmitJob;
 import io.tessera.protocol.coordinator.AdminProtocol;
-import io.tessera.protocol.coordinator.CoordinatorProtocol;
+import io.tessera.protocol.coordinator.CoordinatorProtocol.AccumulationHistory;
+import io.tessera.protocol.coordinator.CoordinatorProtocol.AccumulationPlan;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.AuditLog;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.AuditRecord;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.CheckpointRequested;
@@ -51,41 +62,30 @@ import io.tessera.protocol.coordinator.CoordinatorProtocol.Command;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.CompleteSplit;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.DrainCompleted;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.DrainStarted;
-import io.tessera.protocol.coordinator.CoordinatorProtocol.DrainWorkers;
-import io.tessera.protocol.coordinator.CoordinatorProtocol.GetTrainingCurve;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.GlobalBatchSet;
-import io.tessera.protocol.coordinator.CoordinatorProtocol.ListWorkers;
-import io.tessera.protocol.coordinator.CoordinatorProtocol.SetGlobalBatch;
-import io.tessera.protocol.coordinator.CoordinatorProtocol.TrainingCurve;
-import io.tessera.protocol.coordinator.CoordinatorProtocol.WorkerInfo;
-import io.tessera.protocol.coordinator.CoordinatorProtocol.WorkerList;
-import io.tessera.protocol.coordinator.CoordinatorProtocol.GetAccumulationHistory;
-import io.tessera.protocol.coordinator.CoordinatorProtocol.GetAuditLog;
-import io.tessera.protocol.coordinator.CoordinatorProtocol.GetJobStatus;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.JobAccepted;
-import io.tessera.protocol.coordinator.CoordinatorProtocol.AccumulationHistory;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.JobList;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.JobState;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.JobStatus;
-import io.tessera.protocol.coordinator.CoordinatorProtocol.ListJobs;
-import io.tessera.protocol.coordinator.CoordinatorProtocol.Local;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.LeaseReply;
+import io.tessera.protocol.coordinator.CoordinatorProtocol.Local;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.NoLease;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.ReleaseLease;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.ReportCorruptCheckpoint;
-import io.tessera.protocol.coordinator.CoordinatorProtocol.RequestCheckpoint;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.RequestLease;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.ResolveShardRecovery;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.ShardRecoveryPlan;
-import io.tessera.protocol.coordinator.CoordinatorProtocol.SubmitJob;
-import io.tessera.protocol.coordinator.CoordinatorProtocol.AccumulationPlan;
+import io.tessera.protocol.coordinator.CoordinatorProtocol.TrainingCurve;
+import io.tessera.protocol.coordinator.CoordinatorProtocol.WorkerInfo;
+import io.tessera.protocol.coordinator.CoordinatorProtocol.WorkerList;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.WorkerShare;
+import io.tessera.protocol.coordinator.CoordinatorProtocol;
 import io.tessera.protocol.ps.ShardProtocol;
 import io.tessera.protocol.spec.StageKind;
 import io.tessera.protocol.spec.TrainingMode;
-import io.tessera.protocol.worker.WorkerProtocol;
 import io.tessera.protocol.worker.WorkerProtocol.EvaluationReport;
 import io.tessera.protocol.worker.WorkerProtocol.ModelInitialized;
+import io.tessera.protocol.worker.WorkerProtocol;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -265,7 +265,7 @@ public final class Coordinator
         .onCommand(FlushLeases.class, this::onFlushLeases)
         .onCommand(ServeParked.class, this::onServeParked)
         .onCommand(SubmitJob.class, this::onSubmitJob)
-        .onCommand(CoordinatorProtocol.SubmitPipeline.class, this::onSubmitPipeline)
+        .onCommand(AdminProtocol.SubmitPipeline.class, this::onSubmitPipeline)
         .onCommand(GetJobStatus.class, this::onGetJobStatus)
         .onCommand(ListJobs.class, this::onListJobs)
         .onCommand(GetAccumulationHistory.class, this::onGetAccumulationHistory)
@@ -285,7 +285,7 @@ public final class Coordinator
         .onCommand(DrainWorkers.class, this::onDrainWorkers)
         .onCommand(DrainCompleted.class, this::onDrainCompleted)
         .onCommand(SetGlobalBatch.class, this::onSetGlobalBatch)
-        .onCommand(CoordinatorProtocol.CancelJob.class, this::onCancelJob)
+        .onCommand(AdminProtocol.CancelJob.class, this::onCancelJob)
         .onCommand(AdminProtocol.PauseJob.class, this::onPauseJob)
         .onCommand(AdminProtocol.ResumeJob.class, this::onResumeJob)
         .onCommand(AdminProtocol.RestoreCheckpoint.class, this::onRestoreCheckpoint)
@@ -293,7 +293,7 @@ public final class Coordinator
         .onCommand(AdminProtocol.SetLearningRate.class, this::onSetLearningRate)
         .onCommand(ListWorkers.class, this::onListWorkers)
         .onCommand(GetTrainingCurve.class, this::onGetTrainingCurve)
-        .onCommand(CoordinatorProtocol.GetShardStatuses.class, this::onGetShardStatuses)
+        .onCommand(AdminProtocol.GetShardStatuses.class, this::onGetShardStatuses)
         .onCommand(FleetReport.CheckpointSaved.class, this::onCheckpointSaved)
         .onCommand(FleetReport.CheckpointFailed.class, this::onCheckpointFailed)
         .onCommand(FleetReport.EpochReached.class, this::onEpochReached)
@@ -393,7 +393,7 @@ public final class Coordinator
   }
 
   private ReplyEffect<CoordinatorEvent, CoordinatorState> onSubmitPipeline(
-      CoordinatorState state, CoordinatorProtocol.SubmitPipeline command) {
+      CoordinatorState state, AdminProtocol.SubmitPipeline command) {
     List<JobSubmitted> stages = Stages.submitted(state, command.pipeline(), System.currentTimeMillis());
     List<String> jobIds = stages.stream().map(JobSubmitted::jobId).toList();
     String pipelineId = "job-" + state.nextJobNumber();
@@ -471,7 +471,7 @@ public final class Coordinator
    * and stops its shards.
    */
   private ReplyEffect<CoordinatorEvent, CoordinatorState> onCancelJob(
-      CoordinatorState state, CoordinatorProtocol.CancelJob command) {
+      CoordinatorState state, AdminProtocol.CancelJob command) {
     JobControl.Decision decision = JobControl.cancel(state, command.jobId(), System.currentTimeMillis());
     if (decision.isRefused()) {
       return Effect().reply(command.replyTo(), StatusReply.error(refusal(state, command.jobId(), decision)));
@@ -1146,7 +1146,7 @@ public final class Coordinator
 
   /** Asks every shard of the job for its counters, off the actor, and answers with all of them. */
   private ReplyEffect<CoordinatorEvent, CoordinatorState> onGetShardStatuses(
-      CoordinatorState state, CoordinatorProtocol.GetShardStatuses command) {
+      CoordinatorState state, AdminProtocol.GetShardStatuses command) {
     Optional<JobRun> job = state.job(command.jobId());
     if (job.isEmpty()) {
       return Effect().reply(command.replyTo(), StatusReply.error("no job " + command.jobId()));

@@ -8,8 +8,9 @@ import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import com.typesafe.config.ConfigValueFactory;
 import io.tessera.deploy.reference.ReferenceTrainer;
-import io.tessera.protocol.coordinator.CoordinatorProtocol;
+import io.tessera.protocol.coordinator.AdminProtocol;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.JobStatus;
+import io.tessera.protocol.coordinator.CoordinatorProtocol;
 import io.tessera.protocol.spec.JobSpec;
 import io.tessera.protocol.spec.JobSpecParser;
 import io.tessera.worker.data.FashionMnist;
@@ -294,7 +295,7 @@ final class BenchCommand {
     ActorRef<CoordinatorProtocol.Command> coordinator = TesseraNode.coordinator(system);
     String jobId =
         AskPattern.<CoordinatorProtocol.Command, CoordinatorProtocol.JobAccepted>askWithStatus(
-                coordinator, replyTo -> new CoordinatorProtocol.SubmitJob(spec, replyTo), ASK, system.scheduler())
+                coordinator, replyTo -> new AdminProtocol.SubmitJob(spec, replyTo), ASK, system.scheduler())
             .toCompletableFuture()
             .join()
             .jobId();
@@ -304,7 +305,7 @@ final class BenchCommand {
       pause(POLL_MILLIS);
       JobStatus status =
           AskPattern.<CoordinatorProtocol.Command, JobStatus>askWithStatus(
-                  coordinator, replyTo -> new CoordinatorProtocol.GetJobStatus(jobId, replyTo), ASK, system.scheduler())
+                  coordinator, replyTo -> new AdminProtocol.GetJobStatus(jobId, replyTo), ASK, system.scheduler())
               .toCompletableFuture()
               .join();
       if (firstSamples < 0 && status.samplesDone() > 0) {

@@ -9,9 +9,10 @@ import akka.cluster.typed.Join;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import com.typesafe.config.ConfigValueFactory;
-import io.tessera.protocol.coordinator.CoordinatorProtocol;
+import io.tessera.protocol.coordinator.AdminProtocol;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.JobStatus;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.MemberResult;
+import io.tessera.protocol.coordinator.CoordinatorProtocol;
 import io.tessera.protocol.spec.JobSpec;
 import io.tessera.protocol.spec.JobSpecParser;
 import io.tessera.protocol.spec.PipelineSpec;
@@ -137,7 +138,7 @@ final class DemoCommand {
     long start = System.nanoTime();
     CoordinatorProtocol.PipelineAccepted accepted =
         AskPattern.<CoordinatorProtocol.Command, CoordinatorProtocol.PipelineAccepted>askWithStatus(
-                coordinator, replyTo -> new CoordinatorProtocol.SubmitPipeline(spec, replyTo), ASK, system.scheduler())
+                coordinator, replyTo -> new AdminProtocol.SubmitPipeline(spec, replyTo), ASK, system.scheduler())
             .toCompletableFuture()
             .join();
     int exit = 0;
@@ -214,7 +215,7 @@ final class DemoCommand {
       long start,
       CompletableFuture<JobStatus> finished) {
     AskPattern.<CoordinatorProtocol.Command, JobStatus>askWithStatus(
-            coordinator, replyTo -> new CoordinatorProtocol.GetJobStatus(jobId, replyTo), ASK, system.scheduler())
+            coordinator, replyTo -> new AdminProtocol.GetJobStatus(jobId, replyTo), ASK, system.scheduler())
         .whenComplete(
             (status, failure) -> {
               if (failure != null) {

@@ -10,6 +10,7 @@ import akka.actor.testkit.typed.javadsl.ActorTestKit;
 import akka.actor.testkit.typed.javadsl.TestProbe;
 import akka.actor.typed.ActorRefResolver;
 import io.tessera.protocol.TesseraSerializable;
+import io.tessera.protocol.coordinator.AdminProtocol;
 import io.tessera.protocol.coordinator.CoordinatorProtocol;
 import java.util.List;
 import org.junit.jupiter.api.AfterAll;
@@ -78,8 +79,8 @@ class WireRoundTripTest {
             "akka://WireRoundTripTest@127.0.0.1:" + address.getPort().get() + "/"),
         serialized);
 
-    CoordinatorProtocol.ListJobs copy =
-        WireRoundTrip.roundTrip(testKit.system(), new CoordinatorProtocol.ListJobs(probe.getRef()));
+    AdminProtocol.ListJobs copy =
+        WireRoundTrip.roundTrip(testKit.system(), new AdminProtocol.ListJobs(probe.getRef()));
     assertEquals(probe.getRef(), copy.replyTo());
     CoordinatorProtocol.JobList reply = new CoordinatorProtocol.JobList(List.of());
     copy.replyTo().tell(reply);

@@ -8,19 +8,20 @@ import akka.actor.typed.ActorRef;
 import akka.actor.typed.ActorSystem;
 import akka.actor.typed.javadsl.AskPattern;
 import akka.cluster.MemberStatus;
+import akka.cluster.sharding.ShardRegion.CurrentShardRegionState;
+import akka.cluster.sharding.typed.GetShardRegionState;
+import akka.cluster.sharding.typed.javadsl.ClusterSharding;
 import akka.cluster.typed.Cluster;
 import akka.cluster.typed.Join;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import io.tessera.deploy.NodeGuardian;
 import io.tessera.deploy.TesseraNode;
-import akka.cluster.sharding.ShardRegion.CurrentShardRegionState;
-import akka.cluster.sharding.typed.GetShardRegionState;
-import akka.cluster.sharding.typed.javadsl.ClusterSharding;
-import io.tessera.protocol.coordinator.CoordinatorProtocol;
-import io.tessera.protocol.ps.ShardProtocol;
+import io.tessera.protocol.coordinator.AdminProtocol;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.AccumulationHistory;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.JobStatus;
+import io.tessera.protocol.coordinator.CoordinatorProtocol;
+import io.tessera.protocol.ps.ShardProtocol;
 import io.tessera.protocol.spec.JobSpec;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -30,9 +31,9 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
-import java.util.Set;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.function.Predicate;
 
 /**
@@ -157,7 +158,7 @@ final class TestCluster implements AutoCloseable {
   /** The coordinator's audit log: every acknowledged operator command, oldest first. */
   List<CoordinatorProtocol.AuditRecord> auditLog() {
     return AskPattern.<CoordinatorProtocol.Command, CoordinatorProtocol.AuditLog>ask(
-            coordinator, CoordinatorProtocol.GetAuditLog::new, ASK, seedNode().scheduler())
+            coordinator, AdminProtocol.GetAuditLog::new, ASK, seedNode().scheduler())
         .toCompletableFuture()
         .join()
         .records();
@@ -166,7 +167,7 @@ final class TestCluster implements AutoCloseable {
   /** Has the job take a checkpoint now; returns its id. */
   long requestCheckpoint(String jobId) {
     return AskPattern.<CoordinatorProtocol.Command, CoordinatorProtocol.CheckpointRequested>askWithStatus(
-            coordinator, replyTo -> new CoordinatorProtocol.RequestCheckpoint(jobId, replyTo), ASK, seedNode().scheduler())
+            coordinator, replyTo -> new AdminProtocol.RequestCheckpoint(jobId, replyTo), ASK, seedNode().scheduler())
         .toCompletableFuture()
         .join()
         .checkpointId();
@@ -174,7 +175,7 @@ final class TestCluster implements AutoCloseable {
 
   String submit(JobSpec spec) {
     return AskPattern.<CoordinatorProtocol.Command, CoordinatorProtocol.JobAccepted>askWithStatus(
-            coordinator, replyTo -> new CoordinatorProtocol.SubmitJob(spec, replyTo), ASK, seedNode().scheduler())
+            coordinator, replyTo -> new AdminProtocol.SubmitJob(spec, replyTo), ASK, seedNode().scheduler())
         .toCompletableFuture()
         .join()
         .jobId();
@@ -183,7 +184,7 @@ final class TestCluster implements AutoCloseable {
   /** Submits a pipeline; returns its stages' job ids, in order. */
   List<String> submit(io.tessera.protocol.spec.PipelineSpec pipeline) {
     return AskPattern.<CoordinatorProtocol.Command, CoordinatorProtocol.PipelineAccepted>askWithStatus(
-            coordinator, replyTo -> new CoordinatorProtocol.SubmitPipeline(pipeline, replyTo), ASK, seedNode().scheduler())
+            coordinator, replyTo -> new AdminProtocol.SubmitPipeline(pipeline, replyTo), ASK, seedNode().scheduler())
         .toCompletableFuture()
         .join()
         .jobIds();
@@ -192,7 +193,7 @@ final class TestCluster implements AutoCloseable {
   /** Cancels a job (or every unfinished stage of a pipeline); returns the ids cancelled. */
   List<String> cancel(String jobId) {
     return AskPattern.<CoordinatorProtocol.Command, CoordinatorProtocol.JobCancelled>askWithStatus(
-            coordinator, replyTo -> new CoordinatorProtocol.CancelJob(jobId, replyTo), ASK, seedNode().scheduler())
+            coordinator, replyTo -> new AdminProtocol.CancelJob(jobId, replyTo), ASK, seedNode().scheduler())
         .toCompletableFuture()
         .join()
         .jobIds();
@@ -208,7 +209,7 @@ final class TestCluster implements AutoCloseable {
   /** Every job the coordinator keeps, oldest first. */
   List<JobStatus> jobs() {
     return AskPattern.<CoordinatorProtocol.Command, CoordinatorProtocol.JobList>ask(
-            coordinator, CoordinatorProtocol.ListJobs::new, ASK, seedNode().scheduler())
+            coordinator, AdminProtocol.ListJobs::new, ASK, seedNode().scheduler())
         .toCompletableFuture()
         .join()
         .jobs();
@@ -216,7 +217,7 @@ final class TestCluster implements AutoCloseable {
 
   JobStatus status(String jobId) {
     return AskPattern.<CoordinatorProtocol.Command, JobStatus>askWithStatus(
-            coordinator, replyTo -> new CoordinatorProtocol.GetJobStatus(jobId, replyTo), ASK, seedNode().scheduler())
+            coordinator, replyTo -> new AdminProtocol.GetJobStatus(jobId, replyTo), ASK, seedNode().scheduler())
         .toCompletableFuture()
         .join();
   }
@@ -224,7 +225,7 @@ final class TestCluster implements AutoCloseable {
   AccumulationHistory accumulationHistory(String jobId) {
     return AskPattern.<CoordinatorProtocol.Command, AccumulationHistory>askWithStatus(
             coordinator,
-            replyTo -> new CoordinatorProtocol.GetAccumulationHistory(jobId, replyTo),
+            replyTo -> new AdminProtocol.GetAccumulationHistory(jobId, replyTo),
             ASK,
             seedNode().scheduler())
         .toCompletableFuture()
@@ -235,7 +236,7 @@ final class TestCluster implements AutoCloseable {
   List<Double> trainingCurve(String jobId, int member) {
     return AskPattern.<CoordinatorProtocol.Command, CoordinatorProtocol.TrainingCurve>askWithStatus(
             coordinator,
-            replyTo -> new CoordinatorProtocol.GetTrainingCurve(jobId, member, replyTo),
+            replyTo -> new AdminProtocol.GetTrainingCurve(jobId, member, replyTo),
             ASK,
             seedNode().scheduler())
         .toCompletableFuture()
@@ -246,7 +247,7 @@ final class TestCluster implements AutoCloseable {
   /** The coordinator's view of the workers, drained ones included. */
   List<CoordinatorProtocol.WorkerInfo> workers() {
     return AskPattern.<CoordinatorProtocol.Command, CoordinatorProtocol.WorkerList>ask(
-            coordinator, CoordinatorProtocol.ListWorkers::new, ASK, seedNode().scheduler())
+            coordinator, AdminProtocol.ListWorkers::new, ASK, seedNode().scheduler())
         .toCompletableFuture()
         .join()
         .workers();

@@ -16,6 +16,8 @@ import static akka.http.javadsl.server.Directives.post;
 import akka.actor.typed.ActorRef;
 import akka.actor.typed.ActorSystem;
 import akka.actor.typed.javadsl.AskPattern;
+import akka.cluster.sharding.typed.GetClusterShardingStats;
+import akka.cluster.sharding.typed.javadsl.ClusterSharding;
 import akka.http.javadsl.Http;
 import akka.http.javadsl.HttpsConnectionContext;
 import akka.http.javadsl.ServerBinding;
@@ -28,20 +30,18 @@ import akka.http.javadsl.server.PathMatchers;
 import akka.http.javadsl.server.Route;
 import akka.http.javadsl.unmarshalling.Unmarshaller;
 import akka.pattern.StatusReply;
-import akka.cluster.sharding.typed.GetClusterShardingStats;
-import akka.cluster.sharding.typed.javadsl.ClusterSharding;
 import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.core.json.JsonWriteFeature;
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import io.tessera.protocol.coordinator.AdminProtocol;
-import io.tessera.protocol.ps.ShardProtocol;
 import io.tessera.protocol.coordinator.CoordinatorProtocol;
-import io.tessera.protocol.spec.PipelineSpec;
+import io.tessera.protocol.ps.ShardProtocol;
 import io.tessera.protocol.spec.JobSpecParser;
+import io.tessera.protocol.spec.PipelineSpec;
 import io.tessera.protocol.spec.SpecException;
-import java.security.MessageDigest;
 import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -246,7 +246,7 @@ public final class AdminHttpServer {
     CompletionStage<CoordinatorProtocol.PipelineAccepted> accepted =
         AskPattern.askWithStatus(
             coordinator,
-            replyTo -> new CoordinatorProtocol.SubmitPipeline(pipeline, replyTo),
+            replyTo -> new AdminProtocol.SubmitPipeline(pipeline, replyTo),
             settings.askTimeout(),
             system.scheduler());
     // jobId: the pipeline's id (the job's own id when it has one stage); jobIds: every stage's.
@@ -257,7 +257,7 @@ public final class AdminHttpServer {
   private CompletionStage<HttpResponse> listJobs() {
     CompletionStage<CoordinatorProtocol.JobList> jobs =
         AskPattern.ask(
-            coordinator, CoordinatorProtocol.ListJobs::new, settings.askTimeout(), system.scheduler());
+            coordinator, AdminProtocol.ListJobs::new, settings.askTimeout(), system.scheduler());
     return respond(jobs, StatusCodes.OK, CoordinatorProtocol.JobList::jobs);
   }
 
@@ -265,7 +265,7 @@ public final class AdminHttpServer {
     CompletionStage<CoordinatorProtocol.JobStatus> status =
         AskPattern.askWithStatus(
             coordinator,
-            replyTo -> new CoordinatorProtocol.GetJobStatus(jobId, replyTo),
+            replyTo -> new AdminProtocol.GetJobStatus(jobId, replyTo),
             settings.askTimeout(),
             system.scheduler());
     return respond(status, StatusCodes.OK, s -> s);
@@ -275,7 +275,7 @@ public final class AdminHttpServer {
     CompletionStage<CoordinatorProtocol.AccumulationHistory> history =
         AskPattern.askWithStatus(
             coordinator,
-            replyTo -> new CoordinatorProtocol.GetAccumulationHistory(jobId, replyTo),
+            replyTo -> new AdminProtocol.GetAccumulationHistory(jobId, replyTo),
             settings.askTimeout(),
             system.scheduler());
     return respond(history, StatusCodes.OK, h -> h);
@@ -285,7 +285,7 @@ public final class AdminHttpServer {
     CompletionStage<CoordinatorProtocol.CheckpointRequested> requested =
         AskPattern.askWithStatus(
             coordinator,
-            replyTo -> new CoordinatorProtocol.RequestCheckpoint(jobId, replyTo),
+            replyTo -> new AdminProtocol.RequestCheckpoint(jobId, replyTo),
             settings.askTimeout(),
             system.scheduler());
     return respond(requested, StatusCodes.ACCEPTED, r -> r);
@@ -295,7 +295,7 @@ public final class AdminHttpServer {
     CompletionStage<CoordinatorProtocol.JobCancelled> cancelled =
         AskPattern.askWithStatus(
             coordinator,
-            replyTo -> new CoordinatorProtocol.CancelJob(jobId, replyTo),
+            replyTo -> new AdminProtocol.CancelJob(jobId, replyTo),
             settings.askTimeout(),
             system.scheduler());
     // An unknown job is not found; one that has finished already is a conflict.
@@ -452,7 +452,7 @@ public final class AdminHttpServer {
 
   private CompletionStage<HttpResponse> listWorkers() {
     CompletionStage<CoordinatorProtocol.WorkerList> workers =
-        AskPattern.ask(coordinator, CoordinatorProtocol.ListWorkers::new, settings.askTimeout(), system.scheduler());
+        AskPattern.ask(coordinator, AdminProtocol.ListWorkers::new, settings.askTimeout(), system.scheduler());
     return respond(workers, StatusCodes.OK, CoordinatorProtocol.WorkerList::workers);
   }
 
@@ -473,7 +473,7 @@ public final class AdminHttpServer {
     CompletionStage<CoordinatorProtocol.DrainStarted> started =
         AskPattern.askWithStatus(
             coordinator,
-            replyTo -> new CoordinatorProtocol.DrainWorkers(chosen, replyTo),
+            replyTo -> new AdminProtocol.DrainWorkers(chosen, replyTo),
             settings.askTimeout(),
             system.scheduler());
     return completeWithFuture(respond(started, StatusCodes.ACCEPTED, s -> s, StatusCodes.BAD_REQUEST));
@@ -495,7 +495,7 @@ public final class AdminHttpServer {
     CompletionStage<CoordinatorProtocol.GlobalBatchSet> set =
         AskPattern.askWithStatus(
             coordinator,
-            replyTo -> new CoordinatorProtocol.SetGlobalBatch(jobId, globalBatch, replyTo),
+            replyTo -> new AdminProtocol.SetGlobalBatch(jobId, globalBatch, replyTo),
             settings.askTimeout(),
             system.scheduler());
     return completeWithFuture(respond(set, StatusCodes.OK, s -> s, StatusCodes.BAD_REQUEST));
@@ -512,7 +512,7 @@ public final class AdminHttpServer {
     CompletionStage<CoordinatorProtocol.TrainingCurve> curve =
         AskPattern.askWithStatus(
             coordinator,
-            replyTo -> new CoordinatorProtocol.GetTrainingCurve(jobId, index, replyTo),
+            replyTo -> new AdminProtocol.GetTrainingCurve(jobId, index, replyTo),
             settings.askTimeout(),
             system.scheduler());
     return respond(curve, StatusCodes.OK, c -> c);
@@ -522,7 +522,7 @@ public final class AdminHttpServer {
     CompletionStage<CoordinatorProtocol.ShardStatuses> statuses =
         AskPattern.askWithStatus(
             coordinator,
-            replyTo -> new CoordinatorProtocol.GetShardStatuses(jobId, replyTo),
+            replyTo -> new AdminProtocol.GetShardStatuses(jobId, replyTo),
             settings.askTimeout(),
             system.scheduler());
     return respond(statuses, StatusCodes.OK, CoordinatorProtocol.ShardStatuses::shards);
@@ -530,7 +530,7 @@ public final class AdminHttpServer {
 
   private CompletionStage<HttpResponse> auditLog() {
     CompletionStage<CoordinatorProtocol.AuditLog> log =
-        AskPattern.ask(coordinator, CoordinatorProtocol.GetAuditLog::new, settings.askTimeout(), system.scheduler());
+        AskPattern.ask(coordinator, AdminProtocol.GetAuditLog::new, settings.askTimeout(), system.scheduler());
     return respond(log, StatusCodes.OK, CoordinatorProtocol.AuditLog::records);
   }
 

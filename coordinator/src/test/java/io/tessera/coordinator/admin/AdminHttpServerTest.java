@@ -14,6 +14,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.tessera.coordinator.Coordinator;
 import io.tessera.coordinator.CoordinatorSettings;
 import io.tessera.coordinator.TestingJournal;
+import io.tessera.protocol.coordinator.AdminProtocol;
 import io.tessera.protocol.coordinator.CoordinatorProtocol;
 import io.tessera.protocol.ps.ShardProtocol;
 import io.tessera.protocol.spec.JobSpecParser;
@@ -413,8 +414,8 @@ class AdminHttpServerTest {
     ServerBinding probed = bind(coordinator.getRef(), Duration.ofMillis(500));
     try {
       CompletableFuture<HttpResponse<String>> created = sendAsync(post(probed, VALID_SPEC));
-      CoordinatorProtocol.SubmitPipeline submit =
-          coordinator.expectMessageClass(CoordinatorProtocol.SubmitPipeline.class, TIMEOUT);
+      AdminProtocol.SubmitPipeline submit =
+          coordinator.expectMessageClass(AdminProtocol.SubmitPipeline.class, TIMEOUT);
       assertEquals(JobSpecParser.parsePipeline(VALID_SPEC), submit.pipeline());
       submit.replyTo().tell(StatusReply.success(new CoordinatorProtocol.PipelineAccepted("job-77", List.of("job-77"))));
       HttpResponse<String> response = created.get(TIMEOUT.toSeconds(), TimeUnit.SECONDS);
@@ -424,8 +425,8 @@ class AdminHttpServerTest {
 
       // The probe never answers the status request: the ask times out and the front says so.
       CompletableFuture<HttpResponse<String>> status = sendAsync(authorized(get(probed, "/api/jobs/job-77")));
-      CoordinatorProtocol.GetJobStatus asked =
-          coordinator.expectMessageClass(CoordinatorProtocol.GetJobStatus.class, TIMEOUT);
+      AdminProtocol.GetJobStatus asked =
+          coordinator.expectMessageClass(AdminProtocol.GetJobStatus.class, TIMEOUT);
       assertEquals("job-77", asked.jobId());
       HttpResponse<String> silent = status.get(TIMEOUT.toSeconds(), TimeUnit.SECONDS);
       assertEquals(503, silent.statusCode());
@@ -442,8 +443,8 @@ class AdminHttpServerTest {
     ServerBinding probed = bind(coordinator.getRef(), Duration.ofSeconds(5));
     try {
       CompletableFuture<HttpResponse<String>> accepted = sendAsync(postCheckpoint(probed, "job-3"));
-      CoordinatorProtocol.RequestCheckpoint request =
-          coordinator.expectMessageClass(CoordinatorProtocol.RequestCheckpoint.class, TIMEOUT);
+      AdminProtocol.RequestCheckpoint request =
+          coordinator.expectMessageClass(AdminProtocol.RequestCheckpoint.class, TIMEOUT);
       assertEquals("job-3", request.jobId());
       request.replyTo().tell(StatusReply.success(new CoordinatorProtocol.CheckpointRequested("job-3", 7)));
 
@@ -524,7 +525,7 @@ class AdminHttpServerTest {
     try {
       CompletableFuture<HttpResponse<String>> listed = sendAsync(authorized(get(probed, "/api/workers")));
       coordinator
-          .expectMessageClass(CoordinatorProtocol.ListWorkers.class, TIMEOUT)
+          .expectMessageClass(AdminProtocol.ListWorkers.class, TIMEOUT)
           .replyTo()
           .tell(
               new CoordinatorProtocol.WorkerList(
@@ -574,8 +575,8 @@ class AdminHttpServerTest {
       String target = "akka://tessera@10.0.0.7:25520";
       CompletableFuture<HttpResponse<String>> accepted =
           sendAsync(postJson(probed, "/api/drain", "{\"target\": \"" + target + "\"}"));
-      CoordinatorProtocol.DrainWorkers drain =
-          coordinator.expectMessageClass(CoordinatorProtocol.DrainWorkers.class, TIMEOUT);
+      AdminProtocol.DrainWorkers drain =
+          coordinator.expectMessageClass(AdminProtocol.DrainWorkers.class, TIMEOUT);
       assertEquals(target, drain.target());
       drain.replyTo().tell(StatusReply.success(new CoordinatorProtocol.DrainStarted(List.of("w-1", "w-2"))));
 
@@ -616,8 +617,8 @@ class AdminHttpServerTest {
     try {
       CompletableFuture<HttpResponse<String>> set =
           sendAsync(postJson(probed, "/api/jobs/job-3/global-batch", "{\"globalBatch\": 256}"));
-      CoordinatorProtocol.SetGlobalBatch asked =
-          coordinator.expectMessageClass(CoordinatorProtocol.SetGlobalBatch.class, TIMEOUT);
+      AdminProtocol.SetGlobalBatch asked =
+          coordinator.expectMessageClass(AdminProtocol.SetGlobalBatch.class, TIMEOUT);
       assertEquals("job-3", asked.jobId());
       assertEquals(256, asked.globalBatch());
       asked.replyTo().tell(StatusReply.success(new CoordinatorProtocol.GlobalBatchSet("job-3", 256, 2.0)));
@@ -646,8 +647,8 @@ class AdminHttpServerTest {
     ServerBinding probed = bind(coordinator.getRef(), Duration.ofSeconds(5));
     try {
       CompletableFuture<HttpResponse<String>> byDefault = sendAsync(authorized(get(probed, "/api/jobs/job-3/curve")));
-      CoordinatorProtocol.GetTrainingCurve first =
-          coordinator.expectMessageClass(CoordinatorProtocol.GetTrainingCurve.class, TIMEOUT);
+      AdminProtocol.GetTrainingCurve first =
+          coordinator.expectMessageClass(AdminProtocol.GetTrainingCurve.class, TIMEOUT);
       assertEquals("job-3", first.jobId());
       assertEquals(0, first.member(), "member 0 unless asked");
       first.replyTo().tell(StatusReply.success(new CoordinatorProtocol.TrainingCurve("job-3", 0, List.of())));
@@ -655,8 +656,8 @@ class AdminHttpServerTest {
 
       CompletableFuture<HttpResponse<String>> curve =
           sendAsync(authorized(get(probed, "/api/jobs/job-3/curve?member=2")));
-      CoordinatorProtocol.GetTrainingCurve asked =
-          coordinator.expectMessageClass(CoordinatorProtocol.GetTrainingCurve.class, TIMEOUT);
+      AdminProtocol.GetTrainingCurve asked =
+          coordinator.expectMessageClass(AdminProtocol.GetTrainingCurve.class, TIMEOUT);
       assertEquals(2, asked.member());
       asked.replyTo().tell(
           StatusReply.success(new CoordinatorProtocol.TrainingCurve("job-3", 2, List.of(2.25, 1.5, Double.NaN))));
@@ -685,8 +686,8 @@ class AdminHttpServerTest {
     ServerBinding probed = bind(coordinator.getRef(), Duration.ofSeconds(5));
     try {
       CompletableFuture<HttpResponse<String>> listed = sendAsync(authorized(get(probed, "/api/jobs/job-3/shards")));
-      CoordinatorProtocol.GetShardStatuses asked =
-          coordinator.expectMessageClass(CoordinatorProtocol.GetShardStatuses.class, TIMEOUT);
+      AdminProtocol.GetShardStatuses asked =
+          coordinator.expectMessageClass(AdminProtocol.GetShardStatuses.class, TIMEOUT);
       assertEquals("job-3", asked.jobId());
       asked.replyTo().tell(
           StatusReply.success(

@@ -3,11 +3,26 @@ package io.tessera.protocol.coordinator;
 import akka.actor.typed.ActorRef;
 import akka.pattern.StatusReply;
 import io.tessera.protocol.TesseraSerializable;
+import io.tessera.protocol.coordinator.CoordinatorProtocol.AccumulationHistory;
+import io.tessera.protocol.coordinator.CoordinatorProtocol.AuditLog;
+import io.tessera.protocol.coordinator.CoordinatorProtocol.CheckpointRequested;
+import io.tessera.protocol.coordinator.CoordinatorProtocol.DrainStarted;
+import io.tessera.protocol.coordinator.CoordinatorProtocol.GlobalBatchSet;
+import io.tessera.protocol.coordinator.CoordinatorProtocol.JobAccepted;
+import io.tessera.protocol.coordinator.CoordinatorProtocol.JobCancelled;
+import io.tessera.protocol.coordinator.CoordinatorProtocol.JobList;
+import io.tessera.protocol.coordinator.CoordinatorProtocol.JobStatus;
+import io.tessera.protocol.coordinator.CoordinatorProtocol.PipelineAccepted;
+import io.tessera.protocol.coordinator.CoordinatorProtocol.ShardStatuses;
+import io.tessera.protocol.coordinator.CoordinatorProtocol.TrainingCurve;
+import io.tessera.protocol.coordinator.CoordinatorProtocol.WorkerList;
+import io.tessera.protocol.spec.JobSpec;
 import java.util.List;
 
 /**
- * What operators ask of a job's life, as opposed to what workers and shards say while it trains
- * ({@link CoordinatorProtocol}). The coordinator answers every command with a {@link StatusReply}
+ * What operators ask of the coordinator (jobs, their checkpoints, workers, the audit log), apart
+ * from what workers and shards say to it while a job trains ({@link CoordinatorProtocol}); the
+ * answers' data types (job status, worker listing, ...) live there. The coordinator answers every command with a {@link StatusReply}
  * whose error says what was wrong (an unknown job, a job in a state that does not allow it), and
  * journals and audits each one it acknowledges, so that none is lost in a fail-over.
  *
@@ -19,7 +34,98 @@ public final class AdminProtocol {
 
   /** The operator commands, served by the coordinator next to the commands of the training protocol. */
   public sealed interface Command extends CoordinatorProtocol.Command
-      permits PauseJob, ResumeJob, RestoreCheckpoint, ListCheckpoints, SetLearningRate {}
+      permits SubmitJob,
+          SubmitPipeline,
+          GetJobStatus,
+          ListJobs,
+          GetAccumulationHistory,
+          RequestCheckpoint,
+          CancelJob,
+          GetAuditLog,
+          DrainWorkers,
+          SetGlobalBatch,
+          ListWorkers,
+          GetTrainingCurve,
+          GetShardStatuses,
+          PauseJob,
+          ResumeJob,
+          RestoreCheckpoint,
+          ListCheckpoints,
+          SetLearningRate {}
+
+  /** Queues a job; replies {@link JobAccepted} with the id it will be known by. */
+  public record SubmitJob(JobSpec spec, ActorRef<StatusReply<JobAccepted>> replyTo)
+      implements Command {}
+
+  /**
+   * Queues a job of several stages, run in order; replies {@link PipelineAccepted} with the id of
+   * each stage's job ({@code job-N.<stage>}). A later stage fails if a stage it builds on failed.
+   */
+  public record SubmitPipeline(
+      io.tessera.protocol.spec.PipelineSpec pipeline, ActorRef<StatusReply<PipelineAccepted>> replyTo)
+      implements Command {}
+
+  /** Replies the {@link JobStatus} of one job, or an error naming the unknown id. */
+  public record GetJobStatus(String jobId, ActorRef<StatusReply<JobStatus>> replyTo)
+      implements Command {}
+
+  /** Replies every known job's {@link JobStatus}, oldest first. */
+  public record ListJobs(ActorRef<JobList> replyTo) implements Command {}
+
+  /** Replies the {@link AccumulationHistory} of a job: every plan of k's it handed out. */
+  public record GetAccumulationHistory(
+      String jobId, ActorRef<StatusReply<AccumulationHistory>> replyTo) implements Command {}
+
+  /** An operator asks for a checkpoint now; replies the id of the checkpoint started. */
+  public record RequestCheckpoint(String jobId, ActorRef<StatusReply<CheckpointRequested>> replyTo)
+      implements Command {}
+
+  /**
+   * An operator stops a job that is queued or running: its leases end (workers drop them without
+   * pushing), its parameter shards stop, and it ends {@link JobState#CANCELLED}; journaled and
+   * audited. {@code jobId} may be a pipeline's id ({@code job-N}), which cancels every stage of it
+   * that has not finished. A later stage that reads a cancelled one fails when its turn comes.
+   * Replies {@link JobCancelled} naming the jobs cancelled, or an error naming an unknown or
+   * already finished job.
+   */
+  public record CancelJob(String jobId, ActorRef<StatusReply<JobCancelled>> replyTo) implements Command {}
+
+  /** Replies the {@link AuditLog}: the operator commands the coordinator acknowledged. */
+  public record GetAuditLog(ActorRef<AuditLog> replyTo) implements Command {}
+
+  /**
+   * An operator asks workers to leave: {@code target} is a worker id, or a node address ({@code
+   * akka://tessera@host:port}) for every worker on that node. Each finishes the window it is in,
+   * pushes it, acks what it trained, gives back the rest of its lease and leaves the pool.
+   * Replies {@link DrainStarted}, or an error naming an unknown target.
+   */
+  public record DrainWorkers(String target, ActorRef<StatusReply<DrainStarted>> replyTo) implements Command {}
+
+  /**
+   * An operator changes a running job's global batch. Accumulation counts are re-planned so the
+   * workers' micro-batches add up to the new batch, and the learning rate follows the job's {@code
+   * learning-rate-scaling}. Replies {@link GlobalBatchSet}, or an error (not running, not a
+   * multiple of the micro-batch).
+   */
+  public record SetGlobalBatch(String jobId, int globalBatch, ActorRef<StatusReply<GlobalBatchSet>> replyTo)
+      implements Command {}
+
+  /** Replies the {@link WorkerList}: the live workers and the recently drained ones. */
+  public record ListWorkers(ActorRef<WorkerList> replyTo) implements Command {}
+
+  /**
+   * Replies the {@link TrainingCurve} of one member: the mean training loss of every optimizer
+   * step, in {@code sync} mode (where a step is an exact set of samples); empty in other modes.
+   */
+  public record GetTrainingCurve(String jobId, int member, ActorRef<StatusReply<TrainingCurve>> replyTo)
+      implements Command {}
+
+  /**
+   * Replies the {@link ShardStatuses} of every parameter shard of a job's members (counters:
+   * version, epoch, accepted, stale and duplicate pushes, the workers that pushed), or an error
+   * naming an unknown job or a shard that did not answer.
+   */
+  public record GetShardStatuses(String jobId, ActorRef<StatusReply<ShardStatuses>> replyTo) implements Command {}
 
   /**
    * Stops a queued or running job without ending it: no more leases, the workers drop the ones

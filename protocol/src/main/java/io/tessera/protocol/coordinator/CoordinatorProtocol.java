@@ -14,26 +14,13 @@ public final class CoordinatorProtocol {
 
   /** Everything the coordinator accepts from other nodes. */
   public sealed interface Command extends TesseraSerializable
-      permits SubmitJob,
-          SubmitPipeline,
-          GetJobStatus,
-          ListJobs,
-          GetAccumulationHistory,
-          RequestLease,
+      permits RequestLease,
           CompleteSplit,
           LeaseProgress,
           ReleaseLease,
           ResolveShardRecovery,
           ReportCorruptCheckpoint,
-          RequestCheckpoint,
-          GetAuditLog,
-          DrainWorkers,
           DrainCompleted,
-          SetGlobalBatch,
-          ListWorkers,
-          GetTrainingCurve,
-          GetShardStatuses,
-          CancelJob,
           AdminProtocol.Command,
           Local {}
 
@@ -44,34 +31,16 @@ public final class CoordinatorProtocol {
    */
   public non-sealed interface Local extends Command, akka.actor.NoSerializationVerificationNeeded {}
 
-  /** Queues a job; replies {@link JobAccepted} with the id it will be known by. */
-  public record SubmitJob(JobSpec spec, ActorRef<StatusReply<JobAccepted>> replyTo)
-      implements Command {}
 
   public record JobAccepted(String jobId) implements TesseraSerializable {}
 
-  /**
-   * Queues a job of several stages, run in order; replies {@link PipelineAccepted} with the id of
-   * each stage's job ({@code job-N.<stage>}). A later stage fails if a stage it builds on failed.
-   */
-  public record SubmitPipeline(
-      io.tessera.protocol.spec.PipelineSpec pipeline, ActorRef<StatusReply<PipelineAccepted>> replyTo)
-      implements Command {}
 
   public record PipelineAccepted(String pipelineId, List<String> jobIds) implements TesseraSerializable {}
 
-  /** Replies the {@link JobStatus} of one job, or an error naming the unknown id. */
-  public record GetJobStatus(String jobId, ActorRef<StatusReply<JobStatus>> replyTo)
-      implements Command {}
 
-  /** Replies every known job's {@link JobStatus}, oldest first. */
-  public record ListJobs(ActorRef<JobList> replyTo) implements Command {}
 
   public record JobList(List<JobStatus> jobs) implements TesseraSerializable {}
 
-  /** Replies the {@link AccumulationHistory} of a job: every plan of k's it handed out. */
-  public record GetAccumulationHistory(
-      String jobId, ActorRef<StatusReply<AccumulationHistory>> replyTo) implements Command {}
 
   /** An idle worker asks for work; replies {@link LeaseReply}. */
   public record RequestLease(ActorRef<WorkerProtocol.Command> worker, ActorRef<LeaseReply> replyTo)
@@ -156,21 +125,9 @@ public final class CoordinatorProtocol {
   public record ReportCorruptCheckpoint(
       String jobId, int member, int shard, long checkpointId, String reason) implements Command {}
 
-  /** An operator asks for a checkpoint now; replies the id of the checkpoint started. */
-  public record RequestCheckpoint(String jobId, ActorRef<StatusReply<CheckpointRequested>> replyTo)
-      implements Command {}
 
   public record CheckpointRequested(String jobId, long checkpointId) implements TesseraSerializable {}
 
-  /**
-   * An operator stops a job that is queued or running: its leases end (workers drop them without
-   * pushing), its parameter shards stop, and it ends {@link JobState#CANCELLED}; journaled and
-   * audited. {@code jobId} may be a pipeline's id ({@code job-N}), which cancels every stage of it
-   * that has not finished. A later stage that reads a cancelled one fails when its turn comes.
-   * Replies {@link JobCancelled} naming the jobs cancelled, or an error naming an unknown or
-   * already finished job.
-   */
-  public record CancelJob(String jobId, ActorRef<StatusReply<JobCancelled>> replyTo) implements Command {}
 
   public record JobCancelled(List<String> jobIds) implements TesseraSerializable {
     public JobCancelled {
@@ -178,8 +135,6 @@ public final class CoordinatorProtocol {
     }
   }
 
-  /** Replies the {@link AuditLog}: the operator commands the coordinator acknowledged. */
-  public record GetAuditLog(ActorRef<AuditLog> replyTo) implements Command {}
 
   public record AuditLog(List<AuditRecord> records) implements TesseraSerializable {}
 
@@ -192,33 +147,16 @@ public final class CoordinatorProtocol {
   public record AuditRecord(long sequence, long atMillis, String command, String detail)
       implements TesseraSerializable {}
 
-  /**
-   * An operator asks workers to leave: {@code target} is a worker id, or a node address ({@code
-   * akka://tessera@host:port}) for every worker on that node. Each finishes the window it is in,
-   * pushes it, acks what it trained, gives back the rest of its lease and leaves the pool.
-   * Replies {@link DrainStarted}, or an error naming an unknown target.
-   */
-  public record DrainWorkers(String target, ActorRef<StatusReply<DrainStarted>> replyTo) implements Command {}
 
   public record DrainStarted(List<String> workerIds) implements TesseraSerializable {}
 
   /** A draining worker has acked its work and leaves; it takes no more leases. */
   public record DrainCompleted(ActorRef<WorkerProtocol.Command> worker) implements Command {}
 
-  /**
-   * An operator changes a running job's global batch. Accumulation counts are re-planned so the
-   * workers' micro-batches add up to the new batch, and the learning rate follows the job's {@code
-   * learning-rate-scaling}. Replies {@link GlobalBatchSet}, or an error (not running, not a
-   * multiple of the micro-batch).
-   */
-  public record SetGlobalBatch(String jobId, int globalBatch, ActorRef<StatusReply<GlobalBatchSet>> replyTo)
-      implements Command {}
 
   public record GlobalBatchSet(String jobId, int globalBatch, double learningRateScale)
       implements TesseraSerializable {}
 
-  /** Replies the {@link WorkerList}: the live workers and the recently drained ones. */
-  public record ListWorkers(ActorRef<WorkerList> replyTo) implements Command {}
 
   public record WorkerList(List<WorkerInfo> workers) implements TesseraSerializable {}
 
@@ -234,21 +172,9 @@ public final class CoordinatorProtocol {
       String workerId, String state, int member, int accumulationSteps, int leasesHeld, long drainMillis)
       implements TesseraSerializable {}
 
-  /**
-   * Replies the {@link TrainingCurve} of one member: the mean training loss of every optimizer
-   * step, in {@code sync} mode (where a step is an exact set of samples); empty in other modes.
-   */
-  public record GetTrainingCurve(String jobId, int member, ActorRef<StatusReply<TrainingCurve>> replyTo)
-      implements Command {}
 
   public record TrainingCurve(String jobId, int member, List<Double> stepLosses) implements TesseraSerializable {}
 
-  /**
-   * Replies the {@link ShardStatuses} of every parameter shard of a job's members (counters:
-   * version, epoch, accepted, stale and duplicate pushes, the workers that pushed), or an error
-   * naming an unknown job or a shard that did not answer.
-   */
-  public record GetShardStatuses(String jobId, ActorRef<StatusReply<ShardStatuses>> replyTo) implements Command {}
 
   public record ShardStatuses(String jobId, List<io.tessera.protocol.ps.ShardProtocol.ShardStatus> shards)
       implements TesseraSerializable {}
