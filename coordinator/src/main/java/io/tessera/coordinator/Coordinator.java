@@ -1733,7 +1733,9 @@ public final class Coordinator
         || job.get().pendingCheckpoint().checkpointId() != report.checkpointId()) {
       return Effect().noReply();
     }
-    context.getLog().info("{}: checkpoint {} complete", report.jobId(), report.checkpointId());
+    long tookMillis = Math.max(0, System.currentTimeMillis() - job.get().pendingCheckpoint().startedAtMillis());
+    metrics.checkpointTime.record(tookMillis * 1_000_000);
+    context.getLog().info("{}: checkpoint {} complete in {} ms", report.jobId(), report.checkpointId(), tookMillis);
     return Effect()
         .persist(
             new CheckpointCompleted(report.jobId(), report.checkpointId(), report.positions(), settings.checkpointsKept()))

@@ -22,6 +22,8 @@ final class CoordinatorMetrics {
   final Timer leaseBatchWrite = Kamon.timer("tessera_coordinator_lease_batch_write_time").withoutTags();
   /** From a checkpoint falling due to the job being quiescent, when it is started. */
   final Timer checkpointQuiesce = Kamon.timer("tessera_coordinator_checkpoint_quiesce_time").withoutTags();
+  /** From a checkpoint's start to every shard having saved it (a complete checkpoint). */
+  final Timer checkpointTime = Kamon.timer("tessera_coordinator_checkpoint_time").withoutTags();
   /** Snapshots of the coordinator's state that could not be saved. */
   final Counter snapshotFailures = Kamon.counter("tessera_coordinator_snapshot_failures").withoutTags();
   /** From the coordinator starting to its state being recovered, in milliseconds. */
