@@ -25,15 +25,17 @@ final class JournalJobEvents implements JobEventLog {
   private static final int DETAIL_CHARS = 400;
 
   private final ActorSystem<?> system;
-  private final JdbcReadJournal journal;
 
   JournalJobEvents(ActorSystem<?> system) {
     this.system = system;
-    this.journal = PersistenceQuery.get(system).getReadJournalFor(JdbcReadJournal.class, JdbcReadJournal.Identifier());
   }
 
   @Override
   public CompletionStage<List<JobEvent>> read(String jobId, long fromSequenceNr, int limit, boolean withLeases) {
+    // Looked up on the first read, not when the node starts: opening the journal's database from
+    // every coordinator node at start would change which process hosts an embedded H2 file.
+    JdbcReadJournal journal =
+        PersistenceQuery.get(system).getReadJournalFor(JdbcReadJournal.class, JdbcReadJournal.Identifier());
     return journal
         .currentEventsByPersistenceId(Coordinator.NAME, fromSequenceNr, Long.MAX_VALUE)
         .filter(envelope -> concerns(envelope.event(), jobId))
