@@ -173,7 +173,7 @@ final class AdminClient {
 
   private int checkpoint(String jobId, boolean raw) throws IOException, InterruptedException {
     HttpResponse<String> response =
-        send(HttpRequest.newBuilder(base.resolve("api/jobs/" + jobId + "/checkpoint")).POST(HttpRequest.BodyPublishers.noBody()));
+        postToJob(jobId, "checkpoint", null);
     JsonNode body = JSON.readTree(response.body());
     if (response.statusCode() != 202) {
       return failed(response, body);
@@ -184,8 +184,7 @@ final class AdminClient {
 
   /** POST /api/jobs/{id}/{verb}, which answers the ids of the jobs it changed. */
   private int changeJobs(String jobId, String verb, String done, boolean raw) throws IOException, InterruptedException {
-    HttpResponse<String> response =
-        send(HttpRequest.newBuilder(base.resolve("api/jobs/" + jobId + "/" + verb)).POST(HttpRequest.BodyPublishers.noBody()));
+    HttpResponse<String> response = postToJob(jobId, verb, null);
     JsonNode body = JSON.readTree(response.body());
     if (response.statusCode() != 200) {
       return failed(response, body);
@@ -208,7 +207,7 @@ final class AdminClient {
   private int pause(String jobId, boolean withoutCheckpoint, boolean raw) throws IOException, InterruptedException {
     if (!withoutCheckpoint) {
       HttpResponse<String> requested =
-          send(HttpRequest.newBuilder(base.resolve("api/jobs/" + jobId + "/checkpoint")).POST(HttpRequest.BodyPublishers.noBody()));
+          postToJob(jobId, "checkpoint", null);
       JsonNode answer = JSON.readTree(requested.body());
       if (requested.statusCode() == 202) {
         long checkpointId = answer.get("checkpointId").asLong();
@@ -277,11 +276,7 @@ final class AdminClient {
       throw new CommandLine.UsageException("usage: bin/tessera restore JOB CHECKPOINT-ID (see bin/tessera checkpoints JOB)");
     }
     String jobId = line.positional().get(0);
-    String request = "{\"checkpoint\": " + line.positional().get(1) + "}";
-    HttpResponse<String> response =
-        send(
-            HttpRequest.newBuilder(base.resolve("api/jobs/" + jobId + "/restore"))
-                .POST(HttpRequest.BodyPublishers.ofString(request)));
+    HttpResponse<String> response = postToJob(jobId, "restore", "{\"checkpoint\": " + line.positional().get(1) + "}");
     JsonNode body = JSON.readTree(response.body());
     if (response.statusCode() != 200) {
       return failed(response, body);
@@ -393,10 +388,7 @@ final class AdminClient {
     String request =
         JSON.writeValueAsString(
             java.util.Map.of("member", Integer.parseInt(line.positional().get(1)), "learningRate", learningRate));
-    HttpResponse<String> response =
-        send(
-            HttpRequest.newBuilder(base.resolve("api/jobs/" + jobId + "/learning-rate"))
-                .POST(HttpRequest.BodyPublishers.ofString(request)));
+    HttpResponse<String> response = postToJob(jobId, "learning-rate", request);
     JsonNode body = JSON.readTree(response.body());
     if (response.statusCode() != 200) {
       return failed(response, body);
@@ -415,11 +407,8 @@ final class AdminClient {
       throw new CommandLine.UsageException("usage: bin/tessera set-batch JOB GLOBAL-BATCH");
     }
     String jobId = line.positional().get(0);
-    String request = "{\"globalBatch\": " + line.positional().get(1) + "}";
     HttpResponse<String> response =
-        send(
-            HttpRequest.newBuilder(base.resolve("api/jobs/" + jobId + "/global-batch"))
-                .POST(HttpRequest.BodyPublishers.ofString(request)));
+        postToJob(jobId, "global-batch", "{\"globalBatch\": " + line.positional().get(1) + "}");
     JsonNode body = JSON.readTree(response.body());
     if (response.statusCode() != 200) {
       return failed(response, body);
@@ -466,6 +455,14 @@ final class AdminClient {
       line.append(", failure: ").append(status.get("failure").asText());
     }
     return elapsed >= 0 ? String.format("[%5.0fs] ", elapsed) + line : line.toString();
+  }
+
+  /** POST {@code json} (null: no body) to {@code api/jobs/{jobId}/{action}}. */
+  private HttpResponse<String> postToJob(String jobId, String action, String json)
+      throws IOException, InterruptedException {
+    return send(
+        HttpRequest.newBuilder(base.resolve("api/jobs/" + jobId + "/" + action))
+            .POST(json == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(json)));
   }
 
   private HttpResponse<String> send(HttpRequest.Builder request) throws IOException, InterruptedException {
