@@ -454,7 +454,9 @@ final class PersistentShard extends EventSourcedBehavior<Command, ShardEvent, Sh
                 live == null ? 0 : live.maxClockLead,
                 live == null ? 0 : live.fencedMessages,
                 live == null ? List.of() : List.copyOf(live.pushers),
-                live == null ? 0 : live.revoked));
+                live == null ? 0 : live.revoked,
+                live == null ? 0 : live.appliedSplits.cardinality(),
+                live == null ? 0 : live.splitApplications));
   }
 
   private Effect<ShardEvent, ShardState> onTakeCheckpoint(ShardState state, TakeCheckpoint command) {

@@ -157,6 +157,7 @@ final class PushRules {
     live.lastSeqByWorker.put(push.workerId(), push.seq());
     if (bySplit && window.namesSplits()) {
       live.appliedSplits.set((int) window.firstSplit(), (int) window.endSplit());
+      live.splitApplications += window.splits(); // the audit: counted whatever the bit set says
     }
     live.clocks.merge(push.workerId(), 1L, Long::sum);
     live.pushers.add(push.workerId());

@@ -19,6 +19,10 @@ import java.util.Set;
  * @param appliedSplits in {@code async} and {@code ssp} mode, the member's splits whose gradients
  *     are in these numbers, as the words of a bit set (split {@code g} is bit {@code g % 64} of word
  *     {@code g / 64}): a split is applied once, whoever pushes it
+ * @param splitApplications in {@code async} and {@code ssp} mode, how many splits the accepted
+ *     pushes named, summed over those pushes (a window of {@code k} splits counts {@code k}). Kept
+ *     apart from {@code appliedSplits} as an audit: were a split ever applied twice, this would
+ *     exceed the number of splits set there
  */
 record ShardImage(
     long checkpointId,
@@ -32,7 +36,8 @@ record ShardImage(
     Set<Long> pendingParts,
     long lastStep,
     long pendingStep,
-    long[] appliedSplits) {
+    long[] appliedSplits,
+    long splitApplications) {
 
   ShardImage {
     lastSeqByWorker = Map.copyOf(lastSeqByWorker);
@@ -54,6 +59,7 @@ record ShardImage(
         && samplesApplied == that.samplesApplied
         && lastStep == that.lastStep
         && pendingStep == that.pendingStep
+        && splitApplications == that.splitApplications
         && pendingParts.equals(that.pendingParts)
         && Arrays.equals(parameters, that.parameters)
         && Arrays.equals(pendingGradient, that.pendingGradient)

@@ -31,17 +31,19 @@ import java.util.zip.CRC32;
  * body (version 2): as version 1, then samples applied (long) | pending sync parts (count, longs) |
  *   last sync step (long) | pending sync step (long)
  * body (version 3): as version 2, then the splits applied (count of words, int | words, longs)
+ * body (version 4): as version 3, then the split applications (long)
  * </pre>
  *
  * <p>A snapshot that fails any check is not an exception here: it reads as {@link
  * ShardState#corrupt}, so the shard can say which checkpoint is bad and the coordinator can fall
  * back to the one before, instead of recovery failing blindly. Versions before the current one
  * stay readable: a version-1 snapshot reads with {@code version x global batch} samples applied
- * and no pending parts, and one before version 3 with no splits recorded as applied.
+ * and no pending parts, one before version 3 with no splits recorded as applied, and one before
+ * version 4 with as many split applications as splits recorded as applied.
  */
 public final class ShardSnapshotSerializer extends JSerializer {
   public static final int IDENTIFIER = 714_208;
-  static final byte FORMAT_VERSION = 3;
+  static final byte FORMAT_VERSION = 4;
   private static final byte[] MAGIC = {'T', 'S', 'H', 'D'};
   private static final int HEADER = MAGIC.length + 1 + Integer.BYTES;
   private static final OptimizerKind[] KINDS = OptimizerKind.values();
@@ -102,7 +104,8 @@ public final class ShardSnapshotSerializer extends JSerializer {
             + floatsLength(image.parameters()) + floatsLength(image.pendingGradient())
             + Integer.BYTES + workerBytes
             + Long.BYTES + Integer.BYTES + (long) Long.BYTES * image.pendingParts().size() + Long.BYTES * 2L
-            + Integer.BYTES + (long) Long.BYTES * applied.length;
+            + Integer.BYTES + (long) Long.BYTES * applied.length
+            + Long.BYTES;
     if (HEADER + bodyLength + Integer.BYTES > Integer.MAX_VALUE) {
       throw new IllegalArgumentException("shard snapshot of " + bodyLength + " bytes is too large for one array");
     }
@@ -129,6 +132,7 @@ public final class ShardSnapshotSerializer extends JSerializer {
     for (long word : applied) {
       out.putLong(word);
     }
+    out.putLong(image.splitApplications());
     CRC32 crc = new CRC32();
     crc.update(out.array(), bodyStart, out.position() - bodyStart);
     out.putInt((int) crc.getValue());
@@ -231,6 +235,17 @@ public final class ShardSnapshotSerializer extends JSerializer {
         applied[w] = in.getLong();
       }
     }
+    long splitApplications;
+    if (version >= 4) {
+      splitApplications = in.getLong();
+      if (splitApplications < 0) {
+        return ShardState.corrupt("snapshot counts " + splitApplications + " split applications");
+      }
+    } else {
+      // Before version 4 the applications were not counted; the bit set, which lets each split in
+      // once, says how many there were: one per split set.
+      splitApplications = java.util.BitSet.valueOf(applied).cardinality();
+    }
     if (parameters.length != setup.range().size()) {
       return ShardState.corrupt(
           "snapshot holds " + parameters.length + " values for a shard of " + setup.range().size());
@@ -253,7 +268,8 @@ public final class ShardSnapshotSerializer extends JSerializer {
             parts,
             lastStep,
             pendingStep,
-            applied);
+            applied,
+            splitApplications);
     return ShardState.restored(setup, image);
   }
 

@@ -66,7 +66,8 @@ record ShardState(ShardSetup setup, Live live, ShardImage image, String corrupti
             Set.of(),
             -1,
             -1,
-            new long[0]);
+            new long[0],
+            0);
     return restored(newSetup, initial);
   }
 
@@ -92,6 +93,12 @@ record ShardState(ShardSetup setup, Live live, ShardImage image, String corrupti
      * #pendingGradient}; part of every checkpoint, so a rewind restores it with the numbers.
      */
     final BitSet appliedSplits;
+    /**
+     * Async and ssp mode: the splits named by every accepted push, summed (a window of {@code k}
+     * splits adds {@code k}). Counted apart from {@link #appliedSplits}, as the audit of it: equal
+     * to its cardinality unless a split was applied twice. Part of every checkpoint.
+     */
+    long splitApplications;
     /** Every worker whose push was accepted since the shard started (for reports). */
     final Set<String> pushers = new TreeSet<>();
     /** SSP mode: accepted windows per worker of the roster; runtime only. */
@@ -129,6 +136,7 @@ record ShardState(ShardSetup setup, Live live, ShardImage image, String corrupti
       this.lastSeqByWorker = new HashMap<>(image.lastSeqByWorker());
       this.pendingParts = new HashSet<>(image.pendingParts());
       this.appliedSplits = BitSet.valueOf(image.appliedSplits());
+      this.splitApplications = image.splitApplications();
       this.pendingSamples = image.pendingSamples();
       this.samplesApplied = image.samplesApplied();
       this.lastStep = image.lastStep();
@@ -154,7 +162,8 @@ record ShardState(ShardSetup setup, Live live, ShardImage image, String corrupti
           pendingParts,
           lastStep,
           pendingStep,
-          appliedSplits.toLongArray());
+          appliedSplits.toLongArray(),
+          splitApplications);
     }
 
     /** Whether lease {@code leaseId} may no longer push (see {@link #applyFence}). */

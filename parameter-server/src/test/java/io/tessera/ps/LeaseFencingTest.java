@@ -150,6 +150,41 @@ class LeaseFencingTest {
     assertEquals(0, shard.status().version());
   }
 
+  // ---------------------------------------------------------------- the split audit
+
+  @Test
+  void acceptedWindowsCountTheirSplitsAndRefusedPushesCountNothing() {
+    Shard shard = asyncShard();
+    shard.fence(10, 7L);
+    assertEquals(new Accepted(0), window(shard, "w1", 1, 7, 0, 2));
+    assertEquals(new Accepted(0), window(shard, "w1", 2, 7, 2, 3));
+    assertSplits(shard, 5, 5);
+
+    assertEquals(new Duplicate(0), window(shard, "w2", 1, 7, 1, 2), "splits 1-2 are in");
+    assertEquals(new Overlap(0, 5), window(shard, "w2", 2, 7, 4, 2), "split 4 is in, 5 is not");
+    assertInstanceOf(Revoked.class, window(shard, "w3", 1, 5, 6, 2), "lease 5 is fenced off");
+    assertEquals(new Duplicate(0), window(shard, "w1", 2, 7, 6, 2), "sequence number 2 of w1 was applied");
+    assertEquals(
+        new ShardProtocol.Stale(0),
+        success(
+            shard.tryPush(
+                "w2", 3, shard.status().epoch() + 1, 0, 4, gradientOf(2), StepRule.of(GLOBAL_BATCH),
+                new ShardProtocol.Window(7, 6, 2))),
+        "another epoch");
+    assertEquals(new Accepted(0), shard.push("tool", 1, 0, 4, gradientOf(2)), "a push naming no splits");
+    assertSplits(shard, 5, 5);
+
+    assertEquals(new Accepted(0), window(shard, "w2", 4, 7, 5, 3));
+    assertSplits(shard, 8, 8);
+  }
+
+  /** The shard's distinct splits applied and its split applications. */
+  private static void assertSplits(Shard shard, long distinct, long applications) {
+    ShardStatus status = shard.status();
+    assertEquals(distinct, status.splitsApplied(), "distinct splits: " + status);
+    assertEquals(applications, status.splitApplications(), "split applications: " + status);
+  }
+
   // ---------------------------------------------------------------- lease fences
 
   @Test
@@ -230,7 +265,9 @@ class LeaseFencingTest {
 
     assertInstanceOf(Revoked.class, window(rewound, "w1", 3, 1, 2, 2), "lease 1 was voided by the rewind");
     assertEquals(new Duplicate(0), window(rewound, "w2", 1, 10, 0, 2), "splits 0-1 are in the checkpoint");
+    assertSplits(rewound, 2, 2); // the counter came back with the checkpoint, not the pushes after it
     assertEquals(new Accepted(0), window(rewound, "w2", 2, 10, 2, 2), "splits 2-3 are not: trained again");
     assertEquals(8, rewound.status().pendingSamples());
+    assertSplits(rewound, 4, 4);
   }
 }

@@ -68,7 +68,7 @@ class ShardSnapshotSerializerTest {
 
   /**
    * A shard that took an optimizer step, holds half a window, has seen two workers and has applied
-   * splits 3 and 70.
+   * splits 3 and 70, one of them twice by its audit counter (three split applications).
    */
   @BeforeEach
   void checkpointAShard() {
@@ -89,6 +89,7 @@ class ShardSnapshotSerializerTest {
     live.pendingStep = 48;
     live.appliedSplits.set(3);
     live.appliedSplits.set(70);
+    live.splitApplications = 3;
     original = initial.checkpoint(9);
     bytes = serialization.serialize(original).get();
   }
@@ -121,6 +122,8 @@ class ShardSnapshotSerializerTest {
     assertEquals(40, copy.live().lastStep);
     assertEquals(48, copy.live().pendingStep);
     assertEquals(java.util.BitSet.valueOf(new long[] {1L << 3, 1L << 6}), copy.live().appliedSplits);
+    assertEquals(3, copy.image().splitApplications());
+    assertEquals(3, copy.live().splitApplications, "the counter, not the bit set's cardinality");
     // The restored optimizer carries on exactly like the original (AdamW: moments and steps).
     original.live().optimizer.step(original.live().parameters, STEP_GRADIENT.clone(), 0.01);
     copy.live().optimizer.step(copy.live().parameters, STEP_GRADIENT.clone(), 0.01);
@@ -133,12 +136,58 @@ class ShardSnapshotSerializerTest {
     assertThrows(IllegalArgumentException.class, () -> serialization.serialize(ShardState.empty()).get());
   }
 
+  /** The split applications that version 4 added. */
+  private static final int SPLIT_APPLICATIONS_BYTES = Long.BYTES;
+
   /** The applied splits that version 3 added: their word count and two words. */
   private static final int APPLIED_SPLITS_BYTES = Integer.BYTES + 2 * Long.BYTES;
 
   @Test
+  void theSplitApplicationsAreTheCountOfTheLiveStateAndCoveredByTheChecksum() {
+    assertEquals(3, original.image().splitApplications());
+    ShardImage other = original.live().image(9);
+    assertEquals(original.image(), other);
+    original.live().splitApplications = 4;
+    ShardImage counted = original.live().image(9);
+    assertFalse(original.image().equals(counted), "the counter is part of the image's equality");
+    byte[] four = serialization.serialize(new ShardState(original.setup(), original.live(), counted, null)).get();
+    assertEquals(4, read(four).live().splitApplications);
+
+    // The counter is the body's last field: damage to it is caught by the checksum.
+    byte[] damaged = bytes.clone();
+    damaged[damaged.length - 4 - 1] ^= 0x01;
+    assertCorrupt(damaged, "checksum", "split applications changed");
+  }
+
+  @Test
+  void aNegativeSplitApplicationCountIsNamed() {
+    byte[] damaged = resealed((copy, at) -> putLong(copy, copy.length - 4 - Long.BYTES, -2));
+    assertCorrupt(damaged, "counts -2 split applications", "negative split applications");
+  }
+
+  @Test
+  void aVersionThreeSnapshotIsStillReadWithOneApplicationPerSplitApplied() {
+    // Written the way version 3 wrote it: the body ends with the applied splits' words.
+    byte[] v3 = new byte[bytes.length - SPLIT_APPLICATIONS_BYTES];
+    System.arraycopy(bytes, 0, v3, 0, v3.length - 4);
+    v3[4] = 3;
+    putInt(v3, 5, v3.length - HEADER - 4);
+    CRC32 crc = new CRC32();
+    crc.update(v3, HEADER, v3.length - HEADER - 4);
+    putInt(v3, v3.length - 4, (int) crc.getValue());
+
+    ShardState copy = read(v3);
+
+    assertFalse(copy.isCorrupt(), copy::corruption);
+    assertArrayEquals(original.image().parameters(), copy.live().parameters);
+    assertEquals(java.util.BitSet.valueOf(new long[] {1L << 3, 1L << 6}), copy.live().appliedSplits);
+    assertEquals(2, copy.live().splitApplications, "the applied bit set's cardinality");
+    assertEquals(2, copy.image().splitApplications());
+  }
+
+  @Test
   void aVersionTwoSnapshotIsStillReadWithNoSplitApplied() {
-    byte[] v2 = new byte[bytes.length - APPLIED_SPLITS_BYTES];
+    byte[] v2 = new byte[bytes.length - APPLIED_SPLITS_BYTES - SPLIT_APPLICATIONS_BYTES];
     System.arraycopy(bytes, 0, v2, 0, v2.length - 4);
     v2[4] = 2;
     putInt(v2, 5, v2.length - HEADER - 4);
@@ -153,13 +202,14 @@ class ShardSnapshotSerializerTest {
     assertEquals(2, copy.live().samplesApplied);
     assertEquals(java.util.Set.of(48L), copy.live().pendingParts);
     assertTrue(copy.live().appliedSplits.isEmpty());
+    assertEquals(0, copy.live().splitApplications);
   }
 
   @Test
   void aVersionOneSnapshotIsStillRead() {
     // Version 1 ended after the workers' sequence numbers: no samples applied, no sync parts.
     int tail = Long.BYTES + Integer.BYTES + Long.BYTES + 2 * Long.BYTES // samples, parts (one), steps
-        + APPLIED_SPLITS_BYTES;
+        + APPLIED_SPLITS_BYTES + SPLIT_APPLICATIONS_BYTES;
     byte[] v1 = new byte[bytes.length - tail];
     System.arraycopy(bytes, 0, v1, 0, v1.length - 4);
     v1[4] = 1;
@@ -177,6 +227,7 @@ class ShardSnapshotSerializerTest {
     assertTrue(copy.live().pendingParts.isEmpty());
     assertEquals(-1, copy.live().lastStep);
     assertTrue(copy.live().appliedSplits.isEmpty());
+    assertEquals(0, copy.live().splitApplications);
   }
 
   // ---------------------------------------------------------------- damaged bytes
@@ -215,7 +266,7 @@ class ShardSnapshotSerializerTest {
 
   @Test
   void anUnknownFormatVersionIsNamed() {
-    for (byte version : new byte[] {0, 4, 127}) {
+    for (byte version : new byte[] {0, 5, 127}) {
       byte[] damaged = bytes.clone();
       damaged[4] = version;
       assertCorrupt(damaged, "format version " + version + " is not one this node reads", "version " + version);
@@ -275,7 +326,8 @@ class ShardSnapshotSerializerTest {
             image.pendingParts(),
             image.lastStep(),
             image.pendingStep(),
-            image.appliedSplits());
+            image.appliedSplits(),
+            image.splitApplications());
     ShardState mismatched = new ShardState(original.setup(), original.live(), shortPending, null);
 
     assertCorrupt(
@@ -316,6 +368,10 @@ class ShardSnapshotSerializerTest {
 
   private static void putInt(byte[] bytes, int offset, int value) {
     ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN).putInt(offset, value);
+  }
+
+  private static void putLong(byte[] bytes, int offset, long value) {
+    ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN).putLong(offset, value);
   }
 
   /** Where the fields of a version-1 body begin, found by walking it. */

@@ -502,6 +502,10 @@ class ProtocolSerializationTest {
         new ShardProtocol.ShardStatus(
             ShardProtocol.entityId(JOB, 1, 0), true, 2L, 7L, 43L, 100L, 3L, 2L, 1L, 96, 2L, 1L,
             List.of("worker-a/gpu0"), 5L));
+    all.add(
+        new ShardProtocol.ShardStatus(
+            ShardProtocol.entityId(JOB, 1, 2), true, 2L, 7L, 43L, 100L, 3L, 2L, 1L, 96, 2L, 1L,
+            List.of("worker-a/gpu0"), 5L, 3_000_000_123L, 3_000_000_125L));
     all.add(new ShardProtocol.TakeCheckpoint(8L, 2L, List.of(1L, 14L, 3_000_000_000L), ref()));
     all.add(new ShardProtocol.TakeCheckpoint(9L, 2L, List.of(), ref()));
     all.add(new ShardProtocol.CheckpointSaved(1, 8L, 19L, 44L));
@@ -597,7 +601,10 @@ class ProtocolSerializationTest {
             List.of(
                 new ShardProtocol.ShardStatus(
                     ShardProtocol.entityId(JOB, 0, 0), true, 0L, 3L, 12L, 40L, 0L, 1L, 0L, 0, 0L, 0L,
-                    List.of("worker-a/gpu0")))));
+                    List.of("worker-a/gpu0")),
+                new ShardProtocol.ShardStatus(
+                    ShardProtocol.entityId(JOB, 0, 1), true, 0L, 3L, 12L, 40L, 0L, 1L, 0L, 0, 0L, 0L,
+                    List.of("worker-b/gpu1"), 2L, 96L, 97L))));
     all.add(new CoordinatorProtocol.LeaseGranted(lease));
     all.add(new CoordinatorProtocol.NoLease("no splits left in epoch 2", 500L));
     all.addAll(List.of(lease, split, report, result, plan, share));

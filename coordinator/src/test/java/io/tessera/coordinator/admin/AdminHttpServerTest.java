@@ -695,7 +695,8 @@ class AdminHttpServerTest {
                   "job-3",
                   List.of(
                       new ShardProtocol.ShardStatus(
-                          "job-3:m0:s0", true, 1, 2, 40, 80, 3, 1, 0, 6, 2, 1, List.of("w-1", "w-2"))))));
+                          "job-3:m0:s0", true, 1, 2, 40, 80, 3, 1, 0, 6, 2, 1, List.of("w-1", "w-2"), 4, 37,
+                          38)))));
 
       HttpResponse<String> response = listed.get(TIMEOUT.toSeconds(), TimeUnit.SECONDS);
       assertEquals(200, response.statusCode(), response.body());
@@ -704,6 +705,9 @@ class AdminHttpServerTest {
       assertEquals(40, shard.path("version").asLong());
       assertEquals(2, shard.path("maxClockLead").asLong());
       assertEquals(2, shard.path("pushers").size());
+      assertEquals(4, shard.path("pushesRevoked").asLong());
+      assertEquals(37, shard.path("splitsApplied").asLong(), response.body());
+      assertEquals(38, shard.path("splitApplications").asLong(), response.body());
     } finally {
       probed.unbind().toCompletableFuture().get(TIMEOUT.toSeconds(), TimeUnit.SECONDS);
     }

@@ -268,6 +268,14 @@ public final class ShardProtocol {
    *     membership epoch, or were older fences, than one already applied
    * @param pushers every worker whose push this shard accepted since it started
    * @param pushesRevoked pushes refused because their lease was no longer current ({@link Revoked})
+   * @param splitsApplied in {@code async} and {@code ssp} mode, the distinct splits (global split
+   *     ids, across every epoch) whose gradients are in the shard's numbers, as of its live state:
+   *     what its last checkpoint or rewind restored plus what it accepted since
+   * @param splitApplications in {@code async} and {@code ssp} mode, the splits named by the pushes
+   *     the shard accepted, summed (a window of {@code k} splits counts {@code k}), over the same
+   *     history as {@code splitsApplied} and counted apart from it: equal to it when each split was
+   *     applied exactly once, larger if one was applied twice. Refused pushes ({@link Duplicate},
+   *     {@link Overlap}, {@link Revoked}, {@link Stale}) count in neither
    */
   public record ShardStatus(
       String entityId,
@@ -283,9 +291,31 @@ public final class ShardProtocol {
       long maxClockLead,
       long fencedMessages,
       List<String> pushers,
-      long pushesRevoked)
+      long pushesRevoked,
+      long splitsApplied,
+      long splitApplications)
       implements TesseraSerializable {
-    /** A status without revoked pushes. */
+    /** A status without split counts. */
+    public ShardStatus(
+        String entityId,
+        boolean initialized,
+        long epoch,
+        long checkpointId,
+        long version,
+        long pushesAccepted,
+        long pushesStale,
+        long pushesDuplicate,
+        long pushesRejected,
+        int pendingSamples,
+        long maxClockLead,
+        long fencedMessages,
+        List<String> pushers,
+        long pushesRevoked) {
+      this(entityId, initialized, epoch, checkpointId, version, pushesAccepted, pushesStale, pushesDuplicate,
+          pushesRejected, pendingSamples, maxClockLead, fencedMessages, pushers, pushesRevoked, 0, 0);
+    }
+
+    /** A status without revoked pushes or split counts. */
     public ShardStatus(
         String entityId,
         boolean initialized,
@@ -301,7 +331,7 @@ public final class ShardProtocol {
         long fencedMessages,
         List<String> pushers) {
       this(entityId, initialized, epoch, checkpointId, version, pushesAccepted, pushesStale, pushesDuplicate,
-          pushesRejected, pendingSamples, maxClockLead, fencedMessages, pushers, 0);
+          pushesRejected, pendingSamples, maxClockLead, fencedMessages, pushers, 0, 0, 0);
     }
   }
 
