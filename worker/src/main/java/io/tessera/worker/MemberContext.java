@@ -28,6 +28,7 @@ final class MemberContext implements AutoCloseable {
 
   /**
    * @param manager the worker's DJL manager, created on first use (a synthetic member needs none)
+   * @param faults the node's fault injection for the member's shard messages (off but in chaos tests)
    * @param read the final parameters of an earlier stage's member, read from its shards (blocking)
    * @throws IllegalArgumentException if the member cannot be trained here: no such member, or an
    *     input the stage needs is missing
@@ -41,6 +42,7 @@ final class MemberContext implements AutoCloseable {
       Supplier<NDManager> manager,
       ClusterSharding sharding,
       Duration shardTimeout,
+      MessageFaults faults,
       Function<SourceModel, float[]> read) {
     if (member < 0 || member >= spec.members().size()) {
       throw new IllegalArgumentException("job " + jobId + " has no member " + member);
@@ -53,7 +55,7 @@ final class MemberContext implements AutoCloseable {
     this.trainer =
         StageTrainers.create(
             spec, member, () -> StageData.of(data.fashionMnist(), spec.dataset()), manager, inputs, read);
-    this.shards = new ShardClient(sharding, jobId, member, trainer.layout(), spec.shards(), shardTimeout);
+    this.shards = new ShardClient(sharding, jobId, member, trainer.layout(), spec.shards(), shardTimeout, faults);
   }
 
   /** The member's starting values: from its seed, with an earlier stage's encoder where it has one. */

@@ -19,7 +19,8 @@ import java.util.concurrent.CompletionStage;
 /**
  * Talks to all parameter shards of one member at once: pulls the slices into one flat vector and
  * pushes the slices of one gradient vector, in parallel. The futures complete on Akka's threads;
- * callers bring results back into their actor with {@code pipeToSelf}.
+ * callers bring results back into their actor with {@code pipeToSelf}. Pulls and pushes go through
+ * the node's {@link MessageFaults} (a no-op unless a chaos test turned it on).
  */
 final class ShardClient {
   private final String jobId;
@@ -28,9 +29,18 @@ final class ShardClient {
   private final List<EntityRef<ShardProtocol.Command>> shards = new ArrayList<>();
   private final int totalSize;
   private final Duration timeout;
+  private final MessageFaults faults;
 
-  ShardClient(ClusterSharding sharding, String jobId, int member, ParameterLayout layout, int shardCount, Duration timeout) {
+  ShardClient(
+      ClusterSharding sharding,
+      String jobId,
+      int member,
+      ParameterLayout layout,
+      int shardCount,
+      Duration timeout,
+      MessageFaults faults) {
     this.jobId = jobId;
+    this.faults = faults;
     this.member = member;
     this.ranges = layout.shardRanges(shardCount);
     this.totalSize = layout.totalSize();
@@ -59,9 +69,12 @@ final class ShardClient {
     List<CompletableFuture<ShardProtocol.Pulled>> replies = new ArrayList<>();
     for (EntityRef<ShardProtocol.Command> shard : shards) {
       replies.add(
-          shard
-              .<ShardProtocol.Pulled>askWithStatus(
-                  replyTo -> new ShardProtocol.Pull(precision, workerId, replyTo), timeout)
+          faults
+              .ask(
+                  () ->
+                      shard.<ShardProtocol.Pulled>askWithStatus(
+                          replyTo -> new ShardProtocol.Pull(precision, workerId, replyTo), timeout),
+                  timeout)
               .toCompletableFuture());
     }
     return CompletableFuture.allOf(replies.toArray(CompletableFuture[]::new))
@@ -154,21 +167,24 @@ final class ShardClient {
         replies.add(CompletableFuture.completedFuture(null));
         continue;
       }
+      EntityRef<ShardProtocol.Command> shard = shards.get(i);
       replies.add(
-          shards
-              .get(i)
-              .<PushOutcome>askWithStatus(
-                  replyTo ->
-                      new ShardProtocol.Push(
-                          request.workerId(),
-                          request.seq(),
-                          request.epoch(),
-                          request.baseVersions()[index],
-                          request.samples(),
-                          request.slices().get(index),
-                          request.rule(),
-                          request.window(),
-                          replyTo),
+          faults
+              .ask(
+                  () ->
+                      shard.<PushOutcome>askWithStatus(
+                          replyTo ->
+                              new ShardProtocol.Push(
+                                  request.workerId(),
+                                  request.seq(),
+                                  request.epoch(),
+                                  request.baseVersions()[index],
+                                  request.samples(),
+                                  request.slices().get(index),
+                                  request.rule(),
+                                  request.window(),
+                                  replyTo),
+                          timeout),
                   timeout)
               .toCompletableFuture());
     }

@@ -92,6 +92,8 @@ public final class Worker extends AbstractBehavior<Command> {
   private final DataCatalog data;
   private final WorkerSettings settings;
   private final ClusterSharding sharding;
+  /** Chaos tests' fault injection for shard messages and progress reports; off otherwise. */
+  private final MessageFaults faults;
   private final Device device;
   private final String workerId;
   private final WorkerMetrics metrics = new WorkerMetrics();
@@ -120,6 +122,7 @@ public final class Worker extends AbstractBehavior<Command> {
     this.data = data;
     this.settings = settings;
     this.sharding = ClusterSharding.get(context.getSystem());
+    this.faults = MessageFaults.get(context.getSystem());
     this.device = device;
     this.workerId = ActorRefResolver.get(context.getSystem()).toSerializationFormat(context.getSelf());
     context.getSystem().receptionist().tell(Receptionist.register(WorkerProtocol.SERVICE_KEY, context.getSelf()));
@@ -457,7 +460,9 @@ public final class Worker extends AbstractBehavior<Command> {
     metrics.samples.increment(run.window.samples());
     if (!draining && !run.windows.finished()) {
       // A sign of life, and what the coordinator acks should the lease end before its completion.
-      coordinator.tell(new CoordinatorProtocol.LeaseProgress(getContext().getSelf(), run.lease.leaseId(), run.report()));
+      CoordinatorProtocol.LeaseProgress progress =
+          new CoordinatorProtocol.LeaseProgress(getContext().getSelf(), run.lease.leaseId(), run.report());
+      faults.tell(() -> coordinator.tell(progress)); // built here: a delayed send runs on another thread
       pullWindow();
     } else {
       completeSplit(run); // done, or draining: ack what was trained, the rest goes back
@@ -764,7 +769,7 @@ public final class Worker extends AbstractBehavior<Command> {
     ShardClient client =
         new ShardClient(
             sharding, source.jobId(), source.member(), StageTrainers.layoutOf(source.spec()), source.spec().shards(),
-            settings.shardTimeout());
+            settings.shardTimeout(), faults);
     String what = "the final parameters of " + source.jobId() + " member " + source.member();
     try {
       return client.pull(WirePrecision.FP32, "").toCompletableFuture()
@@ -804,7 +809,8 @@ public final class Worker extends AbstractBehavior<Command> {
     }
     MemberContext created =
         new MemberContext(
-            jobId, member, spec, inputs, data, this::manager, sharding, settings.shardTimeout(), this::readSource);
+            jobId, member, spec, inputs, data, this::manager, sharding, settings.shardTimeout(), faults,
+            this::readSource);
     members.put(key, created);
     return created;
   }
