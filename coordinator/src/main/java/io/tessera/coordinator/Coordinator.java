@@ -119,12 +119,21 @@ public final class Coordinator
   /** Longest a lease ask is held at the sync barrier: well inside a worker's ask timeout. */
   private static final Duration PARKED_LIMIT = Duration.ofSeconds(2);
 
+  /**
+   * The coordinator, kept running by a {@link CoordinatorKeeper}: an exception restarts it with
+   * back-off, and when it stops (a failed journal write stops an event-sourced actor) the keeper
+   * starts a new one, which recovers from the journal.
+   */
   public static Behavior<Command> create(CoordinatorSettings settings) {
-    return Behaviors.<Command>supervise(
-            Behaviors.withTimers(
-                timers -> Behaviors.setup(context -> new Coordinator(context, timers, settings))))
-        .onFailure(
-            SupervisorStrategy.restartWithBackoff(Duration.ofSeconds(1), Duration.ofSeconds(30), 0.2));
+    return CoordinatorKeeper.create(
+        () ->
+            Behaviors.<Command>supervise(
+                    Behaviors.withTimers(
+                        timers -> Behaviors.setup(context -> new Coordinator(context, timers, settings))))
+                .onFailure(
+                    SupervisorStrategy.restartWithBackoff(Duration.ofSeconds(1), Duration.ofSeconds(30), 0.2)),
+        Duration.ofSeconds(1),
+        Duration.ofSeconds(10));
   }
 
   private final ActorContext<Command> context;

@@ -72,6 +72,22 @@ public final class Main {
             --token-file F   file holding the token (data/admin.token)
             --json           print the raw JSON
 
+        chaos                fault injection: a 4-process loopback cluster (2 coordinator+ps nodes,
+                             2 workers) journaling to PostgreSQL trains a job undisturbed, then
+                             again while each round kills (-9) or freezes (SIGSTOP 3-30 s) a node,
+                             cuts PostgreSQL off, drops/duplicates/delays worker messages or damages
+                             a snapshot; reports splits applied twice or never (counted at the
+                             shards), acknowledged commands lost, stuck jobs, accuracy drift
+            --rounds N (30)  --seed S (1)  --tolerance POINTS (1.5)  --report FILE
+            --faults F,...   only these: kill-worker, kill-parameter-server, kill-coordinator,
+                             pause, database-outage, message-faults, corrupt-snapshot (all)
+            --postgres-url URL   (env TESSERA_POSTGRES_URL, else
+                             jdbc:postgresql://127.0.0.1:5432/test?user=postgres)
+            --schema S       the schema it empties and journals into (tessera_chaos)
+            --data-dir DIR   (data/fashion-mnist, fetched if missing)   --from DIR
+            --spec FILE      (the subset job)  --epochs N (16)  --train-limit N (3000)
+            --work-dir DIR   logs and report (data/chaos)
+
         data fetch           put the four Fashion-MNIST files in the data directory
             --data-dir DIR   target (data/fashion-mnist)     --from DIR  take them from DIR
 
@@ -133,6 +149,7 @@ public final class Main {
             "workers", "drain", "set-batch" ->
             AdminClient.run(args.get(0), rest);
         case "certs" -> CertsCommand.run(rest);
+        case "chaos" -> ChaosCommand.run(rest);
         case "data" -> DataCommand.run(rest);
         case "reference" -> ReferenceCommand.run(rest);
         case "bench" -> BenchCommand.run(rest);
