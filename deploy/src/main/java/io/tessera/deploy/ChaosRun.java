@@ -233,6 +233,13 @@ final class ChaosRun {
    * one) in the journal, then kills the node that hosts the shard, so it must recover from it.
    */
   private void corruptAndKill(String job) throws InterruptedException {
+    // A shard's only checkpoint damaged cannot be recovered from (the job fails, saying so): damage
+    // the newest only once there is an older complete one to fall back on.
+    awaitCondition("two complete checkpoints of " + job, STUCK, () -> {
+      JsonNode status = status(job);
+      JsonNode checkpoints = admin.get("api/jobs/" + job + "/checkpoints");
+      return (status != null && isFinished(status)) || (checkpoints != null && checkpoints.size() >= 2);
+    });
     String shard = null;
     List<String> damaged = new ArrayList<>();
     try (Connection db = settings.database().connect()) {
@@ -380,8 +387,8 @@ final class ChaosRun {
         checkpoint
             ? admin.post("api/jobs/" + job + "/checkpoint", null)
             : admin.post(
-                "api/jobs/" + job + "/set-lr", String.format(Locale.ROOT, "{\"member\":0,\"learningRate\":%s}", learningRate));
-    String command = checkpoint ? "checkpoint" : "set-lr";
+                "api/jobs/" + job + "/learning-rate", String.format(Locale.ROOT, "{\"member\":0,\"learningRate\":%s}", learningRate));
+    String command = checkpoint ? "checkpoint" : "learning-rate"; // as the audit log names them
     if (answer != null && answer.ok()) {
       acknowledged.merge(command + " " + job, 1, Integer::sum);
     }

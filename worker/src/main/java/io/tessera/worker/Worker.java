@@ -104,6 +104,8 @@ public final class Worker extends AbstractBehavior<Command> {
   private NDManager manager;
   private LeaseRun current;
   private boolean leaseRequested;
+  /** Numbers the asks to the coordinator: only the answer to the newest one counts. */
+  private long askGeneration;
   private PendingCompletion completion;
   private long nextSeq = 1;
   private boolean firstPushAccepted;
@@ -126,13 +128,29 @@ public final class Worker extends AbstractBehavior<Command> {
     this.device = device;
     this.workerId = ActorRefResolver.get(context.getSystem()).toSerializationFormat(context.getSelf());
     context.getSystem().receptionist().tell(Receptionist.register(WorkerProtocol.SERVICE_KEY, context.getSelf()));
+    akka.cluster.typed.Cluster.get(context.getSystem())
+        .subscriptions()
+        .tell(
+            akka.cluster.typed.Subscribe.create(
+                context.messageAdapter(
+                    akka.cluster.ClusterEvent.MemberRemoved.class,
+                    removed -> new NodeRemoved(removed.member().address().toString(), removed.member().hasRole("coordinator"))),
+                akka.cluster.ClusterEvent.MemberRemoved.class));
     context.getLog().info("Worker {} on {} ready", workerId, device);
     requestLease();
   }
 
   // ------------------------------------------------------------------ local messages
 
-  private record LeaseAnswered(LeaseReply reply, Throwable failure, long askedAtNanos) implements Local {}
+  private record LeaseAnswered(LeaseReply reply, Throwable failure, long askedAtNanos, long generation)
+      implements Local {}
+
+  /**
+   * A node left the cluster. If it could host the coordinator, an ask in flight may have gone to
+   * the coordinator that died with it, and no answer will come before the ask times out (10 s):
+   * the worker asks again at once, and the new coordinator answers when it is up.
+   */
+  record NodeRemoved(String address, boolean coordinatorRole) implements Local {}
 
   private record ParametersPulled(long leaseId, PulledParameters parameters, Throwable failure, long startNanos)
       implements Local {}
@@ -201,6 +219,7 @@ public final class Worker extends AbstractBehavior<Command> {
         .onMessage(WorkerProtocol.AbandonJob.class, this::onAbandonJob)
         .onMessage(WorkerProtocol.LeasesVoided.class, this::onLeasesVoided)
         .onMessage(LeaseAnswered.class, this::onLeaseAnswered)
+        .onMessage(NodeRemoved.class, this::onNodeRemoved)
         .onMessage(ParametersPulled.class, this::onParametersPulled)
         .onMessage(WindowReady.class, this::onWindowReady)
         .onMessage(GradientsPushed.class, this::onGradientsPushed)
@@ -233,15 +252,38 @@ public final class Worker extends AbstractBehavior<Command> {
     }
     leaseRequested = true;
     long asked = System.nanoTime();
+    long generation = ++askGeneration;
     getContext().ask(
         LeaseReply.class,
         coordinator,
         settings.coordinatorTimeout(),
         replyTo -> new CoordinatorProtocol.RequestLease(getContext().getSelf(), replyTo),
-        (reply, failure) -> new LeaseAnswered(reply, failure, asked));
+        (reply, failure) -> new LeaseAnswered(reply, failure, asked, generation));
+  }
+
+  private Behavior<Command> onNodeRemoved(NodeRemoved removed) {
+    if (removed.coordinatorRole() && leaseRequested && !draining) {
+      getContext().getLog().info(
+          "Coordinator node {} left while an ask was out: asking the coordinator again", removed.address());
+      if (completion != null) {
+        sendCompletion(); // the completion is idempotent: a coordinator that has it answers as before
+      } else {
+        leaseRequested = false;
+        requestLease();
+      }
+    }
+    return this;
   }
 
   private Behavior<Command> onLeaseAnswered(LeaseAnswered answer) {
+    if (answer.generation() != askGeneration) {
+      // The answer to an ask that was sent again: the newer ask's answer decides. A lease granted
+      // to the older one would be held by nobody: give it back at once.
+      if (answer.reply() instanceof LeaseGranted granted) {
+        release(granted.lease(), "granted to an ask the worker had sent again", false);
+      }
+      return this;
+    }
     leaseRequested = false;
     if (answer.failure() == null) {
       metrics.leaseRoundTrip.record(System.nanoTime() - answer.askedAtNanos());
@@ -498,13 +540,14 @@ public final class Worker extends AbstractBehavior<Command> {
     leaseRequested = true;
     PendingCompletion pending = completion;
     long asked = System.nanoTime();
+    long generation = ++askGeneration;
     getContext().ask(
         LeaseReply.class,
         coordinator,
         settings.coordinatorTimeout(),
         replyTo ->
             new CoordinatorProtocol.CompleteSplit(getContext().getSelf(), pending.leaseId(), pending.report(), replyTo),
-        (reply, failure) -> new LeaseAnswered(reply, failure, asked));
+        (reply, failure) -> new LeaseAnswered(reply, failure, asked, generation));
   }
 
   private Behavior<Command> windowFailed(String what, Throwable failure) {

@@ -329,6 +329,31 @@ class WorkerTest {
   }
 
   @Test
+  void anAskOutWhenACoordinatorNodeLeavesIsSentAgainAndAGrantToTheOldAskIsGivenBack() {
+    Started started = start(spec(2), SETTINGS);
+    // A node without the coordinator role leaving does not matter to the ask.
+    started.worker().tell(new Worker.NodeRemoved("akka://tessera@127.0.0.1:2553", false));
+    started.coordinator().expectNoMessage(Duration.ofMillis(300));
+
+    // The first ask is unanswered when a coordinator node leaves: it may have gone to the
+    // coordinator that died there, so the worker asks again rather than wait out the timeout.
+    started.worker().tell(new Worker.NodeRemoved("akka://tessera@127.0.0.1:2551", true));
+    RequestLease again = expectFromWorker(started.coordinator(), RequestLease.class);
+    assertEquals(started.worker(), again.worker());
+
+    // The old ask is answered after all: nobody would train that lease, so it goes back at once.
+    started.request().replyTo().tell(new LeaseGranted(lease(91, started.jobId(), started.spec(), 0, 32, 2, 1)));
+    ReleaseLease back = expectFromWorker(started.coordinator(), ReleaseLease.class);
+    assertEquals(91, back.leaseId());
+    assertFalse(back.failed(), "a lease given back unused is no failure of the worker");
+
+    // The newer ask's lease is the one trained.
+    again.replyTo().tell(new LeaseGranted(lease(92, started.jobId(), started.spec(), 0, 32, 2, 1)));
+    expectCompleted(started, 92);
+    assertEquals(List.of(16, 16), samples(started.script().pushes(0)), "only lease 92 was pushed");
+  }
+
+  @Test
   void trainsALeasedSplitInWindowsAndCompletesIt() {
     Started started = start(spec(2), SETTINGS);
     TestingShard.Script script = started.script();
