@@ -70,6 +70,7 @@ import io.tessera.protocol.coordinator.CoordinatorProtocol.JobStatus;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.LeaseReply;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.Local;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.NoLease;
+import io.tessera.protocol.coordinator.CoordinatorProtocol.NoLeaseReason;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.ReleaseLease;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.ReportCorruptCheckpoint;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.RequestLease;
@@ -730,11 +731,11 @@ public final class Coordinator
     if (assignment.isPresent() && checkpointsWanted.containsKey(assignment.get().job().jobId())) {
       JobRun job = assignment.get().job();
       if (!job.isSync()) {
-        return LeaseDesk.atBarrier("a checkpoint is due; the leases out finish first");
+        return LeaseDesk.atBarrier(new NoLeaseReason.CheckpointDue());
       }
       if (!job.member(assignment.get().member()).stepStarted()) {
         // Steps in progress may finish; a member at its boundary waits for the others.
-        return LeaseDesk.atBarrier("a checkpoint is due between two steps");
+        return LeaseDesk.atBarrier(new NoLeaseReason.CheckpointDueBetweenSteps());
       }
     }
     return LeaseDesk.nextLease(state, workerId, failures);

@@ -12,6 +12,7 @@ import io.tessera.protocol.coordinator.CoordinatorProtocol.Lease;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.LeaseGranted;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.LeaseReply;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.NoLease;
+import io.tessera.protocol.coordinator.CoordinatorProtocol.NoLeaseReason;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.SplitReport;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.WorkerShare;
 import io.tessera.protocol.ps.ShardProtocol.StepRule;
@@ -34,8 +35,6 @@ final class LeaseDesk {
   /** How soon a worker waiting at the sync barrier asks again if no nudge comes first. */
   static final long BARRIER_RETRY_MILLIS = 500;
 
-  private static final String AT_BARRIER = "sync barrier: ";
-
   private LeaseDesk() {}
 
   /**
@@ -47,22 +46,25 @@ final class LeaseDesk {
   static Object nextLease(CoordinatorState state, String workerId, int consecutiveFailures) {
     Optional<WorkerEntry> worker = state.worker(workerId);
     if (worker.isEmpty()) {
-      return new NoLease("worker is not in the Receptionist listing yet", 500);
+      return new NoLease(new NoLeaseReason.NotListed(), 500);
     }
     if (worker.get().draining()) {
-      return new NoLease("worker is draining", 60_000);
+      return new NoLease(new NoLeaseReason.Draining(), 60_000);
     }
     if (consecutiveFailures >= MAX_CONSECUTIVE_WORKER_FAILURES) {
-      return new NoLease("worker failed " + MAX_CONSECUTIVE_WORKER_FAILURES + " leases in a row", 30_000);
+      return new NoLease(new NoLeaseReason.BackingOff(MAX_CONSECUTIVE_WORKER_FAILURES), 30_000);
     }
     Optional<Assignment> assignment = state.assignment(workerId);
     if (assignment.isEmpty()) {
-      String why = state.activeJob().map(j -> "job " + j.jobId() + " is " + j.state()).orElse("no job is running");
+      NoLeaseReason why =
+          state.activeJob()
+              .<NoLeaseReason>map(j -> new NoLeaseReason.JobNotLeasing(j.jobId(), j.state()))
+              .orElseGet(NoLeaseReason.NoJobRunning::new);
       return new NoLease(why, 1_000);
     }
     Assignment a = assignment.get();
     if (a.accumulationSteps() == 0) {
-      return new NoLease("more workers than micro-batches per step; this one waits", 5_000);
+      return new NoLease(new NoLeaseReason.SurplusWorker(), 5_000);
     }
     JobRun job = a.job();
     MemberRun member = job.member(a.member());
@@ -71,10 +73,10 @@ final class LeaseDesk {
     if (job.isSync()) {
       Run round = member.round();
       if (round == null) {
-        return new NoLease("every step of member " + a.member() + " is taken", 1_000);
+        return new NoLease(new NoLeaseReason.StepsTaken(a.member()), 1_000);
       }
       if (!member.stepStarted() && job.pendingCheckpoint() != null) {
-        return atBarrier("a checkpoint is being taken between two steps");
+        return atBarrier(new NoLeaseReason.CheckpointTakingBetweenSteps());
       }
       run = ledger.nextRun(a.accumulationSteps(), round.first(), round.end());
       if (run.isEmpty()) {
@@ -82,18 +84,18 @@ final class LeaseDesk {
         if (straggler.isPresent()) {
           return new BackupLeased(job.jobId(), a.member(), straggler.get(), state.nextLeaseId(), workerId);
         }
-        return atBarrier("waiting for the other contributions to this step");
+        return atBarrier(new NoLeaseReason.AwaitingContributions());
       }
     } else {
       if (job.pendingCheckpoint() != null) {
         // The shards are saving what the acked leases pushed; a new lease's pushes must not reach
         // a shard before the checkpoint does.
-        return atBarrier("a checkpoint is being taken");
+        return atBarrier(new NoLeaseReason.CheckpointTaking());
       }
       int perLease = Math.max(1, (job.spec().splitSize() + job.spec().microBatch() - 1) / job.spec().microBatch());
       run = ledger.nextRun(perLease, 0, ledger.totalSplits());
       if (run.isEmpty()) {
-        return new NoLease("every split of member " + a.member() + " is leased or done", 1_000);
+        return new NoLease(new NoLeaseReason.SplitsTaken(a.member()), 1_000);
       }
     }
     return new SplitLeased(
@@ -129,12 +131,12 @@ final class LeaseDesk {
    * The answer for a sync worker that must wait for the step to move on. The coordinator may hold
    * such an ask and answer it with a lease as soon as the next step opens.
    */
-  static NoLease atBarrier(String why) {
-    return new NoLease(AT_BARRIER + why, BARRIER_RETRY_MILLIS);
+  static NoLease atBarrier(NoLeaseReason.AtBarrier why) {
+    return new NoLease(why, BARRIER_RETRY_MILLIS);
   }
 
   static boolean isAtBarrier(NoLease answer) {
-    return answer.reason().startsWith(AT_BARRIER);
+    return answer.reason() instanceof NoLeaseReason.AtBarrier;
   }
 
   /** The lease a {@link CoordinatorEvent.Leased} event stands for, as the worker receives it. */

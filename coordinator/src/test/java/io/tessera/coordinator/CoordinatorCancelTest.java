@@ -61,7 +61,7 @@ class CoordinatorCancelTest extends CoordinatorFixture {
 
     // The lease it held is void: its completion acks nothing of the cancelled job.
     NoLease late = assertInstanceOf(NoLease.class, complete(coordinator, worker, held.leaseId(), 4, 4.0));
-    assertFalse(late.reason().isEmpty());
+    assertFalse(late.describe().isEmpty());
     assertTrue(journal.events(CoordinatorEvent.SplitCompleted.class).isEmpty(), journal.events().toString());
 
     // The queue moves on.

@@ -24,6 +24,7 @@ import io.tessera.protocol.coordinator.CoordinatorProtocol.Lease;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.LeaseReply;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.MemberResult;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.NoLease;
+import io.tessera.protocol.coordinator.CoordinatorProtocol.NoLeaseReason;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.ReleaseLease;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.ReportCorruptCheckpoint;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.ShardRecoveryPlan;
@@ -225,7 +226,7 @@ class CoordinatorCheckpointTest extends CoordinatorFixture {
     Lease first = requestLease(coordinator, worker);
     Lease second = grantedLease(complete(coordinator, worker, first.leaseId(), 4, 4.0));
     NoLease over = assertInstanceOf(NoLease.class, complete(coordinator, worker, second.leaseId(), 4, 4.0));
-    assertTrue(over.reason().contains("EVALUATING"), over.reason());
+    assertEquals(JobState.EVALUATING, assertInstanceOf(NoLeaseReason.JobNotLeasing.class, over.reason()).state(), over.describe());
     awaitAssert(() -> assertEquals(BOTH_SHARDS, shardsThatTook(1)));
     worker.expectNoMessage(Duration.ofMillis(500));
     assertEquals(0, status(coordinator, JOB).lastCheckpointId(), "only the initial values are saved yet");
@@ -423,7 +424,7 @@ class CoordinatorCheckpointTest extends CoordinatorFixture {
     assertEquals(4, recovering.splitsDone());
     assertEquals(1, recovering.lastCheckpointId());
     NoLease wait = assertInstanceOf(NoLease.class, askLease(coordinator, worker));
-    assertTrue(wait.reason().contains("RECOVERING"), wait.reason());
+    assertEquals(JobState.RECOVERING, assertInstanceOf(NoLeaseReason.JobNotLeasing.class, wait.reason()).state(), wait.describe());
     StatusReply<CheckpointRequested> refused = askCheckpoint(coordinator, JOB);
     assertEquals("cannot checkpoint now: job job-1 is RECOVERING", refused.getError().getMessage());
     // The other shard, restarting because it was told to, joins the same epoch.

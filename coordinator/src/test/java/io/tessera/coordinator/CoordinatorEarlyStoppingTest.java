@@ -16,6 +16,7 @@ import io.tessera.protocol.coordinator.CoordinatorProtocol.JobState;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.JobStatus;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.Lease;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.NoLease;
+import io.tessera.protocol.coordinator.CoordinatorProtocol.NoLeaseReason;
 import io.tessera.protocol.spec.DatasetSpec;
 import io.tessera.protocol.spec.EarlyStoppingSpec;
 import io.tessera.protocol.spec.JobSpec;
@@ -82,7 +83,7 @@ class CoordinatorEarlyStoppingTest extends CoordinatorFixture {
     assertEquals(JobState.RUNNING, status(coordinator, JOB).state());
     assertEquals(20, status(coordinator, JOB).samplesTotal(), "two epochs and the lease out");
     NoLease over = assertInstanceOf(NoLease.class, complete(coordinator, worker, epoch2.leaseId(), 4, 4.0));
-    assertTrue(over.reason().contains("EVALUATING"), over.reason());
+    assertEquals(JobState.EVALUATING, assertInstanceOf(NoLeaseReason.JobNotLeasing.class, over.reason()).state(), over.describe());
     Evaluate last = expectSkippingPlans(worker, Evaluate.class);
     assertFalse(last.validationOnly(), "the final evaluation reads the test set");
     last.replyTo().tell(StatusReply.success(new EvaluationReport(JOB, 0, 1_000, 850, 0.4, 9, VALIDATION, 79)));

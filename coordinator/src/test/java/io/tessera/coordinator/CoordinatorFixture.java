@@ -41,6 +41,7 @@ import io.tessera.protocol.coordinator.CoordinatorProtocol.Lease;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.LeaseGranted;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.LeaseReply;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.NoLease;
+import io.tessera.protocol.coordinator.CoordinatorProtocol.NoLeaseReason;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.PipelineAccepted;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.RequestLease;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.ResolveShardRecovery;
@@ -240,7 +241,7 @@ abstract class CoordinatorFixture {
         () -> {
           for (TestProbe<WorkerProtocol.Command> worker : workers) {
             NoLease reply = assertInstanceOf(NoLease.class, askLease(coordinator, worker));
-            assertEquals("no job is running", reply.reason());
+            assertEquals(new NoLeaseReason.NoJobRunning(), reply.reason());
           }
         });
   }

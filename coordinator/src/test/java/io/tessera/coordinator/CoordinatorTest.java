@@ -29,6 +29,7 @@ import io.tessera.protocol.coordinator.CoordinatorProtocol.Lease;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.LeaseReply;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.MemberResult;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.NoLease;
+import io.tessera.protocol.coordinator.CoordinatorProtocol.NoLeaseReason;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.ReleaseLease;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.RequestLease;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.Split;
@@ -88,7 +89,7 @@ class CoordinatorTest extends CoordinatorFixture {
     assertEquals(2.0, halfway.recentLoss(), 1e-12);
 
     NoLease none = assertInstanceOf(NoLease.class, complete(coordinator, worker, second.leaseId(), 4, 4.0));
-    assertTrue(none.reason().contains("EVALUATING"), none.reason());
+    assertEquals(JobState.EVALUATING, assertInstanceOf(NoLeaseReason.JobNotLeasing.class, none.reason()).state(), none.describe());
 
     Evaluate evaluate = expectWorkerMessage(worker, Evaluate.class);
     assertEquals(JOB, evaluate.jobId());
@@ -110,7 +111,8 @@ class CoordinatorTest extends CoordinatorFixture {
     assertEquals(0, done.recoveryEpoch());
 
     NoLease idle = assertInstanceOf(NoLease.class, askLease(coordinator, worker));
-    assertEquals("no job is running", idle.reason());
+    assertEquals(new NoLeaseReason.NoJobRunning(), idle.reason());
+    assertEquals("no job is running", idle.describe());
   }
 
   @Test
@@ -157,7 +159,7 @@ class CoordinatorTest extends CoordinatorFixture {
 
     // The departed worker finishes its old lease after all: it is not counted twice.
     NoLease late = assertInstanceOf(NoLease.class, complete(coordinator, second, leaseOfSecond.leaseId(), 4, 6.0));
-    assertTrue(late.reason().contains("Receptionist"), late.reason());
+    assertEquals(new NoLeaseReason.NotListed(), late.reason());
     assertEquals(2, status(coordinator, JOB).splitsDone());
 
     Lease third = grantedLease(complete(coordinator, first, taken.leaseId(), 4, 6.0));
@@ -316,7 +318,7 @@ class CoordinatorTest extends CoordinatorFixture {
     ActorRef<Command> coordinator = spawnCoordinator();
 
     NoLease unknown = assertInstanceOf(NoLease.class, askLease(coordinator, stranger));
-    assertTrue(unknown.reason().contains("Receptionist"), unknown.reason());
+    assertEquals(new NoLeaseReason.NotListed(), unknown.reason());
     assertTrue(unknown.retryAfterMillis() > 0);
 
     submit(coordinator, spec(4, 2, 4, 1));
@@ -342,7 +344,7 @@ class CoordinatorTest extends CoordinatorFixture {
 
     // A worker outside the listing reporting a lease nobody holds gets an answer, and no work.
     NoLease stillUnknown = assertInstanceOf(NoLease.class, complete(coordinator, stranger, 4242, 4, 1.0));
-    assertTrue(stillUnknown.reason().contains("Receptionist"), stillUnknown.reason());
+    assertEquals(new NoLeaseReason.NotListed(), stillUnknown.reason());
     assertEquals(2, status(coordinator, JOB).splitsDone());
   }
 
@@ -367,7 +369,7 @@ class CoordinatorTest extends CoordinatorFixture {
     }
 
     NoLease benched = assertInstanceOf(NoLease.class, askLease(coordinator, worker));
-    assertTrue(benched.reason().contains("3 leases in a row"), benched.reason());
+    assertEquals(new NoLeaseReason.BackingOff(3), benched.reason());
     assertEquals(0, status(coordinator, JOB).splitsDone());
   }
 
@@ -481,7 +483,7 @@ class CoordinatorTest extends CoordinatorFixture {
 
     // A lease granted before the restart is still honoured.
     NoLease nothingLeft = assertInstanceOf(NoLease.class, complete(respawned, worker, second.leaseId(), 4, 3.0));
-    assertTrue(nothingLeft.reason().contains("leased or done"), nothingLeft.reason());
+    assertInstanceOf(NoLeaseReason.SplitsTaken.class, nothingLeft.reason(), nothingLeft.describe());
     assertEquals(4, status(respawned, JOB).splitsDone());
     assertInstanceOf(NoLease.class, complete(respawned, worker, third.leaseId(), 4, 3.0));
 
@@ -536,7 +538,7 @@ class CoordinatorTest extends CoordinatorFixture {
     expectWorkerMessage(leaves, WorkerProtocol.Drain.class);
     assertEquals(new SetAccumulation(JOB, 0, 3, 4), expectWorkerMessage(stays, SetAccumulation.class));
     NoLease refused = assertInstanceOf(NoLease.class, askLease(coordinator, leaves));
-    assertEquals("worker is draining", refused.reason());
+    assertEquals(new NoLeaseReason.Draining(), refused.reason());
     AuditRecord audited = auditLog(coordinator).get(auditLog(coordinator).size() - 1);
     assertEquals("drain", audited.command());
     assertEquals(id(leaves) + " (1 worker(s))", audited.detail());
@@ -548,7 +550,7 @@ class CoordinatorTest extends CoordinatorFixture {
 
     // It acks what it holds, then says it is done.
     NoLease done = assertInstanceOf(NoLease.class, complete(coordinator, leaves, held.leaseId(), 4, 2.0));
-    assertEquals("worker is draining", done.reason());
+    assertEquals(new NoLeaseReason.Draining(), done.reason());
     assertEquals(2, status(coordinator, JOB).splitsDone());
     coordinator.tell(new DrainCompleted(leaves.getRef()));
     awaitEvent(WorkerLeft.class, left -> left.workerId().equals(id(leaves)) && left.drained());
@@ -721,7 +723,7 @@ class CoordinatorTest extends CoordinatorFixture {
     assertEquals(List.of(2.0), trainingCurve(coordinator, JOB, 0).getValue().stepLosses());
 
     NoLease over = assertInstanceOf(NoLease.class, complete(coordinator, worker, second.leaseId(), 4, 4.0));
-    assertTrue(over.reason().contains("EVALUATING"), over.reason());
+    assertEquals(JobState.EVALUATING, assertInstanceOf(NoLeaseReason.JobNotLeasing.class, over.reason()).state(), over.describe());
     assertEquals(new TrainingCurve(JOB, 0, List.of(2.0, 1.0)), trainingCurve(coordinator, JOB, 0).getValue());
 
     assertEquals("no member 1 of job job-1", trainingCurve(coordinator, JOB, 1).getError().getMessage());
@@ -787,7 +789,8 @@ class CoordinatorTest extends CoordinatorFixture {
     TestProbe<LeaseReply> waits = testKit.createTestProbe();
     coordinator.tell(new RequestLease(sorted.get(0).getRef(), waits.getRef()));
     NoLease later = assertInstanceOf(NoLease.class, waits.receiveMessage(Duration.ofSeconds(5)));
-    assertTrue(later.reason().startsWith("sync barrier: "), later.reason());
+    assertInstanceOf(NoLeaseReason.AtBarrier.class, later.reason(), later.describe());
+    assertTrue(later.describe().startsWith("sync barrier: "), later.describe());
     assertTrue(later.retryAfterMillis() > 0);
   }
 }

@@ -21,6 +21,7 @@ import io.tessera.coordinator.ledger.SplitLedger.Run;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.Lease;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.LeaseGranted;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.NoLease;
+import io.tessera.protocol.coordinator.CoordinatorProtocol.NoLeaseReason;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.Split;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.SplitReport;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.WorkerShare;
@@ -152,24 +153,26 @@ class LeaseDeskTest {
     }
 
     NoLease none = noLease(state, A, 0);
-    assertTrue(none.reason().contains("leased or done"), none.reason());
+    assertInstanceOf(NoLeaseReason.SplitsTaken.class, none.reason(), none.describe());
   }
 
   @Test
   void noLeaseSaysWhy() {
     CoordinatorState idle = CoordinatorState.empty().apply(joined(A));
-    assertEquals("no job is running", noLease(idle, A, 0).reason());
-    assertTrue(noLease(idle, B, 0).reason().contains("Receptionist"));
+    assertEquals(new NoLeaseReason.NoJobRunning(), noLease(idle, A, 0).reason());
+    assertEquals(new NoLeaseReason.NotListed(), noLease(idle, B, 0).reason());
 
     CoordinatorState state = running(spec(4), A);
     NoLease benched = noLease(state, A, LeaseDesk.MAX_CONSECUTIVE_WORKER_FAILURES);
-    assertTrue(benched.reason().contains("3 leases in a row"), benched.reason());
+    assertEquals(new NoLeaseReason.BackingOff(3), benched.reason());
+    assertEquals("worker failed 3 leases in a row", benched.describe());
     assertTrue(benched.retryAfterMillis() > 0);
     assertInstanceOf(SplitLeased.class, LeaseDesk.nextLease(state, A, 2), "two failures in a row are not three");
 
     CoordinatorState draining = state.apply(new WorkerDraining(A));
     NoLease refused = noLease(draining, A, 0);
-    assertEquals("worker is draining", refused.reason());
+    assertEquals(new NoLeaseReason.Draining(), refused.reason());
+    assertEquals("worker is draining", refused.describe());
   }
 
   @Test
@@ -178,7 +181,7 @@ class LeaseDeskTest {
     SplitLeased ofB = leased(state, B);
     state = apply(state, ofB, new WorkerDraining(B));
 
-    assertEquals("worker is draining", noLease(state, B, 0).reason());
+    assertEquals(new NoLeaseReason.Draining(), noLease(state, B, 0).reason());
     assertEquals(
         List.of(new WorkerShare(A, 4)), job(state).member(0).currentPlan().shares(), "A runs the whole step now");
     SplitLeased ofA = leased(state, A);

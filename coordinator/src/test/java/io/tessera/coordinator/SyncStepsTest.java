@@ -28,6 +28,7 @@ import io.tessera.protocol.coordinator.CoordinatorProtocol.JobState;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.Lease;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.LeaseGranted;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.NoLease;
+import io.tessera.protocol.coordinator.CoordinatorProtocol.NoLeaseReason;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.Split;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.SplitReport;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.WorkerShare;
@@ -175,7 +176,7 @@ class SyncStepsTest {
     assertEquals(new StepRule(8, 1.0, 2, 0), leaseOfB.rule(), "each part of the step is named by its first split");
 
     NoLease wait = noLease(state, A);
-    assertTrue(LeaseDesk.isAtBarrier(wait), wait.reason());
+    assertTrue(LeaseDesk.isAtBarrier(wait), wait.describe());
     assertEquals(LeaseDesk.BARRIER_RETRY_MILLIS, wait.retryAfterMillis());
   }
 
@@ -191,7 +192,7 @@ class SyncStepsTest {
     assertEquals(new Run(0, 4), member(state).round(), "B's contribution is still out");
     assertEquals(4, member(state).roundSamples());
     assertEquals(4.0, member(state).roundLossSum());
-    assertTrue(noLease(state, A).reason().contains("barrier"));
+    assertEquals(new NoLeaseReason.AwaitingContributions(), noLease(state, A).reason());
 
     state = state.apply(completed(state, ofB, 4, 12.0));
     assertEquals(new Run(4, 1), member(state).round(), "the last step of the epoch is one split");
@@ -205,7 +206,7 @@ class SyncStepsTest {
     Lease lease = granted(state, shortStep);
     assertEquals(new Split(0, 4, 8, 10), lease.split());
     assertEquals(new StepRule(2, 1.0, 4, 4), lease.rule(), "the short step has 2 samples, not the global batch");
-    assertTrue(noLease(state, A).reason().contains("barrier"));
+    assertEquals(new NoLeaseReason.AwaitingContributions(), noLease(state, A).reason());
 
     state = state.apply(completed(state, shortStep, 2, 3.0));
     assertEquals(new Run(5, 4), member(state).round(), "epoch 1 starts with a full step");
@@ -281,7 +282,7 @@ class SyncStepsTest {
     state = state.apply(ofB);
 
     state = state.apply(new WorkerDraining(B));
-    assertEquals("worker is draining", noLease(state, B).reason());
+    assertEquals(new NoLeaseReason.Draining(), noLease(state, B).reason());
     assertFalse(LeaseDesk.isAtBarrier(noLease(state, B)), "a draining worker is answered at once");
     assertEquals(List.of(new WorkerShare(A, 4)), member(state).currentPlan().shares());
     // B pushed one micro-batch of its two, acks it and leaves.
@@ -354,7 +355,7 @@ class SyncStepsTest {
     CoordinatorState state = running(A, B).apply(new CheckpointStarted(JOB, 1, T0 + 1));
 
     NoLease held = noLease(state, A);
-    assertTrue(held.reason().contains("checkpoint"), held.reason());
+    assertEquals(new NoLeaseReason.CheckpointTakingBetweenSteps(), held.reason(), held.describe());
     assertTrue(LeaseDesk.isAtBarrier(held), "the ask may be held until the step opens");
     assertEquals(LeaseDesk.BARRIER_RETRY_MILLIS, held.retryAfterMillis());
 

@@ -606,7 +606,25 @@ class ProtocolSerializationTest {
                     ShardProtocol.entityId(JOB, 0, 1), true, 0L, 3L, 12L, 40L, 0L, 1L, 0L, 0, 0L, 0L,
                     List.of("worker-b/gpu1"), 2L, 96L, 97L))));
     all.add(new CoordinatorProtocol.LeaseGranted(lease));
-    all.add(new CoordinatorProtocol.NoLease("no splits left in epoch 2", 500L));
+    // Every kind of no-lease answer, alone and inside the reply.
+    List<CoordinatorProtocol.NoLeaseReason> reasons =
+        List.of(
+            new CoordinatorProtocol.NoLeaseReason.NotListed(),
+            new CoordinatorProtocol.NoLeaseReason.Draining(),
+            new CoordinatorProtocol.NoLeaseReason.BackingOff(3),
+            new CoordinatorProtocol.NoLeaseReason.NoJobRunning(),
+            new CoordinatorProtocol.NoLeaseReason.JobNotLeasing(JOB, JobState.RECOVERING),
+            new CoordinatorProtocol.NoLeaseReason.SurplusWorker(),
+            new CoordinatorProtocol.NoLeaseReason.StepsTaken(1),
+            new CoordinatorProtocol.NoLeaseReason.SplitsTaken(2),
+            new CoordinatorProtocol.NoLeaseReason.CheckpointDue(),
+            new CoordinatorProtocol.NoLeaseReason.CheckpointDueBetweenSteps(),
+            new CoordinatorProtocol.NoLeaseReason.CheckpointTaking(),
+            new CoordinatorProtocol.NoLeaseReason.CheckpointTakingBetweenSteps(),
+            new CoordinatorProtocol.NoLeaseReason.AwaitingContributions());
+    all.addAll(reasons);
+    all.add(new CoordinatorProtocol.NoLease(new CoordinatorProtocol.NoLeaseReason.SplitsTaken(2), 500L));
+    all.add(new CoordinatorProtocol.NoLease(new CoordinatorProtocol.NoLeaseReason.AwaitingContributions(), 500L));
     all.addAll(List.of(lease, split, report, result, plan, share));
     all.add(new CoordinatorProtocol.AccumulationHistory(JOB, 512, 32, List.of(plan, shrunk)));
     all.sort(Comparator.comparing(sample -> sample.getClass().getName()));

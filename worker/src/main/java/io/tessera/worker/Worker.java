@@ -312,7 +312,7 @@ public final class Worker extends AbstractBehavior<Command> {
       getContext().getLog().debug("No answer from the coordinator: {}", answer.failure().getMessage());
       timers.startSingleTimer(AskForWork.INSTANCE, settings.retryBackoff());
     } else if (answer.reply() instanceof NoLease none) {
-      getContext().getLog().debug("No lease: {}", none.reason());
+      getContext().getLog().debug("No lease: {}", none.describe());
       timers.startSingleTimer(AskForWork.INSTANCE, Duration.ofMillis(none.retryAfterMillis()));
     } else if (answer.reply() instanceof LeaseGranted granted) {
       startLease(granted.lease());

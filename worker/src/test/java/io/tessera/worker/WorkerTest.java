@@ -28,6 +28,7 @@ import io.tessera.protocol.coordinator.CoordinatorProtocol.Lease;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.LeaseGranted;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.LeaseProgress;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.NoLease;
+import io.tessera.protocol.coordinator.CoordinatorProtocol.NoLeaseReason;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.ReleaseLease;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.RequestLease;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.Split;
@@ -219,7 +220,7 @@ class WorkerTest {
     CompleteSplit done = expectFromWorker(started.coordinator(), CompleteSplit.class);
     assertEquals(leaseId, done.leaseId());
     assertEquals(started.worker(), done.worker());
-    done.replyTo().tell(new NoLease("that was all", 600_000));
+    done.replyTo().tell(new NoLease(new NoLeaseReason.SplitsTaken(0), 600_000));
     return done;
   }
 
@@ -281,11 +282,11 @@ class WorkerTest {
 
     RequestLease first = expectFromWorker(coordinator, RequestLease.class);
     assertEquals(worker, first.worker());
-    first.replyTo().tell(new NoLease("no job yet", 100));
+    first.replyTo().tell(new NoLease(new NoLeaseReason.NoJobRunning(), 100));
 
     RequestLease second = expectFromWorker(coordinator, RequestLease.class);
     assertEquals(worker, second.worker());
-    second.replyTo().tell(new NoLease("still none", 600_000));
+    second.replyTo().tell(new NoLease(new NoLeaseReason.NoJobRunning(), 600_000));
     coordinator.expectNoMessage(Duration.ofMillis(300));
   }
 
@@ -518,7 +519,7 @@ class WorkerTest {
     assertEquals(List.of("accepted", "accepted"), outcomes(script.pushes(1)));
     // Having given the lease back, the worker asks for new work.
     RequestLease again = expectFromWorker(started.coordinator(), RequestLease.class);
-    again.replyTo().tell(new NoLease("none", 600_000));
+    again.replyTo().tell(new NoLease(new NoLeaseReason.NoJobRunning(), 600_000));
   }
 
   @Test
@@ -733,7 +734,7 @@ class WorkerTest {
     assertFalse(released.failed(), "the step moved on: not the worker's failure");
     assertEquals(1, script.pulls(0).size(), "a sync contribution is not recomputed for another step");
     RequestLease next = expectFromWorker(started.coordinator(), RequestLease.class);
-    next.replyTo().tell(new NoLease("that was all", 600_000));
+    next.replyTo().tell(new NoLease(new NoLeaseReason.SplitsTaken(0), 600_000));
   }
 
   @Test
@@ -754,7 +755,7 @@ class WorkerTest {
     assertEquals(71, done.leaseId());
     assertEquals(16, done.report().samples(), "the window in flight, then no more");
     assertEquals(2, done.report().pushes());
-    done.replyTo().tell(new NoLease("worker is draining", 60_000));
+    done.replyTo().tell(new NoLease(new NoLeaseReason.Draining(), 60_000));
     CoordinatorProtocol.DrainCompleted left =
         expectFromWorker(started.coordinator(), CoordinatorProtocol.DrainCompleted.class);
     assertEquals(started.worker(), left.worker());
@@ -777,7 +778,7 @@ class WorkerTest {
     RequestLease next = expectFromWorker(started.coordinator(), RequestLease.class);
     assertEquals(started.worker(), next.worker());
     script.releaseHeldPulls(); // the pull answered late: its window is not computed or pushed
-    next.replyTo().tell(new NoLease("no job is running", 600_000));
+    next.replyTo().tell(new NoLease(new NoLeaseReason.NoJobRunning(), 600_000));
 
     started.coordinator().expectNoMessage(Duration.ofMillis(500));
     assertEquals(List.of(), script.pushes(0), "nothing pushed for the cancelled job");
@@ -805,7 +806,7 @@ class WorkerTest {
     RequestLease next = started.coordinator().expectMessageClass(RequestLease.class, Duration.ofSeconds(3));
     assertEquals(started.worker(), next.worker());
     script.releaseHeldPulls(); // the pull answered late: its window is not computed or pushed
-    next.replyTo().tell(new NoLease("no job is running", 600_000));
+    next.replyTo().tell(new NoLease(new NoLeaseReason.NoJobRunning(), 600_000));
     started.coordinator().expectNoMessage(Duration.ofMillis(500));
     assertEquals(List.of(), script.pushes(0), "nothing pushed for the voided lease");
     assertEquals(List.of(), script.pushes(1));
@@ -835,7 +836,7 @@ class WorkerTest {
   void anIdleWorkerDrainsAtOnce() {
     TestProbe<CoordinatorProtocol.Command> coordinator = testKit.createTestProbe();
     ActorRef<WorkerProtocol.Command> worker = spawnWorker(coordinator, SETTINGS);
-    expectFromWorker(coordinator, RequestLease.class).replyTo().tell(new NoLease("no job yet", 600_000));
+    expectFromWorker(coordinator, RequestLease.class).replyTo().tell(new NoLease(new NoLeaseReason.NoJobRunning(), 600_000));
 
     worker.tell(WorkerProtocol.Drain.INSTANCE);
 
@@ -850,7 +851,7 @@ class WorkerTest {
     // The shards are set up by a worker with the usual settings, so that the short coordinator
     // timeout below is spent on the completion, not on a lease request waiting for the set-up.
     Started setUp = start(spec(2), SETTINGS);
-    setUp.request().replyTo().tell(new NoLease("not this one", 600_000));
+    setUp.request().replyTo().tell(new NoLease(new NoLeaseReason.NoJobRunning(), 600_000));
     Duration coordinatorTimeout = Duration.ofSeconds(1);
     WorkerSettings shortCoordinatorTimeout =
         new WorkerSettings(1, false, TestFixtures.SUBSET, Duration.ofSeconds(10), coordinatorTimeout, 3, Duration.ofMillis(300));
@@ -871,10 +872,10 @@ class WorkerTest {
     assertEquals(first.leaseId(), again.leaseId(), "the same lease");
     assertEquals(first.report(), again.report(), "the same report");
     assertEquals(worker, again.worker());
-    again.replyTo().tell(new NoLease("that was all", 50));
+    again.replyTo().tell(new NoLease(new NoLeaseReason.SplitsTaken(0), 50));
     RequestLease next = expectFromWorker(coordinator, RequestLease.class);
     assertEquals(worker, next.worker());
-    next.replyTo().tell(new NoLease("none", 600_000));
+    next.replyTo().tell(new NoLease(new NoLeaseReason.NoJobRunning(), 600_000));
     TestingShard.Script script = setUp.script();
     assertEquals(List.of("accepted"), outcomes(script.pushes(0)), "the split was trained once");
     assertEquals(List.of("accepted"), outcomes(script.pushes(1)));
@@ -933,7 +934,7 @@ class WorkerTest {
     // Not given back (the coordinator took it already) nor acked: the worker asks for other work.
     RequestLease next = expectFromWorker(started.coordinator(), RequestLease.class);
     assertEquals(started.worker(), next.worker());
-    next.replyTo().tell(new NoLease("none", 600_000));
+    next.replyTo().tell(new NoLease(new NoLeaseReason.NoJobRunning(), 600_000));
     started.coordinator().expectNoMessage(Duration.ofMillis(500));
     assertEquals(List.of("revoked"), outcomes(script.pushes(0)), "no retry");
     assertEquals(List.of("accepted"), outcomes(script.pushes(1)));

@@ -184,8 +184,166 @@ public final class CoordinatorProtocol {
 
   public record LeaseGranted(Lease lease) implements LeaseReply {}
 
-  /** No work now; ask again after {@code retryAfterMillis} or when nudged. */
-  public record NoLease(String reason, long retryAfterMillis) implements LeaseReply {}
+  /**
+   * No work now; ask again after {@code retryAfterMillis} or when nudged.
+   *
+   * @param reason why not, as a type to branch on; {@link #describe()} words it for logs
+   */
+  public record NoLease(NoLeaseReason reason, long retryAfterMillis) implements LeaseReply {
+    public NoLease {
+      java.util.Objects.requireNonNull(reason, "reason");
+    }
+
+    /** The reason in words, as logged. */
+    public String describe() {
+      return reason.describe();
+    }
+  }
+
+  /**
+   * Why the coordinator gives a worker no lease: one type per kind of answer. Branch on the type,
+   * never on {@link #describe()}, which is for people.
+   */
+  public sealed interface NoLeaseReason extends TesseraSerializable
+      permits NoLeaseReason.NotListed,
+          NoLeaseReason.Draining,
+          NoLeaseReason.BackingOff,
+          NoLeaseReason.NoJobRunning,
+          NoLeaseReason.JobNotLeasing,
+          NoLeaseReason.SurplusWorker,
+          NoLeaseReason.StepsTaken,
+          NoLeaseReason.SplitsTaken,
+          NoLeaseReason.AtBarrier {
+    /** The reason in words, for logs. */
+    String describe();
+
+    /** The worker is not (yet) in the coordinator's Receptionist listing. */
+    record NotListed() implements NoLeaseReason {
+      @Override
+      public String describe() {
+        return "worker is not in the Receptionist listing yet";
+      }
+    }
+
+    /** The worker is draining: it finishes what it holds and takes nothing new. */
+    record Draining() implements NoLeaseReason {
+      @Override
+      public String describe() {
+        return "worker is draining";
+      }
+    }
+
+    /** The worker gave back {@code failures} leases in a row and is benched for a while. */
+    record BackingOff(int failures) implements NoLeaseReason {
+      @Override
+      public String describe() {
+        return "worker failed " + failures + " leases in a row";
+      }
+    }
+
+    /** No job is active (none queued, or none can start). */
+    record NoJobRunning() implements NoLeaseReason {
+      @Override
+      public String describe() {
+        return "no job is running";
+      }
+    }
+
+    /**
+     * The active job hands out no lease to this worker: it is not {@code RUNNING} (initializing,
+     * recovering, evaluating, paused...), or, when it is, its current plan has no share for the
+     * worker.
+     */
+    record JobNotLeasing(String jobId, JobState state) implements NoLeaseReason {
+      @Override
+      public String describe() {
+        return "job " + jobId + " is " + state;
+      }
+    }
+
+    /** There are more workers than micro-batches per step; this one has no share and waits. */
+    record SurplusWorker() implements NoLeaseReason {
+      @Override
+      public String describe() {
+        return "more workers than micro-batches per step; this one waits";
+      }
+    }
+
+    /** In {@code sync} mode, every step of {@code member} is taken (no round is open). */
+    record StepsTaken(int member) implements NoLeaseReason {
+      @Override
+      public String describe() {
+        return "every step of member " + member + " is taken";
+      }
+    }
+
+    /** In {@code async} or {@code ssp} mode, every split of {@code member} is leased or done. */
+    record SplitsTaken(int member) implements NoLeaseReason {
+      @Override
+      public String describe() {
+        return "every split of member " + member + " is leased or done";
+      }
+    }
+
+    /**
+     * The worker waits for the step (or the checkpoint) to move on. The coordinator may hold such
+     * an ask and answer it with a lease as soon as work opens.
+     */
+    sealed interface AtBarrier extends NoLeaseReason
+        permits CheckpointDue,
+            CheckpointDueBetweenSteps,
+            CheckpointTaking,
+            CheckpointTakingBetweenSteps,
+            AwaitingContributions {
+      /** What the worker waits for. */
+      String waitsFor();
+
+      @Override
+      default String describe() {
+        return "sync barrier: " + waitsFor();
+      }
+    }
+
+    /** A checkpoint is wanted ({@code async}/{@code ssp}); the leases out finish first. */
+    record CheckpointDue() implements AtBarrier {
+      @Override
+      public String waitsFor() {
+        return "a checkpoint is due; the leases out finish first";
+      }
+    }
+
+    /** A checkpoint is wanted ({@code sync}); a member at its step boundary waits for it. */
+    record CheckpointDueBetweenSteps() implements AtBarrier {
+      @Override
+      public String waitsFor() {
+        return "a checkpoint is due between two steps";
+      }
+    }
+
+    /** A checkpoint is being taken ({@code async}/{@code ssp}); no new lease may push before it. */
+    record CheckpointTaking() implements AtBarrier {
+      @Override
+      public String waitsFor() {
+        return "a checkpoint is being taken";
+      }
+    }
+
+    /** A checkpoint is being taken between two steps ({@code sync}). */
+    record CheckpointTakingBetweenSteps() implements AtBarrier {
+      @Override
+      public String waitsFor() {
+        return "a checkpoint is being taken between two steps";
+      }
+    }
+
+    /** The step's work is all out ({@code sync}); the next opens once every contribution is acked. */
+    record AwaitingContributions() implements AtBarrier {
+      @Override
+      public String waitsFor() {
+        return "waiting for the other contributions to this step";
+      }
+    }
+  }
 
   /**
    * The right to train one split of one member.

@@ -154,5 +154,20 @@ public final class ProtocolRegistrar implements KryoRegistrar {
     registry.add(267, AdminProtocol.CheckpointInfo.class);
     registry.add(268, AdminProtocol.SetLearningRate.class);
     registry.add(269, AdminProtocol.LearningRateSet.class);
+
+    // why no lease: 270-289
+    registry.add(270, CoordinatorProtocol.NoLeaseReason.NotListed.class);
+    registry.add(271, CoordinatorProtocol.NoLeaseReason.Draining.class);
+    registry.add(272, CoordinatorProtocol.NoLeaseReason.BackingOff.class);
+    registry.add(273, CoordinatorProtocol.NoLeaseReason.NoJobRunning.class);
+    registry.add(274, CoordinatorProtocol.NoLeaseReason.JobNotLeasing.class);
+    registry.add(275, CoordinatorProtocol.NoLeaseReason.SurplusWorker.class);
+    registry.add(276, CoordinatorProtocol.NoLeaseReason.StepsTaken.class);
+    registry.add(277, CoordinatorProtocol.NoLeaseReason.SplitsTaken.class);
+    registry.add(278, CoordinatorProtocol.NoLeaseReason.CheckpointDue.class);
+    registry.add(279, CoordinatorProtocol.NoLeaseReason.CheckpointDueBetweenSteps.class);
+    registry.add(280, CoordinatorProtocol.NoLeaseReason.CheckpointTaking.class);
+    registry.add(281, CoordinatorProtocol.NoLeaseReason.CheckpointTakingBetweenSteps.class);
+    registry.add(282, CoordinatorProtocol.NoLeaseReason.AwaitingContributions.class);
   }
 }
