@@ -20,7 +20,6 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 state="${TESSERA_CLUSTER_DIR:-data/cluster}"
 data_dir="${TESSERA_DATA_DIR:-data/fashion-mnist}"
-seeds="127.0.0.1:2551,127.0.0.1:2552"
 nodes=(core-1 core-2 worker-1 worker-2)
 
 args_for() {
@@ -31,6 +30,21 @@ args_for() {
     worker-2)    echo "--roles worker --port 2554 --metrics-port 9098 --data-dir $data_dir" ;;
     *) echo "unknown node '$1' (nodes: ${nodes[*]})" >&2; exit 2 ;;
   esac
+}
+
+port_of() {
+  case "$1" in core-1) echo 2551 ;; core-2) echo 2552 ;; worker-1) echo 2553 ;; worker-2) echo 2554 ;; esac
+}
+
+# A node's seeds: the nodes already running, so that a node started again joins the cluster that is
+# there. Only with none running does a node seed itself (and form the cluster): a node first in its
+# own seed list forms a new cluster when no other seed answers at once, which splits the cluster.
+seeds_for() {
+  local seeds="" other
+  for other in "${nodes[@]}"; do
+    if [[ "$other" != "$1" ]] && alive "$other"; then seeds="${seeds:+$seeds,}127.0.0.1:$(port_of "$other")"; fi
+  done
+  echo "${seeds:-127.0.0.1:$(port_of "$1")}"
 }
 
 pid_of() { [[ -f "$state/$1.pid" ]] && cat "$state/$1.pid"; }
@@ -45,7 +59,7 @@ start() {
     # Four JVMs share this machine: one PyTorch thread per worker keeps them from fighting
     # over the cores (a node on a machine of its own uses all of them).
     TESSERA_JAVA_OPTS="-Dai.djl.pytorch.num_threads=1 ${TESSERA_JAVA_OPTS:-}" \
-      nohup "$root/bin/tessera" node $(args_for "$node") --seed-nodes "$seeds" >"$state/$node.log" 2>&1 &
+      nohup "$root/bin/tessera" node $(args_for "$node") --seed-nodes "$(seeds_for "$node")" >"$state/$node.log" 2>&1 &
     echo $! >"$state/$node.pid"
     echo "started $node (pid $!, log $state/$node.log)"
   done
