@@ -10,6 +10,7 @@ import akka.actor.typed.javadsl.AbstractBehavior;
 import akka.actor.typed.javadsl.ActorContext;
 import akka.actor.typed.javadsl.Behaviors;
 import akka.actor.typed.javadsl.Receive;
+import akka.actor.typed.javadsl.ReceiveBuilder;
 import akka.actor.typed.javadsl.TimerScheduler;
 import akka.actor.typed.receptionist.Receptionist;
 import akka.cluster.sharding.typed.javadsl.ClusterSharding;
@@ -27,6 +28,7 @@ import io.tessera.protocol.spec.JobSpec;
 import io.tessera.protocol.spec.TrainingMode;
 import io.tessera.protocol.tensor.WirePrecision;
 import io.tessera.protocol.worker.WorkerProtocol;
+import io.tessera.protocol.worker.WorkerProtocol.AbandonJob;
 import io.tessera.protocol.worker.WorkerProtocol.Command;
 import io.tessera.protocol.worker.WorkerProtocol.Drain;
 import io.tessera.protocol.worker.WorkerProtocol.EnsembleReport;
@@ -34,6 +36,7 @@ import io.tessera.protocol.worker.WorkerProtocol.EvaluateEnsemble;
 import io.tessera.protocol.worker.WorkerProtocol.Evaluate;
 import io.tessera.protocol.worker.WorkerProtocol.EvaluationReport;
 import io.tessera.protocol.worker.WorkerProtocol.InitializeModel;
+import io.tessera.protocol.worker.WorkerProtocol.LeasesVoided;
 import io.tessera.protocol.worker.WorkerProtocol.Local;
 import io.tessera.protocol.worker.WorkerProtocol.ModelInitialized;
 import io.tessera.protocol.worker.WorkerProtocol.SetAccumulation;
@@ -41,7 +44,6 @@ import io.tessera.protocol.worker.WorkerProtocol.SourceModel;
 import io.tessera.protocol.worker.WorkerProtocol.StageInputs;
 import io.tessera.protocol.worker.WorkerProtocol.WorkAvailable;
 import io.tessera.worker.ShardClient.PulledParameters;
-import io.tessera.worker.ShardClient.PushRequest;
 import io.tessera.worker.data.StageData;
 import io.tessera.worker.eval.EnsembleVote;
 import io.tessera.worker.train.Classifies;
@@ -70,6 +72,34 @@ import java.util.Optional;
  * ensemble) on request, and drains when asked: it finishes the window it is in, acks what it
  * trained, and leaves. A member of a later pipeline stage reads what it needs of earlier stages
  * (an encoder to start from, teachers) from their shards when its context is built.
+ *
+ * <p>Its states, each a behaviour of its own (set-up, evaluation, accumulation plans, a cancelled
+ * job's contexts and a superseded ask's answer are handled alike in all of them):
+ *
+ * <ul>
+ *   <li><b>asking</b>, the first: a lease request is out. Its answer moves on: a lease to
+ *       <em>training</em> (or, if it cannot be trained here, given back, to <em>idle</em>); no
+ *       lease, or no answer in time, to <em>idle</em>. A coordinator node leaving sends the
+ *       request again at once (only the newest ask's answer counts; a lease granted to an older
+ *       one is given back). Drain: to <em>draining</em>.
+ *   <li><b>idle</b>: nothing held or asked, until the ask-again timer fires, the coordinator says
+ *       work is available, or a job is abandoned: to <em>asking</em>. Drain: the worker leaves.
+ *   <li><b>training</b> a lease, window by window (pull, compute, push; a failed pull or push is
+ *       retried after a backoff). Every window pushed: to <em>completing</em>. The lease revoked
+ *       at a shard, a sync contribution stale, its job abandoned or the lease voided by a rewind:
+ *       to <em>asking</em>. Too many failures: the lease is given back, to <em>idle</em>. Drain:
+ *       still <em>training</em>, but the window in flight is the last; then to <em>draining</em>
+ *       with the completion of what was pushed, or, if the lease is lost, the worker leaves.
+ *   <li><b>completing</b>: a finished lease's completion is out. Its answer, which is also the
+ *       answer to a lease request, moves on as in <em>asking</em>; no answer: it is sent again
+ *       (up to the retry limit), at once if a coordinator node leaves. Drain: to <em>draining</em>.
+ *   <li><b>draining</b>: a lease request or a completion is out and the worker was told to drain.
+ *       It waits for the answer (sending a completion again as <em>completing</em> does), gives
+ *       back a lease the answer grants, and leaves.
+ * </ul>
+ *
+ * <p>Leaving tells the coordinator the drain is complete, leaves the Receptionist and stops.
+ * Answers about a lease the worker no longer trains (its pull or push answered late) are dropped.
  *
  * <p>The actor runs on a dispatcher of its own ({@link WorkerSettings#DISPATCHER}), so the DJL
  * work in its handlers blocks only this worker. Its DJL arrays are closed when it stops.
@@ -102,14 +132,10 @@ public final class Worker extends AbstractBehavior<Command> {
   private final long registeredAtNanos = System.nanoTime();
 
   private NDManager manager;
-  private LeaseRun current;
-  private boolean leaseRequested;
   /** Numbers the asks to the coordinator: only the answer to the newest one counts. */
   private long askGeneration;
-  private PendingCompletion completion;
   private long nextSeq = 1;
   private boolean firstPushAccepted;
-  private boolean draining;
 
   private Worker(
       ActorContext<Command> context,
@@ -137,7 +163,7 @@ public final class Worker extends AbstractBehavior<Command> {
                     removed -> new NodeRemoved(removed.member().address().toString(), removed.member().hasRole("coordinator"))),
                 akka.cluster.ClusterEvent.MemberRemoved.class));
     context.getLog().info("Worker {} on {} ready", workerId, device);
-    requestLease();
+    sendRequestLease();
   }
 
   // ------------------------------------------------------------------ local messages
@@ -165,7 +191,11 @@ public final class Worker extends AbstractBehavior<Command> {
       implements Local {}
 
   /** A lease whose pushes were all accepted, until the coordinator answers its completion. */
-  private record PendingCompletion(long leaseId, CoordinatorProtocol.SplitReport report, int attempts) {}
+  private record PendingCompletion(long leaseId, CoordinatorProtocol.SplitReport report, int attempts) {
+    PendingCompletion again() {
+      return new PendingCompletion(leaseId, report, attempts + 1);
+    }
+  }
 
   private enum AskForWork implements Local {
     INSTANCE
@@ -175,82 +205,160 @@ public final class Worker extends AbstractBehavior<Command> {
     INSTANCE
   }
 
-  /** Progress through one leased run of splits. */
-  private static final class LeaseRun {
-    final Lease lease;
-    final MemberContext member;
-    /** Where each shard is in the lease, and the window to train next. */
-    final LeaseWindows windows;
-    double lossSum;
-    int pushes;
-    int stalePushes;
-    long computeNanos;
-    int failures;
-    PulledParameters pulled;
-    LeaseWindows.Planned window;
-    PushRequest push;
-    double windowLoss;
+  // ------------------------------------------------------------------ states
 
-    LeaseRun(Lease lease, MemberContext member) {
-      this.lease = lease;
-      this.member = member;
-      this.windows = new LeaseWindows(lease, member.shards.ranges().size());
-    }
-
-    boolean sync() {
-      return lease.spec().mode() == TrainingMode.SYNC;
-    }
-
-    /** What was trained of the lease so far: the samples every shard has, from its start. */
-    CoordinatorProtocol.SplitReport report() {
-      return new CoordinatorProtocol.SplitReport(windows.done(), lossSum, pushes, stalePushes, computeNanos);
-    }
-  }
-
+  /** The first state: the constructor has sent the first lease request. */
   @Override
   public Receive<Command> createReceive() {
-    return newReceiveBuilder()
-        .onMessage(WorkAvailable.class, this::onWorkAvailable)
+    return asking();
+  }
+
+  /** Nothing held or asked; the {@link AskForWork} timer is set. */
+  private Receive<Command> idle() {
+    return withCommonHandlers(
+        newReceiveBuilder()
+            .onMessage(AskForWork.class, tick -> askForLease())
+            .onMessage(WorkAvailable.class, nudge -> askForLease())
+            .onMessage(
+                AbandonJob.class,
+                abandon -> {
+                  forgetJob(abandon.jobId());
+                  return askForLease();
+                })
+            .onMessage(
+                Drain.class,
+                drain -> {
+                  startDrain("idle");
+                  return leave();
+                }),
+        null);
+  }
+
+  /** A lease request is out; its answer is the one of generation {@link #askGeneration}. */
+  private Receive<Command> asking() {
+    return withCommonHandlers(
+        newReceiveBuilder()
+            .onMessage(LeaseAnswered.class, this::newest, answer -> onAnswer(answer, null, false))
+            .onMessage(
+                NodeRemoved.class,
+                NodeRemoved::coordinatorRole,
+                removed -> {
+                  logAskAgain(removed);
+                  sendRequestLease();
+                  return Behaviors.same();
+                })
+            .onMessage(
+                Drain.class,
+                drain -> {
+                  startDrain("idle");
+                  return draining(null);
+                }),
+        null);
+  }
+
+  /** Training {@code run}; when {@code draining}, the window in flight is its last. */
+  private Receive<Command> training(LeaseRun run, boolean draining) {
+    return withCommonHandlers(
+        newReceiveBuilder()
+            // Answers about an earlier lease (dropped while its pull or push was out) fall through.
+            .onMessage(
+                ParametersPulled.class,
+                pulled -> pulled.leaseId() == run.leaseId(),
+                pulled -> onParametersPulled(run, draining, pulled))
+            .onMessage(
+                WindowReady.class, ready -> ready.leaseId() == run.leaseId() && run.push != null, ready -> pushWindow(run))
+            .onMessage(
+                GradientsPushed.class,
+                pushed -> pushed.leaseId() == run.leaseId(),
+                pushed -> onGradientsPushed(run, draining, pushed))
+            .onMessage(RetryWindow.class, retry -> onRetryWindow(run))
+            .onMessage(AbandonJob.class, abandon -> onAbandonJob(run, draining, abandon))
+            .onMessage(
+                LeasesVoided.class,
+                voided -> run.lease.jobId().equals(voided.jobId()) && run.leaseId() < voided.beforeLeaseId(),
+                voided -> onLeaseVoided(run, draining, voided))
+            .onMessage(
+                Drain.class,
+                drain -> !draining,
+                drain -> {
+                  startDrain("finishing the window of lease " + run.leaseId());
+                  return training(run, true);
+                }),
+        run.member);
+  }
+
+  /** The completion of a finished lease is out; its answer is the one of {@link #askGeneration}. */
+  private Receive<Command> completing(PendingCompletion pending) {
+    return withCommonHandlers(
+        newReceiveBuilder()
+            .onMessage(LeaseAnswered.class, this::newest, answer -> onAnswer(answer, pending, false))
+            .onMessage(
+                NodeRemoved.class,
+                NodeRemoved::coordinatorRole,
+                removed -> {
+                  logAskAgain(removed);
+                  sendCompletion(pending); // idempotent: a coordinator that has it answers as before
+                  return Behaviors.same();
+                })
+            .onMessage(
+                Drain.class,
+                drain -> {
+                  startDrain("idle");
+                  return draining(pending);
+                }),
+        null);
+  }
+
+  /**
+   * Told to drain while a lease request ({@code pending} is {@code null}) or a completion is out:
+   * its answer is awaited, then the worker leaves.
+   */
+  private Receive<Command> draining(PendingCompletion pending) {
+    return withCommonHandlers(
+        newReceiveBuilder()
+            .onMessage(LeaseAnswered.class, this::newest, answer -> onAnswer(answer, pending, true)),
+        null);
+  }
+
+  /**
+   * Adds what every state handles alike to {@code builder}, after the state's own handlers (the
+   * first that matches a message handles it), and builds the state. {@code inUse} is the context
+   * of the member being trained, if any: it is not closed when another job's member is set up.
+   * Messages the state has no use for (a pull or push answered for a lease no longer held, a
+   * timer or a nudge that no longer applies) are dropped.
+   */
+  private Receive<Command> withCommonHandlers(ReceiveBuilder<Command> builder, MemberContext inUse) {
+    builder
         .onMessage(SetAccumulation.class, this::onSetAccumulation)
-        .onMessage(InitializeModel.class, this::onInitializeModel)
-        .onMessage(Evaluate.class, this::onEvaluate)
-        .onMessage(EvaluateEnsemble.class, this::onEvaluateEnsemble)
-        .onMessage(Drain.class, this::onDrain)
-        .onMessage(WorkerProtocol.AbandonJob.class, this::onAbandonJob)
-        .onMessage(WorkerProtocol.LeasesVoided.class, this::onLeasesVoided)
-        .onMessage(LeaseAnswered.class, this::onLeaseAnswered)
-        .onMessage(NodeRemoved.class, this::onNodeRemoved)
-        .onMessage(ParametersPulled.class, this::onParametersPulled)
-        .onMessage(WindowReady.class, this::onWindowReady)
-        .onMessage(GradientsPushed.class, this::onGradientsPushed)
-        .onMessage(EvaluationPulled.class, this::onEvaluationPulled)
-        .onMessage(AskForWork.class, this::onAskForWork)
-        .onMessage(RetryWindow.class, this::onRetryWindow)
-        .onSignal(PostStop.class, this::onPostStop)
-        .build();
+        .onMessage(InitializeModel.class, request -> onInitializeModel(request, inUse))
+        .onMessage(Evaluate.class, request -> onEvaluate(request, inUse))
+        .onMessage(EvaluationPulled.class, pulled -> onEvaluationPulled(pulled, inUse))
+        .onMessage(EvaluateEnsemble.class, request -> onEvaluateEnsemble(request, inUse))
+        .onMessage(
+            AbandonJob.class,
+            abandon -> {
+              forgetJob(abandon.jobId());
+              return Behaviors.same();
+            })
+        .onMessage(LeaseAnswered.class, this::onSupersededAnswer);
+    for (Class<? extends Command> late :
+        List.of(
+            ParametersPulled.class, WindowReady.class, GradientsPushed.class, RetryWindow.class, AskForWork.class,
+            WorkAvailable.class, NodeRemoved.class, LeasesVoided.class, Drain.class)) {
+      builder.onMessage(late, ignored -> Behaviors.same());
+    }
+    return builder.onSignal(PostStop.class, this::onPostStop).build();
   }
 
   // ------------------------------------------------------------------ leases
 
-  private Behavior<Command> onWorkAvailable(WorkAvailable nudge) {
-    if (current == null) {
-      requestLease();
-    }
-    return this;
+  /** Sends a lease request and waits for its answer. */
+  private Behavior<Command> askForLease() {
+    sendRequestLease();
+    return asking();
   }
 
-  private Behavior<Command> onAskForWork(AskForWork tick) {
-    if (current == null) {
-      requestLease();
-    }
-    return this;
-  }
-
-  private void requestLease() {
-    if (leaseRequested || draining) {
-      return;
-    }
-    leaseRequested = true;
+  private void sendRequestLease() {
     long asked = System.nanoTime();
     long generation = ++askGeneration;
     getContext().ask(
@@ -261,45 +369,55 @@ public final class Worker extends AbstractBehavior<Command> {
         (reply, failure) -> new LeaseAnswered(reply, failure, asked, generation));
   }
 
-  private Behavior<Command> onNodeRemoved(NodeRemoved removed) {
-    if (removed.coordinatorRole() && leaseRequested && !draining) {
-      getContext().getLog().info(
-          "Coordinator node {} left while an ask was out: asking the coordinator again", removed.address());
-      if (completion != null) {
-        sendCompletion(); // the completion is idempotent: a coordinator that has it answers as before
-      } else {
-        leaseRequested = false;
-        requestLease();
-      }
-    }
-    return this;
+  private void sendCompletion(PendingCompletion pending) {
+    long asked = System.nanoTime();
+    long generation = ++askGeneration;
+    getContext().ask(
+        LeaseReply.class,
+        coordinator,
+        settings.coordinatorTimeout(),
+        replyTo ->
+            new CoordinatorProtocol.CompleteSplit(getContext().getSelf(), pending.leaseId(), pending.report(), replyTo),
+        (reply, failure) -> new LeaseAnswered(reply, failure, asked, generation));
   }
 
-  private Behavior<Command> onLeaseAnswered(LeaseAnswered answer) {
-    if (answer.generation() != askGeneration) {
-      // The answer to an ask that was sent again: the newer ask's answer decides. A lease granted
-      // to the older one would be held by nobody: give it back at once.
-      if (answer.reply() instanceof LeaseGranted granted) {
-        release(granted.lease(), "granted to an ask the worker had sent again", false);
-      }
-      return this;
+  /** Whether {@code answer} answers the newest ask, the one a state waits for. */
+  private boolean newest(LeaseAnswered answer) {
+    return answer.generation() == askGeneration;
+  }
+
+  private void logAskAgain(NodeRemoved removed) {
+    getContext().getLog().info(
+        "Coordinator node {} left while an ask was out: asking the coordinator again", removed.address());
+  }
+
+  /**
+   * The answer to an ask that was sent again: the newer ask's answer decides. A lease granted to
+   * the older one would be held by nobody: give it back at once.
+   */
+  private Behavior<Command> onSupersededAnswer(LeaseAnswered answer) {
+    if (answer.reply() instanceof LeaseGranted granted) {
+      release(granted.lease(), "granted to an ask the worker had sent again", false);
     }
-    leaseRequested = false;
+    return Behaviors.same();
+  }
+
+  /**
+   * The answer to the newest ask: a lease request, or the completion {@code pending} when that
+   * is not {@code null}.
+   */
+  private Behavior<Command> onAnswer(LeaseAnswered answer, PendingCompletion pending, boolean draining) {
     if (answer.failure() == null) {
       metrics.leaseRoundTrip.record(System.nanoTime() - answer.askedAtNanos());
     }
-    if (completion != null) {
-      if (answer.failure() != null && completion.attempts() < settings.maxWindowRetries()) {
-        // The ack may be lost (say, the coordinator is moving); the work is done, so say it again
-        // rather than have the split trained twice.
-        getContext().getLog().warn(
-            "Coordinator did not answer the completion of lease {}: {}",
-            completion.leaseId(), answer.failure().getMessage());
-        completion = new PendingCompletion(completion.leaseId(), completion.report(), completion.attempts() + 1);
-        sendCompletion();
-        return this;
-      }
-      completion = null;
+    if (pending != null && answer.failure() != null && pending.attempts() < settings.maxWindowRetries()) {
+      // The ack may be lost (say, the coordinator is moving); the work is done, so say it again
+      // rather than have the split trained twice.
+      getContext().getLog().warn(
+          "Coordinator did not answer the completion of lease {}: {}", pending.leaseId(), answer.failure().getMessage());
+      PendingCompletion again = pending.again();
+      sendCompletion(again);
+      return draining ? draining(again) : completing(again);
     }
     if (draining) {
       if (answer.reply() instanceof LeaseGranted granted) {
@@ -310,21 +428,27 @@ public final class Worker extends AbstractBehavior<Command> {
     }
     if (answer.failure() != null) {
       getContext().getLog().debug("No answer from the coordinator: {}", answer.failure().getMessage());
-      timers.startSingleTimer(AskForWork.INSTANCE, settings.retryBackoff());
+      return askLater(settings.retryBackoff());
     } else if (answer.reply() instanceof NoLease none) {
       getContext().getLog().debug("No lease: {}", none.describe());
-      timers.startSingleTimer(AskForWork.INSTANCE, Duration.ofMillis(none.retryAfterMillis()));
+      return askLater(Duration.ofMillis(none.retryAfterMillis()));
     } else if (answer.reply() instanceof LeaseGranted granted) {
-      startLease(granted.lease());
+      return startLease(granted.lease());
     }
-    return this;
+    return idle(); // no other answers exist; with no timer set, a WorkAvailable nudge moves on
   }
 
-  private void startLease(Lease lease) {
+  /** Waits {@code delay}, idle, before asking again. */
+  private Behavior<Command> askLater(Duration delay) {
+    timers.startSingleTimer(AskForWork.INSTANCE, delay);
+    return idle();
+  }
+
+  private Behavior<Command> startLease(Lease lease) {
     timers.cancel(AskForWork.INSTANCE);
     MemberContext member;
     try {
-      member = member(lease.jobId(), lease.member(), lease.spec(), lease.inputs());
+      member = member(lease.jobId(), lease.member(), lease.spec(), lease.inputs(), null);
       int trainSize = member.trainer.dataset().trainSize();
       if (trainSize != lease.trainSize()) {
         throw new IllegalStateException(
@@ -340,29 +464,34 @@ public final class Worker extends AbstractBehavior<Command> {
                 + " was set up on (fingerprint " + lease.datasetFingerprint() + "); give every worker node the same files");
       }
     } catch (RuntimeException e) {
-      giveBack(lease, "cannot train here: " + e.getMessage());
-      return;
+      return giveBack(lease, "cannot train here: " + e.getMessage());
     }
     noteAccumulation(
         new SetAccumulation(lease.jobId(), lease.member(), lease.membershipEpoch(), lease.accumulationSteps()));
-    current = new LeaseRun(lease, member);
-    pullWindow();
+    LeaseRun run = new LeaseRun(lease, member);
+    pullWindow(run);
+    return training(run, false);
   }
 
-  private void giveBack(Lease lease, String reason) {
+  /** Gives {@code lease} back as failed here, and asks for other work after the backoff. */
+  private Behavior<Command> giveBack(Lease lease, String reason) {
     getContext().getLog().warn("Giving back lease {}: {}", lease.leaseId(), reason);
     release(lease, reason, true);
-    current = null;
-    timers.startSingleTimer(AskForWork.INSTANCE, settings.retryBackoff());
+    return askLater(settings.retryBackoff());
   }
 
   private void release(Lease lease, String reason, boolean failed) {
     coordinator.tell(new CoordinatorProtocol.ReleaseLease(getContext().getSelf(), lease.leaseId(), reason, failed));
   }
 
+  /** A lease ended without a completion: leave if draining, otherwise ask for other work. */
+  private Behavior<Command> leaseEnded(boolean draining) {
+    return draining ? leave() : askForLease();
+  }
+
   private Behavior<Command> onSetAccumulation(SetAccumulation update) {
     noteAccumulation(update);
-    return this;
+    return Behaviors.same();
   }
 
   private void noteAccumulation(SetAccumulation update) {
@@ -387,81 +516,49 @@ public final class Worker extends AbstractBehavior<Command> {
 
   // ------------------------------------------------------------------ one accumulation window
 
-  private void pullWindow() {
-    LeaseRun run = current;
+  private void pullWindow(LeaseRun run) {
     long start = System.nanoTime();
-    long leaseId = run.lease.leaseId();
+    long leaseId = run.leaseId();
     getContext().pipeToSelf(
         run.member.shards.pull(run.lease.spec().wirePrecision(), workerId),
         (pulled, failure) -> new ParametersPulled(leaseId, pulled, failure, start));
   }
 
-  private Behavior<Command> onParametersPulled(ParametersPulled message) {
-    if (current == null || current.lease.leaseId() != message.leaseId()) {
-      return this;
-    }
+  private Behavior<Command> onParametersPulled(LeaseRun run, boolean draining, ParametersPulled message) {
     if (message.failure() != null) {
-      return windowFailed("pull", message.failure());
+      return windowFailed(run, draining, "pull", message.failure());
     }
     metrics.pullLatency.record(System.nanoTime() - message.startNanos());
     metrics.pullBytes.increment(message.parameters().bytes());
-    LeaseRun run = current;
-    run.pulled = message.parameters();
-    JobSpec spec = run.lease.spec();
-    run.window = run.windows.next(message.parameters().epoch(), spec.microBatch() * accumulationSteps(run.lease));
-    int from = run.lease.split().from() + run.window.from();
-    int to = run.lease.split().from() + run.window.to();
-
-    long computeStart = System.nanoTime();
-    MemberTrainer trainer = run.member.trainer;
-    float[] gradientSum = new float[run.pulled.values().length];
-    run.windowLoss = trainer.trainWindow(run.pulled.values(), run.lease.split().epoch(), from, to, gradientSum);
-    long computed = System.nanoTime() - computeStart;
-    long simulated = trainer.simulatedNanos(to - from);
-    run.computeNanos += Math.max(computed, simulated);
-    metrics.windowCompute.record(Math.max(computed, simulated));
-    run.push =
-        run.member.shards.encodePush(
-            workerId, nextSeq++, run.pulled, to - from, gradientSum, spec.wirePrecision(), run.lease.rule(),
-            run.window.window(), run.window.targets());
-    if (simulated > computed) {
-      timers.startSingleTimer(new WindowReady(run.lease.leaseId()), Duration.ofNanos(simulated - computed));
-    } else {
-      pushWindow();
+    LeaseRun.Computed computed = run.train(message.parameters(), accumulationSteps(run.lease), nextSeq++, workerId);
+    metrics.windowCompute.record(computed.nanos());
+    if (computed.waitNanos() > 0) {
+      timers.startSingleTimer(new WindowReady(run.leaseId()), Duration.ofNanos(computed.waitNanos()));
+      return Behaviors.same();
     }
-    return this;
+    return pushWindow(run);
   }
 
-  private Behavior<Command> onWindowReady(WindowReady ready) {
-    if (current != null && current.lease.leaseId() == ready.leaseId() && current.push != null) {
-      pushWindow();
-    }
-    return this;
-  }
-
-  private void pushWindow() {
+  private Behavior<Command> pushWindow(LeaseRun run) {
     long start = System.nanoTime();
-    long leaseId = current.lease.leaseId();
+    long leaseId = run.leaseId();
     getContext().pipeToSelf(
-        current.member.shards.push(current.push),
+        run.member.shards.push(run.push),
         (outcomes, failure) -> new GradientsPushed(leaseId, outcomes, failure, start));
+    return Behaviors.same();
   }
 
-  private Behavior<Command> onGradientsPushed(GradientsPushed message) {
-    if (current == null || current.lease.leaseId() != message.leaseId()) {
-      return this;
-    }
+  private Behavior<Command> onGradientsPushed(LeaseRun run, boolean draining, GradientsPushed message) {
     if (message.failure() != null) {
-      return windowFailed("push", message.failure());
+      return windowFailed(run, draining, "push", message.failure());
     }
-    LeaseRun run = current;
     metrics.pushLatency.record(System.nanoTime() - message.startNanos());
     metrics.pushBytes.increment(run.push.bytes());
     run.failures = 0;
     Optional<Revoked> revoked =
         message.outcomes().stream().filter(Revoked.class::isInstance).map(Revoked.class::cast).findFirst();
     if (revoked.isPresent()) {
-      return dropRevoked(run, revoked.get());
+      return dropRevoked(run, draining, revoked.get());
     }
     boolean stale = message.outcomes().stream().anyMatch(o -> o instanceof Stale);
     if (stale) {
@@ -473,23 +570,16 @@ public final class Worker extends AbstractBehavior<Command> {
         // contribution cannot be applied to another step, so the lease is over. (A part that a
         // backup's copy already counted is answered Duplicate, and acked as done.)
         release(run.lease, "the step moved on without this contribution", false);
-        current = null;
-        if (draining) {
-          return leave();
-        }
-        requestLease();
-        return this;
+        return leaseEnded(draining);
       }
     }
     // Shards that took the window (or had it) move on. Too far behind at some shards: fetch fresh
     // parameters and compute this window again, for those shards only; a shard that had part of
     // it gets its parts one by one. So every shard applies each split once (its slices may come
     // from different pulls).
-    LeaseWindows.Result result = run.windows.pushed(run.window, run.push.epoch(), message.outcomes());
-    run.push = null;
-    if (result == LeaseWindows.Result.AGAIN) {
-      pullWindow();
-      return this;
+    if (run.pushed(message.outcomes()) == LeaseWindows.Result.AGAIN) {
+      pullWindow(run);
+      return Behaviors.same();
     }
     if (!firstPushAccepted) {
       firstPushAccepted = true;
@@ -497,19 +587,19 @@ public final class Worker extends AbstractBehavior<Command> {
       metrics.firstPushMillis.update(millis);
       getContext().getLog().info("Worker {}: first push accepted {} ms after registering", workerId, millis);
     }
-    run.lossSum += run.windowLoss;
-    run.pushes++;
-    metrics.samples.increment(run.window.samples());
-    if (!draining && !run.windows.finished()) {
-      // A sign of life, and what the coordinator acks should the lease end before its completion.
-      CoordinatorProtocol.LeaseProgress progress =
-          new CoordinatorProtocol.LeaseProgress(getContext().getSelf(), run.lease.leaseId(), run.report());
-      faults.tell(() -> coordinator.tell(progress)); // built here: a delayed send runs on another thread
-      pullWindow();
-    } else {
-      completeSplit(run); // done, or draining: ack what was trained, the rest goes back
+    metrics.samples.increment(run.counted());
+    if (draining || run.windows.finished()) {
+      // Done, or draining: ack what was trained, the rest goes back.
+      PendingCompletion pending = new PendingCompletion(run.leaseId(), run.report(), 0);
+      sendCompletion(pending);
+      return draining ? draining(pending) : completing(pending);
     }
-    return this;
+    // A sign of life, and what the coordinator acks should the lease end before its completion.
+    CoordinatorProtocol.LeaseProgress progress =
+        new CoordinatorProtocol.LeaseProgress(getContext().getSelf(), run.leaseId(), run.report());
+    faults.tell(() -> coordinator.tell(progress)); // built here: a delayed send runs on another thread
+    pullWindow(run);
+    return Behaviors.same();
   }
 
   /**
@@ -518,40 +608,14 @@ public final class Worker extends AbstractBehavior<Command> {
    * another lease. The lease is dropped, without pushing again or giving it back, and the worker
    * asks for other work.
    */
-  private Behavior<Command> dropRevoked(LeaseRun run, Revoked revoked) {
-    getContext().getLog().info("Dropping lease {}: {}", run.lease.leaseId(), revoked.reason());
+  private Behavior<Command> dropRevoked(LeaseRun run, boolean draining, Revoked revoked) {
+    getContext().getLog().info("Dropping lease {}: {}", run.leaseId(), revoked.reason());
     metrics.revokedLeases.increment();
-    current = null;
     timers.cancel(RetryWindow.INSTANCE);
-    if (draining) {
-      return leave();
-    }
-    requestLease();
-    return this;
+    return leaseEnded(draining);
   }
 
-  private void completeSplit(LeaseRun run) {
-    current = null;
-    completion = new PendingCompletion(run.lease.leaseId(), run.report(), 0);
-    sendCompletion();
-  }
-
-  private void sendCompletion() {
-    leaseRequested = true;
-    PendingCompletion pending = completion;
-    long asked = System.nanoTime();
-    long generation = ++askGeneration;
-    getContext().ask(
-        LeaseReply.class,
-        coordinator,
-        settings.coordinatorTimeout(),
-        replyTo ->
-            new CoordinatorProtocol.CompleteSplit(getContext().getSelf(), pending.leaseId(), pending.report(), replyTo),
-        (reply, failure) -> new LeaseAnswered(reply, failure, asked, generation));
-  }
-
-  private Behavior<Command> windowFailed(String what, Throwable failure) {
-    LeaseRun run = current;
+  private Behavior<Command> windowFailed(LeaseRun run, boolean draining, String what, Throwable failure) {
     run.failures++;
     if (refused(failure)) {
       // A shard refused the gradient itself (say, non-finite values): sending it again cannot
@@ -560,16 +624,13 @@ public final class Worker extends AbstractBehavior<Command> {
     }
     getContext().getLog().warn(
         "Lease {}: {} failed ({} of {}): {}",
-        run.lease.leaseId(), what, run.failures, settings.maxWindowRetries(), failure.getMessage());
+        run.leaseId(), what, run.failures, settings.maxWindowRetries(), failure.getMessage());
     if (run.failures > settings.maxWindowRetries()) {
-      giveBack(run.lease, what + " failed " + run.failures + " times: " + failure.getMessage());
-      if (draining) {
-        return leave();
-      }
-    } else {
-      timers.startSingleTimer(RetryWindow.INSTANCE, settings.retryBackoff().multipliedBy(run.failures));
+      Behavior<Command> next = giveBack(run.lease, what + " failed " + run.failures + " times: " + failure.getMessage());
+      return draining ? leave() : next;
     }
-    return this;
+    timers.startSingleTimer(RetryWindow.INSTANCE, settings.retryBackoff().multipliedBy(run.failures));
+    return Behaviors.same();
   }
 
   private static boolean refused(Throwable failure) {
@@ -581,16 +642,12 @@ public final class Worker extends AbstractBehavior<Command> {
     return false;
   }
 
-  private Behavior<Command> onRetryWindow(RetryWindow retry) {
-    if (current == null) {
-      return this;
+  private Behavior<Command> onRetryWindow(LeaseRun run) {
+    if (run.push != null) {
+      return pushWindow(run); // same sequence number: shards that already applied it answer Duplicate
     }
-    if (current.push != null) {
-      pushWindow(); // same sequence number: shards that already applied it answer Duplicate
-    } else {
-      pullWindow();
-    }
-    return this;
+    pullWindow(run);
+    return Behaviors.same();
   }
 
   // ------------------------------------------------------------------ cancelled jobs
@@ -599,67 +656,48 @@ public final class Worker extends AbstractBehavior<Command> {
    * The job was cancelled: its lease is dropped without a push or an ack (a push in flight reaches
    * shards that refuse it), its members' contexts are closed, and the worker asks for other work.
    */
-  private Behavior<Command> onAbandonJob(WorkerProtocol.AbandonJob abandon) {
-    boolean held = current != null && current.lease.jobId().equals(abandon.jobId());
+  private Behavior<Command> onAbandonJob(LeaseRun run, boolean draining, AbandonJob abandon) {
+    boolean held = run.lease.jobId().equals(abandon.jobId());
     if (held) {
-      getContext().getLog().info("Dropping lease {}: job {} was cancelled or paused", current.lease.leaseId(), abandon.jobId());
-      current = null;
+      getContext().getLog().info("Dropping lease {}: job {} was cancelled or paused", run.leaseId(), abandon.jobId());
       timers.cancel(RetryWindow.INSTANCE);
     }
-    accumulation.keySet().removeIf(key -> key.startsWith(abandon.jobId() + ":"));
+    forgetJob(abandon.jobId());
+    return held ? leaseEnded(draining) : Behaviors.same();
+  }
+
+  /** Forgets a cancelled job's accumulation plans and closes its members' contexts. */
+  private void forgetJob(String jobId) {
+    accumulation.keySet().removeIf(key -> key.startsWith(jobId + ":"));
     members.entrySet().removeIf(
         entry -> {
-          if (entry.getValue().jobId.equals(abandon.jobId())) {
+          if (entry.getValue().jobId.equals(jobId)) {
             entry.getValue().close();
             return true;
           }
           return false;
         });
-    if (draining && held && completion == null && !leaseRequested) {
-      return leave();
-    }
-    if (current == null && completion == null) {
-      requestLease();
-    }
-    return this;
   }
 
   /**
    * The job was rewound: a lease of it granted before is void. It is dropped at once (answers
    * still on their way are ignored, as for any lease no longer held) and a new one asked for.
    */
-  private Behavior<Command> onLeasesVoided(WorkerProtocol.LeasesVoided voided) {
-    if (current == null || !current.lease.jobId().equals(voided.jobId()) || current.lease.leaseId() >= voided.beforeLeaseId()) {
-      return this;
-    }
-    getContext().getLog().info("Dropping lease {}: job {} was rewound to a checkpoint", current.lease.leaseId(), voided.jobId());
-    current = null;
+  private Behavior<Command> onLeaseVoided(LeaseRun run, boolean draining, LeasesVoided voided) {
+    getContext().getLog().info("Dropping lease {}: job {} was rewound to a checkpoint", run.leaseId(), voided.jobId());
     timers.cancel(RetryWindow.INSTANCE);
-    if (draining && completion == null && !leaseRequested) {
-      return leave();
-    }
-    if (completion == null) {
-      requestLease();
-    }
-    return this;
+    return leaseEnded(draining);
   }
 
   // ------------------------------------------------------------------ draining
 
-  private Behavior<Command> onDrain(Drain drain) {
-    if (draining) {
-      return this;
-    }
-    draining = true;
+  /**
+   * Told to drain. With a window in flight the push's answer completes the lease; with a
+   * completion or a lease request in flight its answer does. Otherwise there is nothing to finish.
+   */
+  private void startDrain(String doing) {
     timers.cancel(AskForWork.INSTANCE);
-    getContext().getLog().info(
-        "Worker {} draining: {}", workerId, current == null ? "idle" : "finishing the window of lease " + current.lease.leaseId());
-    // With a window in flight the push's answer completes the lease; with a completion or a lease
-    // request in flight its answer does. Otherwise there is nothing to finish.
-    if (current == null && completion == null && !leaseRequested) {
-      return leave();
-    }
-    return this;
+    getContext().getLog().info("Worker {} draining: {}", workerId, doing);
   }
 
   /** Tells the coordinator this worker is gone, leaves the Receptionist listing and stops. */
@@ -672,9 +710,9 @@ public final class Worker extends AbstractBehavior<Command> {
 
   // ------------------------------------------------------------------ set-up and evaluation
 
-  private Behavior<Command> onInitializeModel(InitializeModel request) {
+  private Behavior<Command> onInitializeModel(InitializeModel request, MemberContext inUse) {
     try {
-      MemberContext member = member(request.jobId(), request.member(), request.spec(), request.inputs());
+      MemberContext member = member(request.jobId(), request.member(), request.spec(), request.inputs(), inUse);
       JobSpec spec = request.spec();
       float[] values = member.initialValues();
       long totalSteps = spec.optimizerSteps(member.trainer.dataset().trainSize());
@@ -699,36 +737,36 @@ public final class Worker extends AbstractBehavior<Command> {
       getContext().getLog().warn("Cannot set up {} member {}: {}", request.jobId(), request.member(), e.getMessage());
       request.replyTo().tell(StatusReply.error(e.getMessage()));
     }
-    return this;
+    return Behaviors.same();
   }
 
-  private Behavior<Command> onEvaluate(Evaluate request) {
+  private Behavior<Command> onEvaluate(Evaluate request, MemberContext inUse) {
     try {
-      MemberContext member = member(request.jobId(), request.member(), request.spec(), request.inputs());
+      MemberContext member = member(request.jobId(), request.member(), request.spec(), request.inputs(), inUse);
       getContext().pipeToSelf(
           member.shards.pull(WirePrecision.FP32, ""),
           (pulled, failure) -> new EvaluationPulled(request, pulled, failure));
     } catch (RuntimeException e) {
       request.replyTo().tell(StatusReply.error(e.getMessage()));
     }
-    return this;
+    return Behaviors.same();
   }
 
-  private Behavior<Command> onEvaluationPulled(EvaluationPulled message) {
+  private Behavior<Command> onEvaluationPulled(EvaluationPulled message, MemberContext inUse) {
     Evaluate request = message.request();
     if (message.failure() != null) {
       request.replyTo().tell(StatusReply.error("could not pull parameters: " + message.failure().getMessage()));
-      return this;
+      return Behaviors.same();
     }
     MemberTrainer.Score score;
     try {
-      MemberContext member = member(request.jobId(), request.member(), request.spec(), request.inputs());
+      MemberContext member = member(request.jobId(), request.member(), request.spec(), request.inputs(), inUse);
       float[] values = message.parameters().values();
       score = request.validationOnly() ? member.trainer.validate(values) : member.trainer.evaluate(values);
     } catch (RuntimeException e) {
       getContext().getLog().warn("Cannot evaluate {} member {}: {}", request.jobId(), request.member(), e.getMessage());
       request.replyTo().tell(StatusReply.error(e.getMessage()));
-      return this;
+      return Behaviors.same();
     }
     long version = Arrays.stream(message.parameters().versions()).min().orElse(0);
     request.replyTo().tell(
@@ -737,7 +775,7 @@ public final class Worker extends AbstractBehavior<Command> {
                 request.jobId(), request.member(), score.samples(), score.correct(),
                 score.samples() == 0 ? score.summedLoss() : score.summedLoss() / score.samples(), version,
                 score.validationSamples(), score.validationCorrect())));
-    return this;
+    return Behaviors.same();
   }
 
   /**
@@ -745,7 +783,7 @@ public final class Worker extends AbstractBehavior<Command> {
    * validation split and the test set, then the ensemble by averaging, majority vote and per-class
    * re-vote. The members' parameters are read from their shards, which hold the final values.
    */
-  private Behavior<Command> onEvaluateEnsemble(EvaluateEnsemble request) {
+  private Behavior<Command> onEvaluateEnsemble(EvaluateEnsemble request, MemberContext inUse) {
     try {
       int count = request.members().size();
       float[][] test = new float[count][];
@@ -753,7 +791,7 @@ public final class Worker extends AbstractBehavior<Command> {
       StageData images = null;
       for (int i = 0; i < count; i++) {
         SourceModel source = request.members().get(i);
-        MemberContext member = member(source.jobId(), source.member(), source.spec(), inputsOf(request.inputs(), source.member()));
+        MemberContext member = member(source.jobId(), source.member(), source.spec(), inputsOf(request.inputs(), source.member()), inUse);
         if (!(member.trainer instanceof Classifies classifier)) {
           throw new IllegalArgumentException(
               "stage '" + source.spec().stage().name() + "' does not train classifiers; it has no ensemble to measure");
@@ -779,7 +817,7 @@ public final class Worker extends AbstractBehavior<Command> {
       getContext().getLog().warn("Cannot evaluate the ensemble of {}: {}", request.jobId(), e.getMessage());
       request.replyTo().tell(StatusReply.error(e.getMessage()));
     }
-    return this;
+    return Behaviors.same();
   }
 
   /**
@@ -830,8 +868,11 @@ public final class Worker extends AbstractBehavior<Command> {
 
   // ------------------------------------------------------------------ members
 
-  /** The context of a member, built on first use; contexts of other jobs are closed then. */
-  private MemberContext member(String jobId, int member, JobSpec spec, StageInputs inputs) {
+  /**
+   * The context of a member, built on first use; contexts of other jobs are closed then, but for
+   * {@code inUse} (the member being trained, or {@code null}).
+   */
+  private MemberContext member(String jobId, int member, JobSpec spec, StageInputs inputs, MemberContext inUse) {
     String key = jobId + ":" + member;
     MemberContext existing = members.get(key);
     if (existing != null) {
@@ -839,8 +880,7 @@ public final class Worker extends AbstractBehavior<Command> {
     }
     members.entrySet().removeIf(
         entry -> {
-          boolean inUse = current != null && current.member == entry.getValue();
-          if (!entry.getValue().jobId.equals(jobId) && !inUse) {
+          if (!entry.getValue().jobId.equals(jobId) && entry.getValue() != inUse) {
             entry.getValue().close();
             return true;
           }
@@ -872,6 +912,6 @@ public final class Worker extends AbstractBehavior<Command> {
     if (manager != null) {
       manager.close();
     }
-    return this;
+    return Behaviors.same();
   }
 }

@@ -844,6 +844,22 @@ class WorkerTest {
     coordinator.expectTerminated(worker, WAIT);
   }
 
+  @Test
+  void aWorkerToldToDrainWhileItAsksGivesBackTheLeaseItIsGrantedAndLeaves() {
+    Started started = start(spec(2), SETTINGS);
+
+    started.worker().tell(WorkerProtocol.Drain.INSTANCE);
+    started.coordinator().expectNoMessage(Duration.ofMillis(300)); // it waits for the answer
+    started.request().replyTo().tell(new LeaseGranted(lease(131, started.jobId(), started.spec(), 0, 32, 2, 1)));
+
+    ReleaseLease back = expectFromWorker(started.coordinator(), ReleaseLease.class);
+    assertEquals(131, back.leaseId());
+    assertFalse(back.failed(), "granted before the coordinator knew of the drain: no failure");
+    assertEquals(started.worker(), expectFromWorker(started.coordinator(), CoordinatorProtocol.DrainCompleted.class).worker());
+    started.coordinator().expectTerminated(started.worker(), WAIT);
+    assertEquals(List.of(), started.script().pushes(0), "nothing trained");
+  }
+
   // ------------------------------------------------------------------ completion
 
   @Test
