@@ -80,6 +80,9 @@ final class ChaosRun {
   private long splitsChecked;
   private long doubled;
   private long skipped;
+  /** Pushes the shards refused as copies or as from a fenced lease (since each shard's last start). */
+  private long refusedDuplicates;
+  private long refusedRevoked;
 
   ChaosRun(Settings settings) {
     this.settings = settings;
@@ -423,6 +426,8 @@ final class ChaosRun {
     for (JsonNode shard : shards) {
       long distinct = shard.path("splitsApplied").asLong();
       long applications = shard.path("splitApplications").asLong();
+      refusedDuplicates += shard.path("pushesDuplicate").asLong();
+      refusedRevoked += shard.path("pushesRevoked").asLong();
       splitsChecked += perMember;
       doubled += applications - distinct;
       skipped += perMember - distinct;
@@ -466,6 +471,9 @@ final class ChaosRun {
     jobLines.forEach(l -> out.append(l).append('\n'));
     out.append(String.format(Locale.ROOT, "splits checked at the shards: %d; applied twice: %d; never applied: %d%n",
         splitsChecked, doubled, skipped));
+    out.append(String.format(Locale.ROOT,
+        "pushes the shards refused: %d as copies of applied ones, %d from fenced leases (counted since each shard's last"
+            + " start)%n", refusedDuplicates, refusedRevoked));
     out.append(String.format(Locale.ROOT, "operator commands acknowledged: %d; lost: %d%n", commands,
         losses.stream().filter(l -> l.contains("in the audit log")).count()));
     out.append(losses.isEmpty() ? "nothing lost\n" : "LOST:\n");
