@@ -114,7 +114,6 @@ public final class Coordinator
   public static final String NAME = "tessera-coordinator";
 
   private static final Duration PROGRESS_INTERVAL = Duration.ofSeconds(5);
-  private static final Duration CHECKPOINT_CHECK_INTERVAL = Duration.ofSeconds(1);
   private static final int MAX_ATTEMPTS = 3;
   private static final int SNAPSHOT_EVERY_EVENTS = 500;
   /** Longest a lease ask is held at the sync barrier: well inside a worker's ask timeout. */
@@ -139,8 +138,9 @@ public final class Coordinator
 
   private final ActorContext<Command> context;
   private final CoordinatorSettings settings;
-  private final ActorRefResolver resolver;
   private final CoordinatorMetrics metrics = new CoordinatorMetrics();
+  private final CoordinatorContext ctx;
+  private final CheckpointScheduler checkpoints;
   private final JobProgress progress = new JobProgress();
   private final long startedAtNanos = System.nanoTime();
 
@@ -148,24 +148,15 @@ public final class Coordinator
   private final Map<String, String> asksInFlight = new HashMap<>();
   private final Map<String, Integer> attempts = new HashMap<>();
   private final Map<String, String> accumulationSent = new HashMap<>();
-  private final Map<String, Integer> consecutiveFailures = new HashMap<>();
+  private final Map<String, Integer> consecutiveFailures;
   private final Map<String, ActorRef<ShardFleet.Command>> fleets = new HashMap<>();
-  private final Map<String, Long> checkpointsInFlight = new HashMap<>();
   private final Map<String, Long> rewindsInFlight = new HashMap<>();
-  // Jobs whose final checkpoint failed: the next attempt waits for the checkpoint check, so that a
-  // shard that fails at once is not asked again and again as fast as the journal can write.
-  private final Set<String> finalCheckpointRetries = new HashSet<>();
-  // Jobs due a checkpoint, and since when (nanoTime): the job is quiesced first, so that every
-  // shard saves the same pushes. In sync mode no new step starts until every member's step in
-  // progress is done; in async and ssp mode no new lease is granted until the leases out are
-  // acked or given back. Then the checkpoint is taken, and leases resume once it is saved.
-  private final Map<String, Long> checkpointsWanted = new HashMap<>();
   // SSP rosters sent to each member's shards: "job:member" -> the plan's membership epoch.
   private final Map<String, Long> rostersSent = new HashMap<>();
   /** In {@link #rostersSent}: the member stopped early, and its shards were sent an empty roster. */
   private static final long STOPPED_ROSTER = -1;
   private final WorkerDrains drains = new WorkerDrains();
-  private final LeaseBatch leases = new LeaseBatch();
+  private final LeaseBatch leases;
   private final LeaseWatch watch = new LeaseWatch();
   // Sync workers waiting for the next step: their asks are answered with a lease when it opens,
   // which spares every worker a no-lease answer, a nudge and a new ask at every step.
@@ -178,7 +169,11 @@ public final class Coordinator
     super(PersistenceId.ofUniqueId(NAME));
     this.context = context;
     this.settings = settings;
-    this.resolver = ActorRefResolver.get(context.getSystem());
+    this.ctx = new CoordinatorContext(context, settings, metrics, Effect(), new Host());
+    this.leases = ctx.leases;
+    this.consecutiveFailures = ctx.consecutiveFailures;
+    this.checkpoints = new CheckpointScheduler(ctx);
+    ctx.checkpoints = checkpoints;
     ActorRef<Receptionist.Listing> listings =
         context.messageAdapter(
             Receptionist.Listing.class,
@@ -192,7 +187,7 @@ public final class Coordinator
             ClusterEvent.MemberRemoved.class, removed -> new NodeRemoved(removed.member().hasRole("ps")));
     Cluster.get(context.getSystem()).subscriptions().tell(Subscribe.create(removals, ClusterEvent.MemberRemoved.class));
     timers.startTimerWithFixedDelay(Tick.INSTANCE, PROGRESS_INTERVAL);
-    timers.startTimerWithFixedDelay(CheckpointCheck.INSTANCE, CHECKPOINT_CHECK_INTERVAL);
+    timers.startTimerWithFixedDelay(CheckpointScheduler.CheckpointCheck.INSTANCE, CheckpointScheduler.CHECK_INTERVAL);
     timers.startTimerWithFixedDelay(LeaseCheck.INSTANCE, leaseCheckInterval(settings.leaseTimeout()));
   }
 
@@ -249,10 +244,6 @@ public final class Coordinator
     INSTANCE
   }
 
-  private enum CheckpointCheck implements Local {
-    INSTANCE
-  }
-
   /** Time to take back the leases whose holders have been silent too long. */
   private enum LeaseCheck implements Local {
     INSTANCE
@@ -290,7 +281,7 @@ public final class Coordinator
         .onCommand(EnsembleReplied.class, this::onEnsembleReplied)
         .onCommand(ResolveShardRecovery.class, this::onResolveShardRecovery)
         .onCommand(ReportCorruptCheckpoint.class, this::onReportCorruptCheckpoint)
-        .onCommand(RequestCheckpoint.class, this::onRequestCheckpoint)
+        .onCommand(RequestCheckpoint.class, checkpoints::onRequestCheckpoint)
         .onCommand(GetAuditLog.class, this::onGetAuditLog)
         .onCommand(DrainWorkers.class, this::onDrainWorkers)
         .onCommand(DrainCompleted.class, this::onDrainCompleted)
@@ -304,12 +295,12 @@ public final class Coordinator
         .onCommand(ListWorkers.class, this::onListWorkers)
         .onCommand(GetTrainingCurve.class, this::onGetTrainingCurve)
         .onCommand(AdminProtocol.GetShardStatuses.class, this::onGetShardStatuses)
-        .onCommand(FleetReport.CheckpointSaved.class, this::onCheckpointSaved)
-        .onCommand(FleetReport.CheckpointFailed.class, this::onCheckpointFailed)
+        .onCommand(FleetReport.CheckpointSaved.class, checkpoints::onCheckpointSaved)
+        .onCommand(FleetReport.CheckpointFailed.class, checkpoints::onCheckpointFailed)
         .onCommand(FleetReport.EpochReached.class, this::onEpochReached)
         .onCommand(NodeRemoved.class, this::onNodeRemoved)
         .onCommand(Reconcile.class, this::onReconcile)
-        .onCommand(CheckpointCheck.class, this::onCheckpointCheck)
+        .onCommand(CheckpointScheduler.CheckpointCheck.class, checkpoints::onCheckpointCheck)
         .onCommand(LeaseCheck.class, this::onLeaseCheck)
         .onCommand(Tick.class, this::onTick)
         .build();
@@ -597,10 +588,8 @@ public final class Coordinator
 
   /** Runtime bookkeeping of a job that ended: answers still in flight are dropped on arrival. */
   private void forgetAsksOf(String jobId) {
-    checkpointsWanted.remove(jobId);
-    checkpointsInFlight.remove(jobId);
+    checkpoints.forget(jobId);
     rewindsInFlight.remove(jobId);
-    finalCheckpointRetries.remove(jobId);
     asksInFlight.keySet().removeIf(key -> key.contains(":" + jobId + ":") || key.endsWith(":" + jobId));
     attempts.keySet().removeIf(key -> key.contains(":" + jobId + ":") || key.endsWith(":" + jobId));
     rostersSent.keySet().removeIf(key -> key.startsWith(jobId + ":"));
@@ -728,7 +717,7 @@ public final class Coordinator
   /** The next lease for a worker, holding new work back while a checkpoint is wanted. */
   private Object decide(CoordinatorState state, String workerId, int failures) {
     Optional<CoordinatorState.Assignment> assignment = state.assignment(workerId);
-    if (assignment.isPresent() && checkpointsWanted.containsKey(assignment.get().job().jobId())) {
+    if (assignment.isPresent() && checkpoints.isWanted(assignment.get().job().jobId())) {
       JobRun job = assignment.get().job();
       if (!job.isSync()) {
         return LeaseDesk.atBarrier(new NoLeaseReason.CheckpointDue());
@@ -739,77 +728,6 @@ public final class Coordinator
       }
     }
     return LeaseDesk.nextLease(state, workerId, failures);
-  }
-
-  /**
-   * Whether nothing of the job is in flight, so that every shard holds the same pushes and the
-   * ledgers' acks say which: in sync mode no member is in the middle of a step (and a member
-   * stopped early, which opens no more steps, has no lease out); otherwise no lease is out (a
-   * lease is acked only once each of its pushes is answered by every shard).
-   */
-  static boolean quiescent(JobRun job) {
-    if (job.isSync()) {
-      return job.members().stream()
-          .filter(MemberRun::isTraining)
-          .noneMatch(m -> m.stepStarted() || (m.stoppedEarly() && m.hasLeaseOut()));
-    }
-    return job.members().stream()
-        .filter(MemberRun::isTraining)
-        .noneMatch(MemberRun::hasLeaseOut);
-  }
-
-  /**
-   * The start of a wanted checkpoint of the active job, if it is quiescent now (and then no
-   * longer wanted: it is being taken).
-   */
-  private Optional<CheckpointStarted> checkpointWhenQuiescent(CoordinatorState state) {
-    Optional<JobRun> job = state.activeJob().filter(j -> j.state() == JobState.RUNNING);
-    if (job.isEmpty() || !checkpointsWanted.containsKey(job.get().jobId()) || job.get().pendingCheckpoint() != null
-        || !quiescent(job.get())) {
-      return Optional.empty();
-    }
-    checkpointTaken(job.get().jobId());
-    return Optional.of(new CheckpointStarted(job.get().jobId(), job.get().nextCheckpointId(), System.currentTimeMillis()));
-  }
-
-  /** A checkpoint of {@code jobId} starts: no longer wanted; the wait for it is recorded. */
-  private void checkpointTaken(String jobId) {
-    Long since = checkpointsWanted.remove(jobId);
-    if (since != null) {
-      long waited = System.nanoTime() - since;
-      metrics.checkpointQuiesce.record(waited);
-      context.getLog().debug("{}: quiesced for a checkpoint in {} ms", jobId, waited / 1_000_000);
-    }
-  }
-
-  /**
-   * Wants a checkpoint of {@code job}: leases are held back from now until it is taken. In ssp
-   * mode the shards' roster is emptied meanwhile, so that no worker still training waits at the
-   * staleness bound for one that is waiting for the checkpoint.
-   */
-  private void wantCheckpoint(JobRun job) {
-    if (checkpointsWanted.putIfAbsent(job.jobId(), System.nanoTime()) == null
-        && job.spec().mode() == TrainingMode.SSP) {
-      for (MemberRun member : job.members()) {
-        AccumulationPlan plan = member.currentPlan();
-        if (plan != null) {
-          fleet(job).tell(new ShardFleet.Roster(member.member(), plan.membershipEpoch(), List.of()));
-        }
-      }
-      rostersSent.keySet().removeIf(key -> key.startsWith(job.jobId() + ":"));
-    }
-  }
-
-  /**
-   * Asks every shard of the job to save a checkpoint whose start is journaled, keeping the
-   * snapshots of the complete checkpoints kept now. Only one checkpoint runs at a time and an
-   * abandoned one never completes later, so no other snapshot can still become a rewind target.
-   */
-  private void sendCheckpoint(CoordinatorState state, CheckpointStarted started) {
-    checkpointsInFlight.put(started.jobId(), started.checkpointId());
-    state.job(started.jobId())
-        .ifPresent(
-            job -> fleet(job).tell(new ShardFleet.Checkpoint(started.checkpointId(), job.recoveryEpoch(), job.checkpoints())));
   }
 
   private ReplyEffect<CoordinatorEvent, CoordinatorState> onCompleteSplit(
@@ -831,9 +749,9 @@ public final class Coordinator
     }
     // A checkpoint due by push count (or by time) is wanted as of this ack, before any new lease.
     after.activeJob()
-        .filter(j -> j.state() == JobState.RUNNING && j.pendingCheckpoint() == null && checkpointDue(j))
-        .ifPresent(this::wantCheckpoint);
-    Optional<CheckpointStarted> checkpoint = checkpointWhenQuiescent(after);
+        .filter(j -> j.state() == JobState.RUNNING && j.pendingCheckpoint() == null && CheckpointScheduler.checkpointDue(j))
+        .ifPresent(checkpoints::wantCheckpoint);
+    Optional<CheckpointStarted> checkpoint = checkpoints.checkpointWhenQuiescent(after);
     if (checkpoint.isPresent()) {
       events.add(checkpoint.get());
       after = after.apply(checkpoint.get());
@@ -857,7 +775,7 @@ public final class Coordinator
       if (completed.isPresent()) {
         metrics.splitsAcked.increment();
       }
-      checkpoint.ifPresent(c -> sendCheckpoint(s, c));
+      checkpoint.ifPresent(c -> checkpoints.sendCheckpoint(s, c));
       if (granted != null) {
         metrics.leasesGranted.increment();
         command.replyTo().tell(granted);
@@ -895,12 +813,12 @@ public final class Coordinator
       after = after.apply(event);
     }
     // The lease given back may have been the last one out before a wanted checkpoint.
-    Optional<CheckpointStarted> checkpoint = checkpointWhenQuiescent(after);
+    Optional<CheckpointStarted> checkpoint = checkpoints.checkpointWhenQuiescent(after);
     checkpoint.ifPresent(events::add);
     return batch(journaled, events, s -> {
       metrics.leasesReleased.increment();
       sendLeaseFences(s);
-      checkpoint.ifPresent(c -> sendCheckpoint(s, c));
+      checkpoint.ifPresent(c -> checkpoints.sendCheckpoint(s, c));
       scheduleReconcile();
     });
   }
@@ -945,7 +863,7 @@ public final class Coordinator
     if (events.isEmpty()) {
       return Effect().noReply();
     }
-    Optional<CheckpointStarted> checkpoint = checkpointWhenQuiescent(after);
+    Optional<CheckpointStarted> checkpoint = checkpoints.checkpointWhenQuiescent(after);
     checkpoint.ifPresent(events::add);
     return Effect()
         .persist(events)
@@ -953,7 +871,7 @@ public final class Coordinator
             s -> {
               metrics.leasesExpired.increment(silent.size());
               sendLeaseFences(s); // before the checkpoint, so the shards save with the leases fenced
-              checkpoint.ifPresent(c -> sendCheckpoint(s, c));
+              checkpoint.ifPresent(c -> checkpoints.sendCheckpoint(s, c));
               scheduleServeParked();
               scheduleReconcile();
             })
@@ -1247,7 +1165,7 @@ public final class Coordinator
     }
     JobRun job = active.get();
     if (job.pendingCheckpoint() != null
-        && !Long.valueOf(job.pendingCheckpoint().checkpointId()).equals(checkpointsInFlight.get(job.jobId()))) {
+        && !checkpoints.isInFlight(job.jobId(), job.pendingCheckpoint().checkpointId())) {
       // Started before this coordinator took over (or the fleet was lost): no shard answer will
       // come to us, so let it go; the next one starts on schedule.
       return Effect()
@@ -1268,10 +1186,10 @@ public final class Coordinator
           if (job.needsEnsembleEvaluation()) {
             startEnsembleEvaluation(state, job);
           }
-        } else if (job.pendingCheckpoint() == null && !finalCheckpointRetries.contains(job.jobId())) {
+        } else if (job.pendingCheckpoint() == null && !checkpoints.finalRetryPending(job.jobId())) {
           // Training is over: save the final numbers before evaluating, so that a lost shard
           // cannot take them with it.
-          return startCheckpoint(state, job, null);
+          return checkpoints.startCheckpoint(state, job, null);
         }
       }
       default -> {}
@@ -1377,8 +1295,8 @@ public final class Coordinator
 
   /** Tells each member's shards which workers train it now, when that changed (SSP). */
   private void sendRosters(JobRun job) {
-    if (checkpointsWanted.containsKey(job.jobId())) {
-      return; // the bound is lifted until the checkpoint is taken (see wantCheckpoint)
+    if (checkpoints.isWanted(job.jobId())) {
+      return; // the bound is lifted until the checkpoint is taken (see CheckpointScheduler.wantCheckpoint)
     }
     for (MemberRun member : job.members()) {
       AccumulationPlan plan = member.currentPlan();
@@ -1641,136 +1559,6 @@ public final class Coordinator
 
   // ------------------------------------------------------------------ checkpoints and recovery
 
-  private ReplyEffect<CoordinatorEvent, CoordinatorState> onCheckpointCheck(
-      CoordinatorState state, CheckpointCheck check) {
-    releaseStaleParked(state, PARKED_LIMIT);
-    // A job that ended, failed or is being rewound takes no checkpoint it wanted while training.
-    checkpointsWanted.keySet().removeIf(id -> state.job(id).filter(j -> j.state() == JobState.RUNNING).isEmpty());
-    Optional<JobRun> active = state.activeJob().filter(j -> j.pendingCheckpoint() == null);
-    if (active.isPresent() && finalCheckpointRetries.contains(active.get().jobId())) {
-      return retryFinalCheckpoint(state, active.get());
-    }
-    if (active.isEmpty() || active.get().state() != JobState.RUNNING) {
-      return Effect().noReply();
-    }
-    JobRun job = active.get();
-    if (!checkpointsWanted.containsKey(job.jobId()) && !checkpointDue(job)) {
-      return Effect().noReply();
-    }
-    // Only when quiescent, so every shard saves the same pushes (see checkpointsWanted). Lease
-    // decisions waiting for their journal write are not in the state yet: wait for them.
-    wantCheckpoint(job);
-    if (!leases.isEmpty()) {
-      return Effect().noReply();
-    }
-    Optional<CheckpointStarted> started = checkpointWhenQuiescent(state);
-    if (started.isEmpty()) {
-      return Effect().noReply();
-    }
-    return Effect().persist(started.get()).thenRun(s -> sendCheckpoint(s, started.get())).thenNoReply();
-  }
-
-  private static boolean checkpointDue(JobRun job) {
-    long interval = job.spec().checkpoint().intervalMillis();
-    long everyPushes = job.spec().checkpoint().everyPushes();
-    boolean timeIsUp = interval > 0 && System.currentTimeMillis() - job.lastCheckpointAtMillis() >= interval;
-    boolean pushesAreUp = everyPushes > 0 && job.pushesSinceCheckpoint() >= everyPushes;
-    return timeIsUp || pushesAreUp;
-  }
-
-  /** Asks for the final checkpoint again, a check interval after the last attempt started. */
-  private ReplyEffect<CoordinatorEvent, CoordinatorState> retryFinalCheckpoint(CoordinatorState state, JobRun job) {
-    if (job.state() != JobState.EVALUATING) {
-      finalCheckpointRetries.remove(job.jobId()); // rewound meanwhile: training is not over
-      return Effect().noReply();
-    }
-    if (System.currentTimeMillis() - job.lastCheckpointAtMillis() < CHECKPOINT_CHECK_INTERVAL.toMillis()) {
-      return Effect().noReply();
-    }
-    finalCheckpointRetries.remove(job.jobId());
-    return startCheckpoint(state, job, null);
-  }
-
-  private ReplyEffect<CoordinatorEvent, CoordinatorState> onRequestCheckpoint(
-      CoordinatorState state, RequestCheckpoint command) {
-    Optional<JobRun> job = state.job(command.jobId());
-    if (job.isEmpty() || job.get().state() != JobState.RUNNING) {
-      String why = job.map(j -> "job " + j.jobId() + " is " + j.state()).orElse("no job " + command.jobId());
-      return Effect().reply(command.replyTo(), StatusReply.error("cannot checkpoint now: " + why));
-    }
-    if (job.get().pendingCheckpoint() != null) {
-      long id = job.get().pendingCheckpoint().checkpointId();
-      return Effect()
-          .persist(audit(state, "checkpoint", command.jobId() + " (joined checkpoint " + id + " in progress)"))
-          .thenReply(command.replyTo(), s -> StatusReply.success(new CheckpointRequested(command.jobId(), id)));
-    }
-    if (!leases.isEmpty() || !quiescent(job.get())) {
-      // Taken once the steps or leases in progress are done; new work waits for it.
-      long id = job.get().nextCheckpointId();
-      wantCheckpoint(job.get());
-      String when = job.get().isSync() ? "at the next step boundary" : "once the leases out are done";
-      return Effect()
-          .persist(audit(state, "checkpoint", command.jobId() + " (checkpoint " + id + " " + when + ")"))
-          .thenReply(command.replyTo(), s -> StatusReply.success(new CheckpointRequested(command.jobId(), id)));
-    }
-    return startCheckpoint(state, job.get(), command);
-  }
-
-  /** Journals the start of a checkpoint, then asks every shard of the job to save it. */
-  private ReplyEffect<CoordinatorEvent, CoordinatorState> startCheckpoint(
-      CoordinatorState state, JobRun job, RequestCheckpoint requested) {
-    checkpointTaken(job.jobId());
-    long id = job.nextCheckpointId();
-    List<CoordinatorEvent> events = new ArrayList<>();
-    if (requested != null) {
-      events.add(audit(state, "checkpoint", job.jobId() + " (checkpoint " + id + ")"));
-    }
-    events.add(new CheckpointStarted(job.jobId(), id, System.currentTimeMillis()));
-    var effect =
-        Effect()
-            .persist(events)
-            .thenRun(s -> sendCheckpoint(s, new CheckpointStarted(job.jobId(), id, 0)));
-    return requested == null
-        ? effect.thenNoReply()
-        : effect.thenReply(requested.replyTo(), s -> StatusReply.success(new CheckpointRequested(job.jobId(), id)));
-  }
-
-  private ReplyEffect<CoordinatorEvent, CoordinatorState> onCheckpointSaved(
-      CoordinatorState state, FleetReport.CheckpointSaved report) {
-    checkpointsInFlight.remove(report.jobId());
-    Optional<JobRun> job = state.job(report.jobId());
-    if (job.isEmpty() || job.get().pendingCheckpoint() == null
-        || job.get().pendingCheckpoint().checkpointId() != report.checkpointId()) {
-      return Effect().noReply();
-    }
-    long tookMillis = Math.max(0, System.currentTimeMillis() - job.get().pendingCheckpoint().startedAtMillis());
-    metrics.checkpointTime.record(tookMillis * 1_000_000);
-    context.getLog().info("{}: checkpoint {} complete in {} ms", report.jobId(), report.checkpointId(), tookMillis);
-    return Effect()
-        .persist(
-            new CheckpointCompleted(report.jobId(), report.checkpointId(), report.positions(), settings.checkpointsKept()))
-        .thenRun(s -> scheduleReconcile())
-        .thenNoReply();
-  }
-
-  private ReplyEffect<CoordinatorEvent, CoordinatorState> onCheckpointFailed(
-      CoordinatorState state, FleetReport.CheckpointFailed report) {
-    checkpointsInFlight.remove(report.jobId());
-    Optional<JobRun> job = state.job(report.jobId());
-    if (job.isEmpty() || job.get().pendingCheckpoint() == null
-        || job.get().pendingCheckpoint().checkpointId() != report.checkpointId()) {
-      return Effect().noReply();
-    }
-    context.getLog().warn("{}: checkpoint {} abandoned: {}", report.jobId(), report.checkpointId(), report.reason());
-    if (job.get().state() == JobState.EVALUATING) {
-      finalCheckpointRetries.add(report.jobId());
-    }
-    return Effect()
-        .persist(new CheckpointAbandoned(report.jobId(), report.checkpointId(), report.reason()))
-        .thenRun(s -> scheduleReconcile())
-        .thenNoReply();
-  }
-
   /**
    * A shard is starting and asks where from. A shard of a job that is training or evaluating was
    * not told to restart, so it has lost its numbers (its node died, or the cluster restarted): the
@@ -1862,8 +1650,7 @@ public final class Coordinator
   private void startRewind(JobRun job) {
     if (!Long.valueOf(job.recoveryEpoch()).equals(rewindsInFlight.get(job.jobId()))) {
       rewindsInFlight.put(job.jobId(), job.recoveryEpoch());
-      checkpointsInFlight.remove(job.jobId());
-      checkpointsWanted.remove(job.jobId()); // the rewind voided every lease; due again from the restored one
+      checkpoints.rewound(job.jobId()); // the rewind voided every lease; due again from the restored one
       context.getLog().info(
           "{}: rewinding to checkpoint {} in epoch {}",
           job.jobId(), job.lastCheckpoint().map(CheckpointRecord::checkpointId).orElse(-1L), job.recoveryEpoch());
@@ -1939,7 +1726,35 @@ public final class Coordinator
     return Effect().noReply();
   }
 
+  /** See {@link CheckpointScheduler#quiescent}. */
+  static boolean quiescent(JobRun job) {
+    return CheckpointScheduler.quiescent(job);
+  }
+
+  /** What the pieces ask of the coordinator (see {@link CoordinatorContext.Host}). */
+  private final class Host implements CoordinatorContext.Host {
+    @Override
+    public void scheduleReconcile() {
+      Coordinator.this.scheduleReconcile();
+    }
+
+    @Override
+    public ActorRef<ShardFleet.Command> fleet(JobRun job) {
+      return Coordinator.this.fleet(job);
+    }
+
+    @Override
+    public void releaseStaleParked(CoordinatorState state) {
+      Coordinator.this.releaseStaleParked(state, PARKED_LIMIT);
+    }
+
+    @Override
+    public void forgetRosters(String jobId) {
+      rostersSent.keySet().removeIf(key -> key.startsWith(jobId + ":"));
+    }
+  }
+
   private String workerId(ActorRef<?> worker) {
-    return resolver.toSerializationFormat(worker);
+    return ctx.workerId(worker);
   }
 }
