@@ -27,9 +27,10 @@ import java.util.Set;
  * that fails is tried again at the next periodic check.
  *
  * <p>It owns the runtime bookkeeping of checkpoints (wanted, in flight, final ones to retry); none
- * of it survives a restart. It asks the coordinator for the job's shard fleet, for a reconcile
- * after each change, to let go of stale asks held at the sync barrier on each check, and to
- * forget the SSP rosters it sent when the staleness bound is lifted for a checkpoint.
+ * of it survives a restart. It asks {@link Recovery} for the job's shard fleet, the {@link
+ * Barrier} to let go of stale asks it holds on each check, {@link Membership} to forget the SSP
+ * rosters sent when the staleness bound is lifted for a checkpoint, and the coordinator for a
+ * reconcile after each change.
  */
 final class CheckpointScheduler {
 
@@ -89,7 +90,7 @@ final class CheckpointScheduler {
 
   ReplyEffect<CoordinatorEvent, CoordinatorState> onCheckpointCheck(
       CoordinatorState state, CheckpointCheck check) {
-    ctx.host.releaseStaleParked(state);
+    ctx.barrier.releaseStaleParked(state, Barrier.PARKED_LIMIT);
     // A job that ended, failed or is being rewound takes no checkpoint it wanted while training.
     checkpointsWanted.keySet().removeIf(id -> state.job(id).filter(j -> j.state() == JobState.RUNNING).isEmpty());
     Optional<JobRun> active = state.activeJob().filter(j -> j.pendingCheckpoint() == null);
@@ -269,10 +270,10 @@ final class CheckpointScheduler {
       for (MemberRun member : job.members()) {
         AccumulationPlan plan = member.currentPlan();
         if (plan != null) {
-          ctx.host.fleet(job).tell(new ShardFleet.Roster(member.member(), plan.membershipEpoch(), List.of()));
+          ctx.recovery.fleet(job).tell(new ShardFleet.Roster(member.member(), plan.membershipEpoch(), List.of()));
         }
       }
-      ctx.host.forgetRosters(job.jobId());
+      ctx.membership.forgetRosters(job.jobId());
     }
   }
 
@@ -285,6 +286,6 @@ final class CheckpointScheduler {
     checkpointsInFlight.put(started.jobId(), started.checkpointId());
     state.job(started.jobId())
         .ifPresent(
-            job -> ctx.host.fleet(job).tell(new ShardFleet.Checkpoint(started.checkpointId(), job.recoveryEpoch(), job.checkpoints())));
+            job -> ctx.recovery.fleet(job).tell(new ShardFleet.Checkpoint(started.checkpointId(), job.recoveryEpoch(), job.checkpoints())));
   }
 }

@@ -114,11 +114,7 @@ public final class Coordinator
   public static final String NAME = "tessera-coordinator";
 
   private static final Duration PROGRESS_INTERVAL = Duration.ofSeconds(5);
-  private static final int MAX_ATTEMPTS = 3;
   private static final int SNAPSHOT_EVERY_EVENTS = 500;
-  /** Longest a lease ask is held at the sync barrier: well inside a worker's ask timeout. */
-  private static final Duration PARKED_LIMIT = Duration.ofSeconds(2);
-
   /**
    * The coordinator, kept running by a {@link CoordinatorKeeper}: an exception restarts it with
    * back-off, and when it stops (a failed journal write stops an event-sourced actor) the keeper
@@ -141,27 +137,18 @@ public final class Coordinator
   private final CoordinatorMetrics metrics = new CoordinatorMetrics();
   private final CoordinatorContext ctx;
   private final CheckpointScheduler checkpoints;
+  private final Recovery recovery;
+  private final WorkerTasks tasks;
+  private final Membership membership;
+  private final Barrier barrier;
   private final JobProgress progress = new JobProgress();
   private final long startedAtNanos = System.nanoTime();
 
-  // Runtime bookkeeping, rebuilt after a restart: none of it needs to survive one.
-  private final Map<String, String> asksInFlight = new HashMap<>();
-  private final Map<String, Integer> attempts = new HashMap<>();
-  private final Map<String, String> accumulationSent = new HashMap<>();
+  // Runtime bookkeeping, rebuilt after a restart: none of it needs to survive one (the pieces keep
+  // their own; these are shared with them through the context).
   private final Map<String, Integer> consecutiveFailures;
-  private final Map<String, ActorRef<ShardFleet.Command>> fleets = new HashMap<>();
-  private final Map<String, Long> rewindsInFlight = new HashMap<>();
-  // SSP rosters sent to each member's shards: "job:member" -> the plan's membership epoch.
-  private final Map<String, Long> rostersSent = new HashMap<>();
-  /** In {@link #rostersSent}: the member stopped early, and its shards were sent an empty roster. */
-  private static final long STOPPED_ROSTER = -1;
-  private final WorkerDrains drains = new WorkerDrains();
   private final LeaseBatch leases;
-  private final LeaseWatch watch = new LeaseWatch();
-  // Sync workers waiting for the next step: their asks are answered with a lease when it opens,
-  // which spares every worker a no-lease answer, a nudge and a new ask at every step.
-  private final Map<String, ParkedAsk> parked = new java.util.TreeMap<>();
-  private boolean serveParkedScheduled;
+  private final LeaseWatch watch;
   private boolean reconcileScheduled;
 
   private Coordinator(
@@ -172,19 +159,28 @@ public final class Coordinator
     this.ctx = new CoordinatorContext(context, settings, metrics, Effect(), new Host());
     this.leases = ctx.leases;
     this.consecutiveFailures = ctx.consecutiveFailures;
+    this.watch = ctx.watch;
     this.checkpoints = new CheckpointScheduler(ctx);
+    this.recovery = new Recovery(ctx);
+    this.tasks = new WorkerTasks(ctx);
+    this.membership = new Membership(ctx);
+    this.barrier = new Barrier(ctx);
     ctx.checkpoints = checkpoints;
+    ctx.recovery = recovery;
+    ctx.tasks = tasks;
+    ctx.membership = membership;
+    ctx.barrier = barrier;
     ActorRef<Receptionist.Listing> listings =
         context.messageAdapter(
             Receptionist.Listing.class,
-            listing -> new WorkersListed(listing.getServiceInstances(WorkerProtocol.SERVICE_KEY)));
+            listing -> new Membership.WorkersListed(listing.getServiceInstances(WorkerProtocol.SERVICE_KEY)));
     context
         .getSystem()
         .receptionist()
         .tell(Receptionist.subscribe(WorkerProtocol.SERVICE_KEY, listings));
     ActorRef<ClusterEvent.MemberRemoved> removals =
         context.messageAdapter(
-            ClusterEvent.MemberRemoved.class, removed -> new NodeRemoved(removed.member().hasRole("ps")));
+            ClusterEvent.MemberRemoved.class, removed -> new Recovery.NodeRemoved(removed.member().hasRole("ps")));
     Cluster.get(context.getSystem()).subscriptions().tell(Subscribe.create(removals, ClusterEvent.MemberRemoved.class));
     timers.startTimerWithFixedDelay(Tick.INSTANCE, PROGRESS_INTERVAL);
     timers.startTimerWithFixedDelay(CheckpointScheduler.CheckpointCheck.INSTANCE, CheckpointScheduler.CHECK_INTERVAL);
@@ -201,41 +197,11 @@ public final class Coordinator
 
   // ------------------------------------------------------------------ local messages
 
-  private record WorkersListed(Set<ActorRef<WorkerProtocol.Command>> workers)
-      implements Local {}
-
-  /** A cluster member left or was downed; if it hosted parameter shards, some may be lost. */
-  private record NodeRemoved(boolean hostedShards) implements Local {}
-
-  private record InitReplied(
-      String jobId, int member, String workerId, ModelInitialized result, String error)
-      implements Local {}
-
-  private record EvaluationReplied(
-      String jobId, int member, String workerId, EvaluationReport report, String error)
-      implements Local {}
-
-  /** A validation score, asked for in recovery epoch {@code recoveryEpoch} of the job. */
-  private record ValidationReplied(
-      String jobId, int member, int epoch, long recoveryEpoch, String workerId, EvaluationReport report, String error)
-      implements Local {}
-
-  private record EnsembleReplied(String jobId, String workerId, WorkerProtocol.EnsembleReport report, String error)
-      implements Local {}
-
   private enum Reconcile implements Local {
     INSTANCE
   }
 
   private enum Tick implements Local {
-    INSTANCE
-  }
-
-  /** A lease ask held at the sync barrier, and the answer it gets if it is let go unserved. */
-  private record ParkedAsk(ActorRef<LeaseReply> replyTo, long sinceNanos, NoLease meanwhile) {}
-
-  /** The step may have moved on: answer the asks held at the barrier that can be answered now. */
-  private enum ServeParked implements Local {
     INSTANCE
   }
 
@@ -264,7 +230,7 @@ public final class Coordinator
         // see a state without them.
         .onCommand(this::heldForLeaseBatch, (state, command) -> Effect().stash())
         .onCommand(FlushLeases.class, this::onFlushLeases)
-        .onCommand(ServeParked.class, this::onServeParked)
+        .onCommand(Barrier.ServeParked.class, barrier::onServeParked)
         .onCommand(SubmitJob.class, this::onSubmitJob)
         .onCommand(AdminProtocol.SubmitPipeline.class, this::onSubmitPipeline)
         .onCommand(GetJobStatus.class, this::onGetJobStatus)
@@ -274,31 +240,31 @@ public final class Coordinator
         .onCommand(CompleteSplit.class, this::onCompleteSplit)
         .onCommand(CoordinatorProtocol.LeaseProgress.class, this::onLeaseProgress)
         .onCommand(ReleaseLease.class, this::onReleaseLease)
-        .onCommand(WorkersListed.class, this::onWorkersListed)
-        .onCommand(InitReplied.class, this::onInitReplied)
-        .onCommand(EvaluationReplied.class, this::onEvaluationReplied)
-        .onCommand(ValidationReplied.class, this::onValidationReplied)
-        .onCommand(EnsembleReplied.class, this::onEnsembleReplied)
-        .onCommand(ResolveShardRecovery.class, this::onResolveShardRecovery)
-        .onCommand(ReportCorruptCheckpoint.class, this::onReportCorruptCheckpoint)
+        .onCommand(Membership.WorkersListed.class, membership::onWorkersListed)
+        .onCommand(WorkerTasks.InitReplied.class, tasks::onInitReplied)
+        .onCommand(WorkerTasks.EvaluationReplied.class, tasks::onEvaluationReplied)
+        .onCommand(WorkerTasks.ValidationReplied.class, tasks::onValidationReplied)
+        .onCommand(WorkerTasks.EnsembleReplied.class, tasks::onEnsembleReplied)
+        .onCommand(ResolveShardRecovery.class, recovery::onResolveShardRecovery)
+        .onCommand(ReportCorruptCheckpoint.class, recovery::onReportCorruptCheckpoint)
         .onCommand(RequestCheckpoint.class, checkpoints::onRequestCheckpoint)
         .onCommand(GetAuditLog.class, this::onGetAuditLog)
-        .onCommand(DrainWorkers.class, this::onDrainWorkers)
-        .onCommand(DrainCompleted.class, this::onDrainCompleted)
-        .onCommand(SetGlobalBatch.class, this::onSetGlobalBatch)
+        .onCommand(DrainWorkers.class, membership::onDrainWorkers)
+        .onCommand(DrainCompleted.class, membership::onDrainCompleted)
+        .onCommand(SetGlobalBatch.class, membership::onSetGlobalBatch)
         .onCommand(AdminProtocol.CancelJob.class, this::onCancelJob)
         .onCommand(AdminProtocol.PauseJob.class, this::onPauseJob)
         .onCommand(AdminProtocol.ResumeJob.class, this::onResumeJob)
         .onCommand(AdminProtocol.RestoreCheckpoint.class, this::onRestoreCheckpoint)
         .onCommand(AdminProtocol.ListCheckpoints.class, this::onListCheckpoints)
         .onCommand(AdminProtocol.SetLearningRate.class, this::onSetLearningRate)
-        .onCommand(ListWorkers.class, this::onListWorkers)
+        .onCommand(ListWorkers.class, membership::onListWorkers)
         .onCommand(GetTrainingCurve.class, this::onGetTrainingCurve)
         .onCommand(AdminProtocol.GetShardStatuses.class, this::onGetShardStatuses)
         .onCommand(FleetReport.CheckpointSaved.class, checkpoints::onCheckpointSaved)
         .onCommand(FleetReport.CheckpointFailed.class, checkpoints::onCheckpointFailed)
-        .onCommand(FleetReport.EpochReached.class, this::onEpochReached)
-        .onCommand(NodeRemoved.class, this::onNodeRemoved)
+        .onCommand(FleetReport.EpochReached.class, recovery::onEpochReached)
+        .onCommand(Recovery.NodeRemoved.class, recovery::onNodeRemoved)
         .onCommand(Reconcile.class, this::onReconcile)
         .onCommand(CheckpointScheduler.CheckpointCheck.class, checkpoints::onCheckpointCheck)
         .onCommand(LeaseCheck.class, this::onLeaseCheck)
@@ -313,7 +279,7 @@ public final class Coordinator
             || command instanceof CoordinatorProtocol.LeaseProgress
             || command instanceof ReleaseLease
             || command instanceof FlushLeases
-            || command instanceof ServeParked);
+            || command instanceof Barrier.ServeParked);
   }
 
   @Override
@@ -363,17 +329,11 @@ public final class Coordinator
         millis, state.jobs().size(), state.jobs().stream().filter(JobRun::isArchived).count(), state.membershipEpoch());
     // This coordinator may have taken over from one on a node that died: shards that lived there
     // are found (and the job rewound) now rather than when a worker next pulls.
-    state.activeJob()
-        .filter(j -> j.state() == JobState.RUNNING || j.state() == JobState.EVALUATING)
-        .ifPresent(job -> fleet(job).tell(ShardFleet.Wake.INSTANCE));
+    recovery.wakeShards(state);
     // A fence the coordinator before sent may not have reached every shard.
     sendLeaseFences(state);
     // A drain journaled by the coordinator before may not have reached its workers.
-    List<WorkerEntry> draining = drains.resumed(state, System.nanoTime());
-    if (!draining.isEmpty()) {
-      context.getLog().info("Asking {} worker(s) to drain again after recovery", draining.size());
-      draining.forEach(w -> w.ref().tell(WorkerProtocol.Drain.INSTANCE));
-    }
+    membership.resumeDrains(state);
     scheduleReconcile();
   }
 
@@ -575,24 +535,15 @@ public final class Coordinator
   private void leaveTurn(CoordinatorState state, List<JobRun> before, boolean stopShards) {
     for (JobRun job : before) {
       if (job.isActive()) {
-        forgetAsksOf(job.jobId());
+        ctx.forgetJob(job.jobId());
         state.workers().forEach(w -> w.ref().tell(new WorkerProtocol.AbandonJob(job.jobId())));
       }
       if (stopShards && job.wasStarted()) {
-        stopShards(job);
+        recovery.stopShards(job);
       }
     }
-    scheduleServeParked();
+    barrier.scheduleServeParked();
     scheduleReconcile();
-  }
-
-  /** Runtime bookkeeping of a job that ended: answers still in flight are dropped on arrival. */
-  private void forgetAsksOf(String jobId) {
-    checkpoints.forget(jobId);
-    rewindsInFlight.remove(jobId);
-    asksInFlight.keySet().removeIf(key -> key.contains(":" + jobId + ":") || key.endsWith(":" + jobId));
-    attempts.keySet().removeIf(key -> key.contains(":" + jobId + ":") || key.endsWith(":" + jobId));
-    rostersSent.keySet().removeIf(key -> key.startsWith(jobId + ":"));
   }
 
   private ReplyEffect<CoordinatorEvent, CoordinatorState> onGetAuditLog(
@@ -620,70 +571,10 @@ public final class Coordinator
       });
     }
     if (LeaseDesk.isAtBarrier((NoLease) decision)) {
-      park(workerId, command.replyTo(), (NoLease) decision);
+      barrier.park(workerId, command.replyTo(), (NoLease) decision);
       return Effect().noReply();
     }
     return Effect().reply(command.replyTo(), (NoLease) decision);
-  }
-
-  /** Answers held asks with leases of the step that opened, or with why not when that changed. */
-  private ReplyEffect<CoordinatorEvent, CoordinatorState> onServeParked(
-      CoordinatorState journaled, ServeParked serve) {
-    serveParkedScheduled = false;
-    CoordinatorState state = leases.view(journaled);
-    List<CoordinatorEvent> events = new ArrayList<>();
-    List<java.util.function.Consumer<CoordinatorState>> answers = new ArrayList<>();
-    for (var entry : List.copyOf(parked.entrySet())) {
-      Object decision = decide(state, entry.getKey(), consecutiveFailures.getOrDefault(entry.getKey(), 0));
-      if (decision instanceof NoLease none && LeaseDesk.isAtBarrier(none)) {
-        continue;
-      }
-      parked.remove(entry.getKey());
-      ActorRef<LeaseReply> replyTo = entry.getValue().replyTo();
-      if (decision instanceof CoordinatorEvent.Leased leased) {
-        events.add(leased);
-        state = state.apply(leased);
-        LeaseReply grant = LeaseDesk.grant(state, leased);
-        answers.add(s -> {
-          metrics.leasesGranted.increment();
-          replyTo.tell(grant);
-        });
-      } else {
-        replyTo.tell((NoLease) decision);
-      }
-    }
-    if (events.isEmpty()) {
-      return Effect().noReply();
-    }
-    return batch(journaled, events, s -> answers.forEach(answer -> answer.accept(s)));
-  }
-
-  /** Holds a worker's ask at the barrier; an earlier ask of the same worker is answered first. */
-  private void park(String workerId, ActorRef<LeaseReply> replyTo, NoLease meanwhile) {
-    ParkedAsk earlier = parked.put(workerId, new ParkedAsk(replyTo, System.nanoTime(), meanwhile));
-    if (earlier != null && !earlier.replyTo().equals(replyTo)) {
-      earlier.replyTo().tell(earlier.meanwhile());
-    }
-  }
-
-  private void scheduleServeParked() {
-    if (!parked.isEmpty() && !serveParkedScheduled) {
-      serveParkedScheduled = true;
-      context.getSelf().tell(ServeParked.INSTANCE);
-    }
-  }
-
-  /** Answers asks held longer than {@code limit} (the worker re-asks), and those of gone workers. */
-  private void releaseStaleParked(CoordinatorState state, Duration limit) {
-    long now = System.nanoTime();
-    parked.entrySet().removeIf(entry -> {
-      boolean gone = state.worker(entry.getKey()).isEmpty();
-      if (gone || now - entry.getValue().sinceNanos() > limit.toNanos()) {
-        entry.getValue().replyTo().tell(entry.getValue().meanwhile());
-        return true;
-      }
-      return false;
-    });
   }
 
   /** Adds decisions to the lease batch; the first of a batch asks for the write that follows. */
@@ -766,7 +657,7 @@ public final class Coordinator
     boolean waits = decision instanceof NoLease none && LeaseDesk.isAtBarrier(none);
     if (events.isEmpty()) {
       if (waits) {
-        park(workerId, command.replyTo(), (NoLease) decision);
+        barrier.park(workerId, command.replyTo(), (NoLease) decision);
         return Effect().noReply();
       }
       return Effect().reply(command.replyTo(), (NoLease) decision);
@@ -780,11 +671,11 @@ public final class Coordinator
         metrics.leasesGranted.increment();
         command.replyTo().tell(granted);
       } else if (waits) {
-        park(workerId, command.replyTo(), (NoLease) decision);
+        barrier.park(workerId, command.replyTo(), (NoLease) decision);
       } else {
         command.replyTo().tell((NoLease) decision);
       }
-      scheduleServeParked();
+      barrier.scheduleServeParked();
       scheduleReconcile();
     });
   }
@@ -872,7 +763,7 @@ public final class Coordinator
               metrics.leasesExpired.increment(silent.size());
               sendLeaseFences(s); // before the checkpoint, so the shards save with the leases fenced
               checkpoint.ifPresent(c -> checkpoints.sendCheckpoint(s, c));
-              scheduleServeParked();
+              barrier.scheduleServeParked();
               scheduleReconcile();
             })
         .thenNoReply();
@@ -881,181 +772,12 @@ public final class Coordinator
   /** Tells the running job's shards which of its leases are still out (async and ssp mode). */
   private void sendLeaseFences(CoordinatorState state) {
     state.activeJob()
-        .ifPresent(job -> LeaseDesk.fences(state).forEach(fence -> fleet(job).tell(fence)));
+        .ifPresent(job -> LeaseDesk.fences(state).forEach(fence -> recovery.fleet(job).tell(fence)));
   }
 
   // ------------------------------------------------------------------ membership
 
-  private ReplyEffect<CoordinatorEvent, CoordinatorState> onWorkersListed(
-      CoordinatorState state, WorkersListed command) {
-    Map<String, ActorRef<WorkerProtocol.Command>> listed = new HashMap<>();
-    command.workers().forEach(ref -> listed.put(workerId(ref), ref));
-    List<CoordinatorEvent> events = new ArrayList<>();
-    boolean left = false;
-    for (String known : state.workerIds()) {
-      if (!listed.containsKey(known)) {
-        // What it reported done of its leases is acked; the rest goes back with its departure.
-        events.addAll(reportedWindowsOf(state, known));
-        events.add(new WorkerLeft(known, false));
-        left = true;
-      }
-    }
-    Set<String> knownIds = new HashSet<>(state.workerIds());
-    knownIds.addAll(state.retired()); // drained: a listing that still names one lags behind
-    listed.entrySet().stream()
-        .filter(e -> !knownIds.contains(e.getKey()))
-        .sorted(Map.Entry.comparingByKey())
-        .forEach(e -> events.add(new WorkerJoined(e.getKey(), e.getValue())));
-    if (events.isEmpty()) {
-      return Effect().noReply();
-    }
-    events.forEach(e -> context.getLog().info("{}: {}", e instanceof SplitCompleted ? "Reported before its worker left" : "Membership", e));
-    boolean anyLeft = left;
-    return Effect()
-        .persist(events)
-        .thenRun(
-            s -> {
-              metrics.liveWorkers.update(s.workers().size());
-              if (anyLeft) {
-                sendLeaseFences(s);
-              }
-              scheduleReconcile();
-            })
-        .thenNoReply();
-  }
-
-  /** The acks of the windows {@code workerId} reported done of the leases it holds. */
-  private List<CoordinatorEvent> reportedWindowsOf(CoordinatorState state, String workerId) {
-    List<CoordinatorEvent> acks = new ArrayList<>();
-    state.activeJob().ifPresent(job -> {
-      for (MemberRun member : job.members()) {
-        if (member.ledger() == null) {
-          continue;
-        }
-        for (SplitLedger.LiveLease lease : member.ledger().liveLeases()) {
-          Optional<CoordinatorProtocol.SplitReport> reported = watch.reported(lease.leaseId(), workerId);
-          if (workerId.equals(lease.holder()) && reported.isPresent()) {
-            LeaseDesk.completion(state, lease.leaseId(), workerId, reported.get())
-                .filter(acked -> acked.count() > 0)
-                .ifPresent(acks::add);
-          }
-        }
-      }
-    });
-    return acks;
-  }
-
   // ------------------------------------------------------------------ operators: workers and batch
-
-  private ReplyEffect<CoordinatorEvent, CoordinatorState> onDrainWorkers(
-      CoordinatorState state, DrainWorkers command) {
-    List<WorkerEntry> targets = WorkerDrains.targets(state, command.target());
-    if (targets.isEmpty()) {
-      return Effect()
-          .reply(
-              command.replyTo(),
-              StatusReply.error(
-                  "no live worker is '" + command.target() + "' or runs on that node; workers: " + state.workerIds()));
-    }
-    List<CoordinatorEvent> events = new ArrayList<>();
-    events.add(audit(state, "drain", command.target() + " (" + targets.size() + " worker(s))"));
-    targets.stream().filter(w -> !w.draining()).forEach(w -> events.add(new WorkerDraining(w.workerId())));
-    List<String> ids = targets.stream().map(WorkerEntry::workerId).toList();
-    return Effect()
-        .persist(events)
-        .thenRun(
-            s -> {
-              drains.started(command.target(), ids, System.nanoTime());
-              targets.forEach(w -> w.ref().tell(WorkerProtocol.Drain.INSTANCE));
-              context.getLog().info("Draining {}: {}", command.target(), ids);
-              scheduleReconcile();
-            })
-        .thenReply(command.replyTo(), s -> StatusReply.success(new DrainStarted(ids)));
-  }
-
-  private ReplyEffect<CoordinatorEvent, CoordinatorState> onDrainCompleted(
-      CoordinatorState state, DrainCompleted command) {
-    String workerId = workerId(command.worker());
-    boolean known = state.worker(workerId).isPresent();
-    if (!known && (!drains.isDraining(workerId) || state.retired().contains(workerId))) {
-      return Effect().noReply();
-    }
-    // Known, or already gone from the Receptionist listing (which may overtake this message):
-    // either way it is retired now, so a late listing cannot bring it back.
-    return Effect()
-        .persist(new WorkerLeft(workerId, true))
-        .thenRun(
-            s -> {
-              long millis = drains.completed(workerId, System.nanoTime());
-              context.getLog().info("Worker {} drained and left{}", workerId, millis >= 0 ? " " + millis + " ms after the request" : "");
-              metrics.liveWorkers.update(s.workers().size());
-              drains.nodesDrained(s).forEach(this::leaveCluster);
-              scheduleReconcile();
-            })
-        .thenNoReply();
-  }
-
-  /** A node whose every worker drained leaves the cluster, unless it has other roles to play. */
-  private void leaveCluster(String address) {
-    Cluster cluster = Cluster.get(context.getSystem());
-    for (akka.cluster.Member member : cluster.state().getMembers()) {
-      if (member.address().toString().equals(address)) {
-        if (member.hasRole("ps") || member.hasRole("coordinator")) {
-          context.getLog().info("Node {} has no workers left; it stays for its other roles {}", address, member.getRoles());
-        } else {
-          context.getLog().info("Node {} has no workers left; asking it to leave the cluster", address);
-          cluster.manager().tell(akka.cluster.typed.Leave.create(member.address()));
-        }
-      }
-    }
-  }
-
-  private ReplyEffect<CoordinatorEvent, CoordinatorState> onSetGlobalBatch(
-      CoordinatorState state, SetGlobalBatch command) {
-    Optional<JobRun> found = state.job(command.jobId());
-    String problem = null;
-    if (found.isEmpty()) {
-      problem = "no job " + command.jobId();
-    } else if (found.get().state() != JobState.RUNNING) {
-      problem = "job " + command.jobId() + " is " + found.get().state() + "; the global batch changes while it runs";
-    } else if (command.globalBatch() <= 0 || command.globalBatch() % found.get().spec().microBatch() != 0) {
-      problem = "the global batch must be a positive multiple of the micro-batch (" + found.get().spec().microBatch()
-          + "), was " + command.globalBatch();
-    } else if (command.globalBatch() > 64 * found.get().spec().globalBatch()) {
-      problem = "the global batch may grow at most 64-fold over the spec's " + found.get().spec().globalBatch();
-    }
-    if (problem != null) {
-      return Effect().reply(command.replyTo(), StatusReply.error(problem));
-    }
-    JobRun job = found.get();
-    double scale = job.spec().learningRateScaling().factor(job.spec().globalBatch(), command.globalBatch());
-    context.getLog().info(
-        "{}: global batch {} -> {} (learning rate x{})", job.jobId(), job.globalBatch(), command.globalBatch(),
-        String.format("%.4f", scale));
-    return Effect()
-        .persist(
-            List.of(
-                audit(state, "set-global-batch", job.jobId() + " " + job.globalBatch() + " -> " + command.globalBatch()),
-                new GlobalBatchChanged(job.jobId(), command.globalBatch(), scale)))
-        .thenRun(s -> scheduleReconcile())
-        .thenReply(command.replyTo(), s -> StatusReply.success(new GlobalBatchSet(job.jobId(), command.globalBatch(), scale)));
-  }
-
-  private ReplyEffect<CoordinatorEvent, CoordinatorState> onListWorkers(
-      CoordinatorState state, ListWorkers command) {
-    List<WorkerInfo> workers = new ArrayList<>();
-    for (WorkerEntry worker : state.workers()) {
-      Optional<Assignment> a = state.assignment(worker.workerId());
-      int held = state.activeJob().map(j -> leasesHeld(j, worker.workerId())).orElse(0);
-      String status = worker.draining() ? "draining" : held > 0 ? "training" : "idle";
-      workers.add(
-          new WorkerInfo(
-              worker.workerId(), status, a.map(Assignment::member).orElse(-1),
-              a.map(Assignment::accumulationSteps).orElse(0), held, -1));
-    }
-    workers.addAll(drains.recentlyDrained());
-    return Effect().reply(command.replyTo(), new WorkerList(workers));
-  }
 
   private ReplyEffect<CoordinatorEvent, CoordinatorState> onGetTrainingCurve(
       CoordinatorState state, GetTrainingCurve command) {
@@ -1119,7 +841,7 @@ public final class Coordinator
   private ReplyEffect<CoordinatorEvent, CoordinatorState> onReconcile(
       CoordinatorState state, Reconcile command) {
     reconcileScheduled = false;
-    scheduleServeParked();
+    barrier.scheduleServeParked();
     List<JobRun> ended = state.jobs().stream().filter(j -> j.state().isFinished() && !j.isArchived()).toList();
     if (!ended.isEmpty()) {
       List<CoordinatorEvent> archived = new ArrayList<>();
@@ -1129,7 +851,7 @@ public final class Coordinator
       return Effect()
           .persist(archived)
           .thenRun(s -> {
-            ended.stream().filter(JobRun::wasStarted).forEach(this::stopShards);
+            ended.stream().filter(JobRun::wasStarted).forEach(recovery::stopShards);
             scheduleReconcile();
           })
           .thenNoReply();
@@ -1174,17 +896,17 @@ public final class Coordinator
           .thenNoReply();
     }
     switch (job.state()) {
-      case INITIALIZING -> startInitializations(state, job);
+      case INITIALIZING -> tasks.startInitializations(state, job);
       case RUNNING -> {
-        updateWorkers(state, job);
-        startValidations(state, job);
+        membership.updateWorkers(state, job);
+        tasks.startValidations(state, job);
       }
-      case RECOVERING -> startRewind(job);
+      case RECOVERING -> recovery.startRewind(job);
       case EVALUATING -> {
         if (job.lastCheckpoint().map(CheckpointRecord::coversEverything).orElse(false)) {
-          startEvaluations(state, job);
+          tasks.startEvaluations(state, job);
           if (job.needsEnsembleEvaluation()) {
-            startEnsembleEvaluation(state, job);
+            tasks.startEnsembleEvaluation(state, job);
           }
         } else if (job.pendingCheckpoint() == null && !checkpoints.finalRetryPending(job.jobId())) {
           // Training is over: save the final numbers before evaluating, so that a lost shard
@@ -1197,513 +919,7 @@ public final class Coordinator
     return Effect().noReply();
   }
 
-  /**
-   * A job ended and was archived: its shards stop (a later stage that reads them starts them again,
-   * read-only), and so does its fleet.
-   */
-  private void stopShards(JobRun job) {
-    forgetAsksOf(job.jobId());
-    fleet(job).tell(ShardFleet.Stop.INSTANCE);
-    fleets.remove(job.jobId());
-  }
-
-  private void startInitializations(CoordinatorState state, JobRun job) {
-    for (MemberRun member : job.members()) {
-      String key = "init:" + job.jobId() + ":" + member.member();
-      if (member.initialized() || asksInFlight.containsKey(key)) {
-        continue;
-      }
-      Optional<WorkerEntry> worker = pickWorker(state, member.member());
-      if (worker.isEmpty()) {
-        return;
-      }
-      asksInFlight.put(key, worker.get().workerId());
-      int memberIndex = member.member();
-      String workerId = worker.get().workerId();
-      context.askWithStatus(
-          ModelInitialized.class,
-          worker.get().ref(),
-          settings.initializeTimeout(),
-          replyTo ->
-              new WorkerProtocol.InitializeModel(
-                  job.jobId(), memberIndex, job.spec(), Stages.inputs(state, job, memberIndex), replyTo),
-          (result, failure) ->
-              new InitReplied(job.jobId(), memberIndex, workerId, result, failure == null ? null : failure.getMessage()));
-    }
-  }
-
-  private ReplyEffect<CoordinatorEvent, CoordinatorState> onInitReplied(
-      CoordinatorState state, InitReplied reply) {
-    String key = "init:" + reply.jobId() + ":" + reply.member();
-    asksInFlight.remove(key);
-    Optional<JobRun> job = state.job(reply.jobId()).filter(j -> j.state() == JobState.INITIALIZING);
-    if (job.isEmpty()) {
-      return Effect().noReply();
-    }
-    if (reply.error() == null) {
-      String mismatch = datasetMismatch(job.get(), reply.result().dataset());
-      if (mismatch == null) {
-        context.getLog().info(
-            "{} member {} initialised by {}: {} parameters, {} training samples",
-            reply.jobId(), reply.member(), reply.workerId(), reply.result().parameterCount(),
-            reply.result().dataset().trainSize());
-        return Effect()
-            .persist(
-                new MemberInitialized(
-                    reply.jobId(),
-                    reply.member(),
-                    reply.result().dataset(),
-                    reply.result().parameterCount(),
-                    System.currentTimeMillis()))
-            .thenRun(s -> scheduleReconcile())
-            .thenNoReply();
-      }
-      return retryOrFail(key, reply.jobId(), "initialising member " + reply.member(), reply.workerId(), mismatch);
-    }
-    return retryOrFail(key, reply.jobId(), "initialising member " + reply.member(), reply.workerId(), reply.error());
-  }
-
-  private static String datasetMismatch(JobRun job, WorkerProtocol.DatasetInfo found) {
-    if (job.dataset() == null || job.dataset().equals(found)) {
-      return null;
-    }
-    return "workers disagree about the data: one found " + job.dataset() + ", another " + found
-        + "; give every worker node the same data directory contents";
-  }
-
-  private void updateWorkers(CoordinatorState state, JobRun job) {
-    for (WorkerEntry worker : state.workers()) {
-      Optional<Assignment> assignment = state.assignment(worker.workerId());
-      if (assignment.isEmpty()) {
-        continue;
-      }
-      Assignment a = assignment.get();
-      String planned = job.jobId() + ":" + a.member() + ":" + state.membershipEpoch() + ":" + a.accumulationSteps();
-      if (!planned.equals(accumulationSent.get(worker.workerId()))) {
-        accumulationSent.put(worker.workerId(), planned);
-        worker.ref().tell(
-            new WorkerProtocol.SetAccumulation(job.jobId(), a.member(), state.membershipEpoch(), a.accumulationSteps()));
-      }
-      if (a.accumulationSteps() > 0 && leasesHeld(job, worker.workerId()) == 0) {
-        worker.ref().tell(WorkerProtocol.WorkAvailable.INSTANCE);
-      }
-    }
-    if (job.spec().mode() == TrainingMode.SSP) {
-      sendRosters(job);
-    }
-  }
-
-  /** Tells each member's shards which workers train it now, when that changed (SSP). */
-  private void sendRosters(JobRun job) {
-    if (checkpoints.isWanted(job.jobId())) {
-      return; // the bound is lifted until the checkpoint is taken (see CheckpointScheduler.wantCheckpoint)
-    }
-    for (MemberRun member : job.members()) {
-      AccumulationPlan plan = member.currentPlan();
-      String key = job.jobId() + ":" + member.member();
-      if (plan != null && member.stoppedEarly()) {
-        // Only the leases it had out still train it, and its other workers moved on: lift the
-        // bound, so that the last pulls are not held for clocks that no longer advance.
-        if (!Long.valueOf(STOPPED_ROSTER).equals(rostersSent.get(key))) {
-          rostersSent.put(key, STOPPED_ROSTER);
-          fleet(job).tell(new ShardFleet.Roster(member.member(), plan.membershipEpoch(), List.of()));
-        }
-        continue;
-      }
-      if (plan != null && !Long.valueOf(plan.membershipEpoch()).equals(rostersSent.get(key))) {
-        rostersSent.put(key, plan.membershipEpoch());
-        List<String> workers =
-            plan.shares().stream().filter(sh -> sh.accumulationSteps() > 0).map(WorkerShare::workerId).toList();
-        fleet(job).tell(new ShardFleet.Roster(member.member(), plan.membershipEpoch(), workers));
-      }
-    }
-  }
-
-  private static int leasesHeld(JobRun job, String workerId) {
-    return job.members().stream()
-        .filter(m -> m.ledger() != null)
-        .mapToInt(m -> m.ledger().leasesHeldBy(workerId))
-        .sum();
-  }
-
-  /** Has a worker measure the members of a finished classifier stage together. */
-  private void startEnsembleEvaluation(CoordinatorState state, JobRun job) {
-    String key = "ensemble:" + job.jobId();
-    if (asksInFlight.containsKey(key)) {
-      return;
-    }
-    Optional<WorkerEntry> worker = pickWorker(state, 0);
-    if (worker.isEmpty()) {
-      return;
-    }
-    String workerId = worker.get().workerId();
-    asksInFlight.put(key, workerId);
-    context.getLog().info("Evaluating {}'s {} members together on {}", job.jobId(), job.members().size(), workerId);
-    context.askWithStatus(
-        WorkerProtocol.EnsembleReport.class,
-        worker.get().ref(),
-        settings.evaluationTimeout(),
-        replyTo ->
-            new WorkerProtocol.EvaluateEnsemble(
-                job.jobId(), job.spec(), Stages.members(job), Stages.inputs(state, job, 0), replyTo),
-        (report, failure) -> new EnsembleReplied(job.jobId(), workerId, report, failure == null ? null : failure.getMessage()));
-  }
-
-  private ReplyEffect<CoordinatorEvent, CoordinatorState> onEnsembleReplied(
-      CoordinatorState state, EnsembleReplied reply) {
-    String key = "ensemble:" + reply.jobId();
-    asksInFlight.remove(key);
-    // Only while evaluating: a report asked for before the job was rewound (or failed) does not
-    // complete it; the members are measured again once it is back.
-    if (state.job(reply.jobId())
-        .filter(j -> j.state() == JobState.EVALUATING && j.needsEnsembleEvaluation())
-        .isEmpty()) {
-      return Effect().noReply();
-    }
-    if (reply.error() != null) {
-      return retryOrFail(key, reply.jobId(), "evaluating the ensemble", reply.workerId(), reply.error());
-    }
-    WorkerProtocol.EnsembleReport report = reply.report();
-    CoordinatorProtocol.EnsembleResult result =
-        new CoordinatorProtocol.EnsembleResult(report.testSamples(), report.averaged(), report.majority(), report.revoted());
-    context.getLog().info(
-        "{} ensemble: averaged {}, majority {}, re-voted {} (members {})",
-        reply.jobId(), String.format("%.4f", result.averaged()), String.format("%.4f", result.majority()),
-        String.format("%.4f", result.revoted()), report.memberAccuracy());
-    return Effect()
-        .persist(new CoordinatorEvent.EnsembleEvaluated(reply.jobId(), result))
-        .thenRun(s -> scheduleReconcile())
-        .thenNoReply();
-  }
-
-  private void startEvaluations(CoordinatorState state, JobRun job) {
-    for (MemberRun member : job.members()) {
-      String key = "eval:" + job.jobId() + ":" + member.member();
-      if (member.result() != null || asksInFlight.containsKey(key)) {
-        continue;
-      }
-      int memberIndex = member.member();
-      Optional<String> asked =
-          askToEvaluate(
-              state, job, memberIndex, key, false,
-              (workerId, report, error) -> new EvaluationReplied(job.jobId(), memberIndex, workerId, report, error));
-      if (asked.isEmpty()) {
-        return;
-      }
-      context.getLog().info("Evaluating {} member {} on {}", job.jobId(), memberIndex, asked.get());
-    }
-  }
-
-  private ReplyEffect<CoordinatorEvent, CoordinatorState> onEvaluationReplied(
-      CoordinatorState state, EvaluationReplied reply) {
-    String key = "eval:" + reply.jobId() + ":" + reply.member();
-    asksInFlight.remove(key);
-    if (state.job(reply.jobId()).filter(j -> j.state() == JobState.EVALUATING).isEmpty()) {
-      return Effect().noReply();
-    }
-    if (reply.error() != null) {
-      return retryOrFail(key, reply.jobId(), "evaluating member " + reply.member(), reply.workerId(), reply.error());
-    }
-    EvaluationReport report = reply.report();
-    // Masked-autoencoder pre-training has a loss to report, not an accuracy.
-    boolean lossOnly = state.job(reply.jobId()).orElseThrow().spec().stage().kind() == StageKind.MAE_PRETRAIN;
-    context.getLog().info(
-        "{} member {}: test {} {} on {} samples",
-        reply.jobId(), reply.member(), lossOnly ? "loss" : "accuracy",
-        String.format("%.4f", lossOnly ? report.meanLoss() : report.accuracy()), report.samples());
-    return Effect()
-        .persist(
-            new MemberEvaluated(
-                reply.jobId(), reply.member(), report.samples(),
-                lossOnly ? Double.NaN : report.accuracy(),
-                report.meanLoss(), report.validationAccuracy()))
-        .thenRun(
-            s -> {
-              s.job(reply.jobId())
-                  .filter(j -> j.state() == JobState.COMPLETED)
-                  .ifPresent(j -> context.getLog().info("{} completed", j.jobId()));
-              scheduleReconcile();
-            })
-        .thenNoReply();
-  }
-
-  /**
-   * With early stopping: asks a worker to score each training member on the validation split once
-   * an epoch (not the last: the final evaluation follows that one) is done.
-   */
-  private void startValidations(CoordinatorState state, JobRun job) {
-    if (!job.spec().earlyStopping().enabled()) {
-      return;
-    }
-    for (MemberRun member : job.members()) {
-      int epoch = member.wantsWork() ? member.ledger().epochsDone() - 1 : -1;
-      String key = "validate:" + job.jobId() + ":" + member.member();
-      if (epoch <= member.lastValidatedEpoch() || epoch >= job.spec().epochs() - 1 || asksInFlight.containsKey(key)) {
-        continue;
-      }
-      int memberIndex = member.member();
-      long recoveryEpoch = job.recoveryEpoch();
-      Optional<String> asked =
-          askToEvaluate(
-              state, job, memberIndex, key, true,
-              (workerId, report, error) ->
-                  new ValidationReplied(job.jobId(), memberIndex, epoch, recoveryEpoch, workerId, report, error));
-      if (asked.isEmpty()) {
-        return;
-      }
-      context.getLog().debug("Validating {} member {} after epoch {} on {}", job.jobId(), memberIndex, epoch, asked.get());
-    }
-  }
-
-  /** How the answer to an evaluation comes back to the coordinator: report or error, not both. */
-  private interface EvaluationAnswer {
-    Command of(String workerId, EvaluationReport report, String error);
-  }
-
-  /**
-   * Asks a worker picked for {@code member} to evaluate it (on the validation split alone, or on
-   * the test set and the validation split), recording the ask under {@code key}. The worker asked,
-   * or empty when none is free.
-   */
-  private Optional<String> askToEvaluate(
-      CoordinatorState state, JobRun job, int member, String key, boolean validationOnly, EvaluationAnswer answer) {
-    Optional<WorkerEntry> worker = pickWorker(state, member);
-    if (worker.isEmpty()) {
-      return Optional.empty();
-    }
-    String workerId = worker.get().workerId();
-    asksInFlight.put(key, workerId);
-    context.askWithStatus(
-        EvaluationReport.class,
-        worker.get().ref(),
-        settings.evaluationTimeout(),
-        replyTo ->
-            new WorkerProtocol.Evaluate(
-                job.jobId(), member, job.spec(), Stages.inputs(state, job, member), validationOnly, replyTo),
-        (report, failure) -> answer.of(workerId, report, failure == null ? null : failure.getMessage()));
-    return Optional.of(workerId);
-  }
-
-  /** Records a member's validation score; early stopping ends its training when the rule says so. */
-  private ReplyEffect<CoordinatorEvent, CoordinatorState> onValidationReplied(
-      CoordinatorState state, ValidationReplied reply) {
-    String key = "validate:" + reply.jobId() + ":" + reply.member();
-    asksInFlight.remove(key);
-    Optional<JobRun> found = state.job(reply.jobId()).filter(j -> j.state() == JobState.RUNNING);
-    if (found.isEmpty()) {
-      scheduleReconcile(); // rewound, failed or done meanwhile: asked again if still wanted
-      return Effect().noReply();
-    }
-    JobRun job = found.get();
-    MemberRun member = job.member(reply.member());
-    // A score asked for before a rewind (another recovery epoch) may be of parameters the rewind
-    // went back before, and the epoch it scores must still be done: otherwise it is dropped, and
-    // the reconcile asks for the epoch's score again once it is done.
-    if (!member.wantsWork() || reply.recoveryEpoch() != job.recoveryEpoch()
-        || reply.epoch() <= member.lastValidatedEpoch() || reply.epoch() >= member.ledger().epochsDone()) {
-      scheduleReconcile();
-      return Effect().noReply();
-    }
-    if (reply.error() != null) {
-      return retryOrFail(
-          key, reply.jobId(), "validating member " + reply.member() + " after epoch " + reply.epoch(), reply.workerId(),
-          reply.error());
-    }
-    attempts.remove(key); // failures count per epoch: one that went wrong earlier is forgiven
-    double accuracy = reply.report().validationAccuracy();
-    List<CoordinatorEvent> events = new ArrayList<>();
-    events.add(new CoordinatorEvent.MemberValidated(reply.jobId(), reply.member(), reply.epoch(), accuracy));
-    List<MemberRun.Validation> scores = new ArrayList<>(member.validations());
-    scores.add(new MemberRun.Validation(reply.epoch(), accuracy));
-    EarlyStopping.Verdict verdict = EarlyStopping.judge(scores, job.spec().earlyStopping());
-    context.getLog().info(
-        "{} member {}: validation accuracy {} after epoch {} (best {} after epoch {})",
-        reply.jobId(), reply.member(), String.format("%.4f", accuracy), reply.epoch(),
-        String.format("%.4f", verdict.bestAccuracy()), verdict.bestEpoch());
-    if (verdict.stop()) {
-      context.getLog().info(
-          "{} member {}: stopping early after epoch {} of {}: no improvement on {} for {} epoch(s)",
-          reply.jobId(), reply.member(), reply.epoch(), job.spec().epochs(),
-          String.format("%.4f", verdict.bestAccuracy()), reply.epoch() - verdict.bestEpoch());
-      events.add(
-          new CoordinatorEvent.MemberStoppedEarly(
-              reply.jobId(), reply.member(), reply.epoch(), verdict.bestEpoch(), verdict.bestAccuracy()));
-    }
-    return Effect().persist(events).thenRun(s -> scheduleReconcile()).thenNoReply();
-  }
-
-  private ReplyEffect<CoordinatorEvent, CoordinatorState> retryOrFail(
-      String key, String jobId, String what, String workerId, String error) {
-    int tries = attempts.merge(key, 1, Integer::sum);
-    context.getLog().warn("{} {} on {} failed (attempt {}): {}", jobId, what, workerId, tries, error);
-    if (tries >= MAX_ATTEMPTS) {
-      String reason = what + " failed " + tries + " times; last error: " + error;
-      return Effect().persist(new JobFailed(jobId, reason)).thenRun(s -> scheduleReconcile()).thenNoReply();
-    }
-    scheduleReconcile();
-    return Effect().noReply();
-  }
-
-  /** A worker for a one-off task: spread members over workers, skipping ones that keep failing. */
-  private Optional<WorkerEntry> pickWorker(CoordinatorState state, int member) {
-    List<WorkerEntry> healthy =
-        state.schedulable().stream()
-            .filter(w -> consecutiveFailures.getOrDefault(w.workerId(), 0) < LeaseDesk.MAX_CONSECUTIVE_WORKER_FAILURES)
-            .toList();
-    if (healthy.isEmpty()) {
-      return Optional.empty();
-    }
-    int tries = attempts.values().stream().mapToInt(Integer::intValue).sum();
-    return Optional.of(healthy.get((member + tries) % healthy.size()));
-  }
-
   // ------------------------------------------------------------------ checkpoints and recovery
-
-  /**
-   * A shard is starting and asks where from. A shard of a job that is training or evaluating was
-   * not told to restart, so it has lost its numbers (its node died, or the cluster restarted): the
-   * whole job goes back to its last complete checkpoint, in a new recovery epoch.
-   */
-  private ReplyEffect<CoordinatorEvent, CoordinatorState> onResolveShardRecovery(
-      CoordinatorState state, ResolveShardRecovery command) {
-    Optional<JobRun> found = state.job(command.jobId());
-    if (found.isEmpty()) {
-      // Every job is journaled before its shards are set up: this one ended long ago, or never was.
-      return Effect().reply(command.replyTo(), new ShardRecoveryPlan(0, -1, 0, true));
-    }
-    JobRun job = found.get();
-    if (job.state().isFinished() || job.state() == JobState.PAUSED) {
-      // Woken by a message that was on its way when the job stopped training: read-only until it
-      // resumes (a rewind then gives it a live plan) or stops again once idle.
-      return Effect().reply(command.replyTo(), finishedPlan(job, command));
-    }
-    if (job.lastCheckpoint().isEmpty()) {
-      return Effect()
-          .reply(command.replyTo(), new ShardRecoveryPlan(job.recoveryEpoch(), -1, 0, false, state.nextLeaseId()));
-    }
-    if (job.state() == JobState.RUNNING || job.state() == JobState.EVALUATING) {
-      CheckpointRecord target = job.lastCheckpoint().get();
-      String reason = "shard m" + command.member() + "/s" + command.shard() + " restarted without its numbers";
-      context.getLog().warn(
-          "{}: {}; rewinding every shard to checkpoint {}", job.jobId(), reason, target.checkpointId());
-      return Effect()
-          .persist(new JobRewound(job.jobId(), job.recoveryEpoch() + 1, target.checkpointId(), reason))
-          .thenRun(s -> scheduleReconcile())
-          .thenReply(command.replyTo(), s -> recoveryPlan(s, s.job(command.jobId()).get(), command));
-    }
-    return Effect().reply(command.replyTo(), recoveryPlan(state, job, command));
-  }
-
-  /** A shard of a job not training starts read-only on the job's newest checkpoint, if it has one. */
-  private static ShardRecoveryPlan finishedPlan(JobRun job, ResolveShardRecovery command) {
-    return job.lastCheckpoint()
-        .map(last -> {
-          long sequenceNr = last.sequenceNr(command.member(), command.shard());
-          return new ShardRecoveryPlan(job.recoveryEpoch(), last.checkpointId(), sequenceNr, true);
-        })
-        .orElse(new ShardRecoveryPlan(job.recoveryEpoch(), -1, 0, true));
-  }
-
-  /**
-   * Where a shard of a job that is not running (it is being set up, rewound or resumed) starts: no
-   * lease of the job issued so far is out (a rewind voided them all), so it fences every one.
-   */
-  private static ShardRecoveryPlan recoveryPlan(CoordinatorState state, JobRun job, ResolveShardRecovery command) {
-    CheckpointRecord target = job.lastCheckpoint().orElseThrow();
-    long sequenceNr = target.sequenceNr(command.member(), command.shard());
-    return new ShardRecoveryPlan(job.recoveryEpoch(), target.checkpointId(), sequenceNr, false, state.nextLeaseId());
-  }
-
-  private ReplyEffect<CoordinatorEvent, CoordinatorState> onReportCorruptCheckpoint(
-      CoordinatorState state, ReportCorruptCheckpoint report) {
-    Optional<JobRun> found = state.job(report.jobId());
-    if (found.isEmpty() || found.get().checkpoint(report.checkpointId()).isEmpty()) {
-      return Effect().noReply(); // already discarded on another shard's word
-    }
-    JobRun job = found.get();
-    context.getLog().error(
-        "{}: checkpoint {} is unusable ({}); falling back to the one before",
-        job.jobId(), report.checkpointId(), report.reason());
-    List<CoordinatorEvent> events = new ArrayList<>();
-    events.add(new CheckpointDiscarded(job.jobId(), report.checkpointId(), report.reason()));
-    if (job.state().isFinished()) {
-      // Nothing trains from it any more: forget it, but do not bring the job back to life.
-      return Effect().persist(events).thenNoReply();
-    }
-    Optional<CheckpointRecord> previous =
-        job.checkpoints().stream()
-            .filter(c -> c.checkpointId() != report.checkpointId())
-            .reduce((first, second) -> second);
-    if (previous.isPresent()) {
-      events.add(
-          new JobRewound(
-              job.jobId(),
-              job.recoveryEpoch() + 1,
-              previous.get().checkpointId(),
-              "checkpoint " + report.checkpointId() + " unusable: " + report.reason()));
-    } else {
-      events.add(new JobFailed(job.jobId(), "no usable checkpoint left: " + report.reason()));
-    }
-    return Effect().persist(events).thenRun(s -> scheduleReconcile()).thenNoReply();
-  }
-
-  private void startRewind(JobRun job) {
-    if (!Long.valueOf(job.recoveryEpoch()).equals(rewindsInFlight.get(job.jobId()))) {
-      rewindsInFlight.put(job.jobId(), job.recoveryEpoch());
-      checkpoints.rewound(job.jobId()); // the rewind voided every lease; due again from the restored one
-      context.getLog().info(
-          "{}: rewinding to checkpoint {} in epoch {}",
-          job.jobId(), job.lastCheckpoint().map(CheckpointRecord::checkpointId).orElse(-1L), job.recoveryEpoch());
-      fleet(job).tell(new ShardFleet.Rewind(job.recoveryEpoch()));
-    }
-  }
-
-  private ReplyEffect<CoordinatorEvent, CoordinatorState> onEpochReached(
-      CoordinatorState state, FleetReport.EpochReached report) {
-    Optional<JobRun> job =
-        state.job(report.jobId()).filter(j -> j.state() == JobState.RECOVERING && j.recoveryEpoch() == report.epoch());
-    if (job.isEmpty()) {
-      return Effect().noReply();
-    }
-    rewindsInFlight.remove(report.jobId());
-    context.getLog().info("{}: every shard runs in epoch {}; training goes on", report.jobId(), report.epoch());
-    accumulationSent.clear(); // leases were voided: tell every worker its share again
-    rostersSent.keySet().removeIf(key -> key.startsWith(report.jobId() + ":")); // restarted shards know none
-    return Effect()
-        .persist(new JobRecovered(report.jobId(), report.epoch()))
-        .thenRun(s -> {
-          // Leases out before the rewind are void; their holders may be waiting on a lost shard.
-          WorkerProtocol.LeasesVoided voided = new WorkerProtocol.LeasesVoided(report.jobId(), s.nextLeaseId());
-          s.workers().forEach(w -> w.ref().tell(voided));
-          scheduleReconcile();
-        })
-        .thenNoReply();
-  }
-
-  private ReplyEffect<CoordinatorEvent, CoordinatorState> onNodeRemoved(
-      CoordinatorState state, NodeRemoved removed) {
-    if (removed.hostedShards()) {
-      state.activeJob()
-          .filter(j -> j.state() == JobState.RUNNING || j.state() == JobState.EVALUATING)
-          .ifPresent(job -> fleet(job).tell(ShardFleet.Wake.INSTANCE));
-    }
-    return Effect().noReply();
-  }
-
-  /** The fleet of a job's shards, started on first use. */
-  private ActorRef<ShardFleet.Command> fleet(JobRun job) {
-    return fleets.computeIfAbsent(
-        job.jobId(),
-        id ->
-            context.spawn(
-                ShardFleet.create(
-                    id,
-                    job.members().size(),
-                    job.spec().shards(),
-                    context.getSelf().narrow(),
-                    settings.checkpointTimeout()),
-                "fleet-" + id));
-  }
 
   // ------------------------------------------------------------------ progress
 
@@ -1739,18 +955,19 @@ public final class Coordinator
     }
 
     @Override
-    public ActorRef<ShardFleet.Command> fleet(JobRun job) {
-      return Coordinator.this.fleet(job);
+    public Object decide(CoordinatorState state, String workerId, int failures) {
+      return Coordinator.this.decide(state, workerId, failures);
     }
 
     @Override
-    public void releaseStaleParked(CoordinatorState state) {
-      Coordinator.this.releaseStaleParked(state, PARKED_LIMIT);
+    public ReplyEffect<CoordinatorEvent, CoordinatorState> batch(
+        CoordinatorState journaled, List<CoordinatorEvent> events, java.util.function.Consumer<CoordinatorState> then) {
+      return Coordinator.this.batch(journaled, events, then);
     }
 
     @Override
-    public void forgetRosters(String jobId) {
-      rostersSent.keySet().removeIf(key -> key.startsWith(jobId + ":"));
+    public void sendLeaseFences(CoordinatorState state) {
+      Coordinator.this.sendLeaseFences(state);
     }
   }
 

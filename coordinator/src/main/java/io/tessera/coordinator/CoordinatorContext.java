@@ -4,16 +4,21 @@ import akka.actor.typed.ActorRef;
 import akka.actor.typed.ActorRefResolver;
 import akka.actor.typed.javadsl.ActorContext;
 import akka.persistence.typed.javadsl.EffectFactories;
+import akka.persistence.typed.javadsl.ReplyEffect;
 import io.tessera.coordinator.CoordinatorEvent.OperatorCommandRecorded;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.Command;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
+import java.util.function.Consumer;
 import org.slf4j.Logger;
 
 /**
  * What the pieces of the {@link Coordinator} share: the actor's context, the settings, the
- * metrics, the {@code Effect()} factory of the event-sourced behaviour, the lease batch and the
- * workers' failure counts, and a way to reach the coordinator and the other pieces. One instance
+ * metrics, the {@code Effect()} factory of the event-sourced behaviour, the lease batch, the lease
+ * watch and the workers' failure counts, and a way to reach the coordinator and the other pieces
+ * ({@link CheckpointScheduler}, {@link Recovery}, {@link WorkerTasks}, {@link Membership},
+ * {@link Barrier}). One instance
  * per coordinator incarnation; like the pieces, nothing in it survives a restart.
  */
 final class CoordinatorContext {
@@ -23,14 +28,15 @@ final class CoordinatorContext {
     /** Has the state reconciled with what is in flight once the current command is done. */
     void scheduleReconcile();
 
-    /** The shard fleet of a job, started on first use. */
-    ActorRef<ShardFleet.Command> fleet(JobRun job);
+    /** The next lease for a worker (a {@code Leased} event or a {@code NoLease}). */
+    Object decide(CoordinatorState state, String workerId, int failures);
 
-    /** Answers lease asks held at the sync barrier for too long, and those of gone workers. */
-    void releaseStaleParked(CoordinatorState state);
+    /** Adds lease decisions to the lease batch; {@code then} runs once they are journaled. */
+    ReplyEffect<CoordinatorEvent, CoordinatorState> batch(
+        CoordinatorState journaled, List<CoordinatorEvent> events, Consumer<CoordinatorState> then);
 
-    /** Forgets the SSP rosters sent to the job's shards, so that they are sent again. */
-    void forgetRosters(String jobId);
+    /** Tells the running job's shards which of its leases are still out. */
+    void sendLeaseFences(CoordinatorState state);
   }
 
   final ActorContext<Command> actor;
@@ -40,12 +46,18 @@ final class CoordinatorContext {
   final LeaseBatch leases = new LeaseBatch();
   /** Lease failures in a row, per worker: leases and one-off tasks skip workers that keep failing. */
   final Map<String, Integer> consecutiveFailures = new HashMap<>();
+  /** When each lease out last showed a sign of life, and what its holder reported done. */
+  final LeaseWatch watch = new LeaseWatch();
   final Host host;
   private final ActorRefResolver resolver;
   private final EffectFactories<CoordinatorEvent, CoordinatorState> effects;
 
   // The pieces, set once by the coordinator as it builds them.
   CheckpointScheduler checkpoints;
+  Recovery recovery;
+  WorkerTasks tasks;
+  Membership membership;
+  Barrier barrier;
 
   CoordinatorContext(
       ActorContext<Command> actor,
@@ -77,6 +89,14 @@ final class CoordinatorContext {
   /** A worker's id: its actor reference in serialised form. */
   String workerId(ActorRef<?> worker) {
     return resolver.toSerializationFormat(worker);
+  }
+
+  /** Runtime bookkeeping of a job that ended: answers still in flight are dropped on arrival. */
+  void forgetJob(String jobId) {
+    checkpoints.forget(jobId);
+    recovery.forget(jobId);
+    tasks.forget(jobId);
+    membership.forgetRosters(jobId);
   }
 
   static OperatorCommandRecorded audit(CoordinatorState state, String command, String detail) {
