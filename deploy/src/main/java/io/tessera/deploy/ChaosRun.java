@@ -115,7 +115,7 @@ final class ChaosRun {
       List<String> data = List.of("--data-dir", settings.dataDir().toString());
       nodes.declare("worker-1", "worker", false, worker, data);
       nodes.declare("worker-2", "worker", false, worker, data);
-      awaitCondition("every node Up", Duration.ofMinutes(3), this::wholeCluster);
+      heal(); // as after a fault: a node that exits while the cluster forms is started again
 
       String baseline = submit();
       say("yardstick: %s trains undisturbed", baseline);
@@ -343,7 +343,11 @@ final class ChaosRun {
         cluster.start(name);
       }
     }
-    awaitCondition("every node Up again", Duration.ofMinutes(3), this::wholeCluster);
+    try {
+      awaitCondition("every node Up again", Duration.ofMinutes(3), this::wholeCluster);
+    } catch (IllegalStateException e) {
+      throw new IllegalStateException(e.getMessage() + "; the nodes:\n" + cluster.describe(8), e);
+    }
   }
 
   /** Drops a process that ended by itself from the cluster's books, so it can be started again. */

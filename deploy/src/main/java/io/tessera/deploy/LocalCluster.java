@@ -149,6 +149,28 @@ final class LocalCluster implements AutoCloseable {
     }
   }
 
+  /**
+   * A line per declared node: running, or how it ended, and the last lines of its newest log
+   * (for a message that says why a cluster did not come together).
+   */
+  String describe(int logLines) {
+    StringBuilder out = new StringBuilder();
+    for (NodeSpec spec : specs.values()) {
+      Process process = running.get(spec.name());
+      String state =
+          process == null ? "not running" : process.isAlive() ? "running (pid " + process.pid() + ")" : "exited " + process.exitValue();
+      out.append(spec.name()).append(" (").append(spec.address()).append("): ").append(state).append('\n');
+      Path log = logDir.resolve(spec.name() + "-" + starts.get(spec.name()) + ".log");
+      try {
+        List<String> lines = Files.readAllLines(log);
+        lines.subList(Math.max(0, lines.size() - logLines), lines.size()).forEach(l -> out.append("    ").append(l).append('\n'));
+      } catch (IOException e) {
+        out.append("    (no log: ").append(e.getMessage()).append(")\n");
+      }
+    }
+    return out.toString();
+  }
+
   /** Whether the node's process is running (a crashed or exited one is not). */
   boolean isRunning(String name) {
     Process process = running.get(name);

@@ -13,7 +13,6 @@ import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
  * {@code bin/tessera chaos}, as an operator runs it, for a few rounds: a four-process cluster on
@@ -29,14 +28,16 @@ class ChaosIT {
       Pattern.compile("splits checked at the shards: (\\d+); applied twice: (\\d+); never applied: (\\d+)");
   private static final Pattern COMMANDS = Pattern.compile("operator commands acknowledged: (\\d+); lost: (\\d+)");
 
-  @TempDir Path workDir;
-
   @Test
   void fourRoundsOfFaultsLoseNothing() throws Exception {
     String url = System.getenv("TESSERA_TEST_POSTGRES_URL");
     assumeTrue(
         url != null && !url.isBlank(),
         "skipped: TESSERA_TEST_POSTGRES_URL is not set (e.g. jdbc:postgresql://127.0.0.1:5432/test?user=postgres)");
+    // Under target/, not a temporary directory, so that the nodes' logs outlive a failure.
+    Path workDir = Path.of("target", "chaos-it").toAbsolutePath();
+    deleteRecursively(workDir);
+    Files.createDirectories(workDir);
     Path report = workDir.resolve("report.txt");
     NodeProcess chaos =
         NodeProcess.start(
@@ -66,5 +67,15 @@ class ChaosIT {
     assertTrue(Integer.parseInt(commands.group(1)) >= 4, "too few commands were acknowledged:\n" + written);
     assertEquals("0", commands.group(2), written);
     assertTrue(written.contains("nothing lost"), written);
+  }
+
+  private static void deleteRecursively(Path dir) throws java.io.IOException {
+    if (Files.exists(dir)) {
+      try (var files = Files.walk(dir)) {
+        for (Path file : files.sorted(java.util.Comparator.reverseOrder()).toList()) {
+          Files.delete(file);
+        }
+      }
+    }
   }
 }
