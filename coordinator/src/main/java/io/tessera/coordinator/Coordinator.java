@@ -531,20 +531,96 @@ public final class Coordinator
       CoordinatorState journaled, RequestLease command) {
     CoordinatorState state = leases.view(journaled);
     String workerId = workerId(command.worker());
-    Object decision = decide(state, workerId, consecutiveFailures.getOrDefault(workerId, 0));
-    if (decision instanceof CoordinatorEvent.Leased leased) {
-      // The lease as of its own decision: later decisions of the batch may ack or re-plan.
-      LeaseReply grant = LeaseDesk.grant(state.apply(leased), leased);
-      return batch(journaled, List.of(leased), s -> {
-        metrics.leasesGranted.increment();
-        command.replyTo().tell(grant);
-      });
-    }
-    if (LeaseDesk.isAtBarrier((NoLease) decision)) {
-      barrier.park(workerId, command.replyTo(), (NoLease) decision);
+    if (!newestAsk(state, workerId, command.askId())) {
       return Effect().noReply();
     }
-    return Effect().reply(command.replyTo(), (NoLease) decision);
+    List<CoordinatorEvent> events = new ArrayList<>(takeBackUnknown(state, workerId, -1));
+    boolean tookBack = !events.isEmpty();
+    CoordinatorState after = state;
+    for (CoordinatorEvent event : events) {
+      after = after.apply(event);
+    }
+    Optional<CheckpointStarted> checkpoint = tookBack ? checkpoints.checkpointWhenQuiescent(after) : Optional.empty();
+    if (checkpoint.isPresent()) {
+      events.add(checkpoint.get());
+      after = after.apply(checkpoint.get());
+    }
+    Object decision = decide(after, workerId, consecutiveFailures.getOrDefault(workerId, 0));
+    LeaseReply grant = null;
+    if (decision instanceof CoordinatorEvent.Leased leased) {
+      events.add(leased);
+      // The lease as of its own decision: later decisions of the batch may ack or re-plan.
+      grant = LeaseDesk.grant(after.apply(leased), leased);
+    }
+    boolean waits = decision instanceof NoLease none && LeaseDesk.isAtBarrier(none);
+    if (events.isEmpty()) {
+      if (waits) {
+        barrier.park(workerId, command.replyTo(), (NoLease) decision);
+        return Effect().noReply();
+      }
+      return Effect().reply(command.replyTo(), (NoLease) decision);
+    }
+    LeaseReply granted = grant;
+    return batch(journaled, events, s -> {
+      if (tookBack) {
+        sendLeaseFences(s);
+        checkpoint.ifPresent(c -> checkpoints.sendCheckpoint(s, c));
+      }
+      if (granted != null) {
+        metrics.leasesGranted.increment();
+        command.replyTo().tell(granted);
+      } else if (waits) {
+        barrier.park(workerId, command.replyTo(), (NoLease) decision);
+      } else {
+        command.replyTo().tell((NoLease) decision);
+      }
+      if (tookBack) {
+        barrier.scheduleServeParked();
+        scheduleReconcile();
+      }
+    });
+  }
+
+  /**
+   * Whether {@code askId} is the newest lease request or completion seen from {@code workerId}
+   * (and, if so, notes it). A copy of an ask, or an ask overtaken by a newer one, is not: the
+   * worker no longer waits for its answer (the first copy's serves), so it gets none.
+   */
+  private boolean newestAsk(CoordinatorState state, String workerId, long askId) {
+    Long newest = ctx.newestAsks.get(workerId);
+    if (newest != null && askId <= newest) {
+      metrics.asksIgnored.increment();
+      context.getLog().debug("Ask {} of {} is a copy or overtaken (newest {}): not answered", askId, workerId, newest);
+      return false;
+    }
+    ctx.newestAsks.put(workerId, askId);
+    if (ctx.newestAsks.size() > 2 * state.workers().size() + 64) {
+      ctx.newestAsks.keySet().retainAll(state.workerIds()); // workers gone ask no more
+    }
+    return true;
+  }
+
+  /**
+   * Takes back the leases {@code workerId} holds, but {@code keep}: it asks only when it holds no
+   * lease, or has just finished {@code keep}, so any other was granted to an ask whose answer it
+   * never got (lost, or it stopped waiting) and would otherwise hold its splits until it expired.
+   */
+  private List<CoordinatorEvent> takeBackUnknown(CoordinatorState state, String workerId, long keep) {
+    List<CoordinatorEvent> events = new ArrayList<>();
+    CoordinatorState after = state;
+    for (long leaseId : LeaseDesk.leasesHeldBy(state, workerId)) {
+      if (leaseId == keep) {
+        continue;
+      }
+      context.getLog().info("Taking back lease {}: granted to {}, which asks again without knowing of it", leaseId, workerId);
+      metrics.leasesUnknownToHolder.increment();
+      for (CoordinatorEvent event :
+          LeaseDesk.takeBack(after, leaseId, workerId, watch.reported(leaseId, workerId), "its worker never got the grant")) {
+        events.add(event);
+        after = after.apply(event);
+      }
+    }
+    return events;
   }
 
   /** Adds decisions to the lease batch; the first of a batch asks for the write that follows. */
@@ -595,13 +671,20 @@ public final class Coordinator
       CoordinatorState journaled, CompleteSplit command) {
     CoordinatorState state = leases.view(journaled);
     String workerId = workerId(command.worker());
+    if (!newestAsk(state, workerId, command.askId())) {
+      return Effect().noReply();
+    }
     consecutiveFailures.remove(workerId);
-    List<CoordinatorEvent> events = new ArrayList<>();
-    Optional<SplitCompleted> completed = LeaseDesk.completion(state, command.leaseId(), workerId, command.report());
+    List<CoordinatorEvent> events = new ArrayList<>(takeBackUnknown(state, workerId, command.leaseId()));
     CoordinatorState after = state;
+    for (CoordinatorEvent event : events) {
+      after = after.apply(event);
+    }
+    boolean tookBack = !events.isEmpty();
+    Optional<SplitCompleted> completed = LeaseDesk.completion(after, command.leaseId(), workerId, command.report());
     if (completed.isPresent()) {
       events.add(completed.get());
-      after = state.apply(completed.get());
+      after = after.apply(completed.get());
     } else {
       // The lease was voided (re-leased when its holder seemed gone, or rewound away): the
       // gradients were accepted, but the split was or will be trained again.
@@ -635,6 +718,9 @@ public final class Coordinator
     return batch(journaled, events, s -> {
       if (completed.isPresent()) {
         metrics.splitsAcked.increment();
+      }
+      if (tookBack) {
+        sendLeaseFences(s); // before a checkpoint, so the shards save with those leases fenced
       }
       checkpoint.ifPresent(c -> checkpoints.sendCheckpoint(s, c));
       if (granted != null) {

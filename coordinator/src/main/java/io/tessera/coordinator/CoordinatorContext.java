@@ -46,6 +46,8 @@ final class CoordinatorContext {
   final LeaseBatch leases = new LeaseBatch();
   /** Lease failures in a row, per worker: leases and one-off tasks skip workers that keep failing. */
   final Map<String, Integer> consecutiveFailures = new HashMap<>();
+  /** The newest lease request or completion ({@code askId}) seen from each worker. */
+  final Map<String, Long> newestAsks = new HashMap<>();
   /** When each lease out last showed a sign of life, and what its holder reported done. */
   final LeaseWatch watch = new LeaseWatch();
   final Host host;

@@ -16,6 +16,10 @@ final class CoordinatorMetrics {
   final Counter splitsAcked = Kamon.counter("tessera_coordinator_splits_acked").withoutTags();
   final Counter leasesReleased = Kamon.counter("tessera_coordinator_leases_released").withoutTags();
   final Counter lateAcks = Kamon.counter("tessera_coordinator_late_acks").withoutTags();
+  /** Lease requests and completions not answered: copies of an ask, or asks overtaken by a newer one. */
+  final Counter asksIgnored = Kamon.counter("tessera_coordinator_asks_ignored").withoutTags();
+  /** Leases taken back because their worker asked again without having received them. */
+  final Counter leasesUnknownToHolder = Kamon.counter("tessera_coordinator_leases_unknown_to_holder").withoutTags();
   /** Leases taken back because their holder was silent for longer than the lease timeout. */
   final Counter leasesExpired = Kamon.counter("tessera_coordinator_leases_expired").withoutTags();
   /** One journal write of lease decisions, from asking for it to its completion. */

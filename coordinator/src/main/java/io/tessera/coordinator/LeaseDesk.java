@@ -16,6 +16,7 @@ import io.tessera.protocol.coordinator.CoordinatorProtocol.NoLeaseReason;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.SplitReport;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.WorkerShare;
 import io.tessera.protocol.ps.ShardProtocol.StepRule;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 
@@ -273,6 +274,22 @@ final class LeaseDesk {
                         m.ledger().liveLeases().stream().map(SplitLedger.LiveLease::leaseId).toList()))
                 .toList())
         .orElse(List.of());
+  }
+
+  /** The live leases {@code workerId} holds in the running job: split leases and backups. */
+  static List<Long> leasesHeldBy(CoordinatorState state, String workerId) {
+    List<Long> held = new ArrayList<>();
+    state.activeJob().ifPresent(job -> {
+      for (MemberRun member : job.members()) {
+        if (member.ledger() != null) {
+          member.ledger().liveLeases().stream()
+              .filter(lease -> workerId.equals(lease.holder()))
+              .forEach(lease -> held.add(lease.leaseId()));
+        }
+        member.backups().stream().filter(b -> b.workerId().equals(workerId)).forEach(b -> held.add(b.leaseId()));
+      }
+    });
+    return held;
   }
 
   /** The give-back of a live lease, or empty when the lease is no longer live. */

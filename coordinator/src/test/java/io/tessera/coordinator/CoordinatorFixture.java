@@ -349,9 +349,16 @@ abstract class CoordinatorFixture {
     return reply.receiveMessage(TIMEOUT);
   }
 
+  /** Ask ids, rising across every worker's asks (so each worker's rise too, as a real worker's do). */
+  private final java.util.concurrent.atomic.AtomicLong askIds = new java.util.concurrent.atomic.AtomicLong();
+
+  long nextAskId() {
+    return askIds.incrementAndGet();
+  }
+
   LeaseReply askLease(ActorRef<Command> coordinator, TestProbe<WorkerProtocol.Command> worker) {
     TestProbe<LeaseReply> reply = testKit.createTestProbe();
-    coordinator.tell(new RequestLease(worker.getRef(), reply.getRef()));
+    coordinator.tell(new RequestLease(worker.getRef(), nextAskId(), reply.getRef()));
     return reply.receiveMessage(TIMEOUT);
   }
 
@@ -397,7 +404,7 @@ abstract class CoordinatorFixture {
       int pushes) {
     TestProbe<LeaseReply> reply = testKit.createTestProbe();
     SplitReport report = new SplitReport(samples, lossSum, pushes, 0, 1_500_000L);
-    coordinator.tell(new CompleteSplit(worker.getRef(), leaseId, report, reply.getRef()));
+    coordinator.tell(new CompleteSplit(worker.getRef(), leaseId, report, nextAskId(), reply.getRef()));
     return reply;
   }
 

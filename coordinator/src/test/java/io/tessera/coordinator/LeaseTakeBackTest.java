@@ -10,13 +10,16 @@ import akka.actor.typed.ActorRef;
 import io.tessera.coordinator.CoordinatorEvent.CheckpointStarted;
 import io.tessera.coordinator.CoordinatorEvent.LeaseReleased;
 import io.tessera.coordinator.CoordinatorEvent.SplitCompleted;
+import io.tessera.coordinator.CoordinatorEvent.SplitLeased;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.Command;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.JobState;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.JobStatus;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.Lease;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.LeaseProgress;
+import io.tessera.protocol.coordinator.CoordinatorProtocol.LeaseReply;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.NoLease;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.ReleaseLease;
+import io.tessera.protocol.coordinator.CoordinatorProtocol.RequestLease;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.ShardRecoveryPlan;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.Split;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.SplitReport;
@@ -153,6 +156,55 @@ class LeaseTakeBackTest extends CoordinatorFixture {
     Lease retaken = grantedLease(complete(coordinator, staying, other.leaseId(), 8, 1.0));
     assertEquals(new Split(0, 3, 6, 8), retaken.split(), "the one split it had not pushed");
     assertInstanceOf(NoLease.class, complete(coordinator, staying, retaken.leaseId(), 2, 1.0));
+    assertEquals(16, awaitState(coordinator, JOB, JobState.EVALUATING).samplesDone());
+  }
+
+  // ------------------------------------------------------------------ answers lost on the way
+
+  @Test
+  void aLeaseWhoseGrantWasLostIsTakenBackWhenItsWorkerAsksAgainNotWhenItExpires() {
+    TestProbe<WorkerProtocol.Command> worker = registerWorker("worker-0");
+    ActorRef<Command> coordinator = spawnCoordinator(); // leases live for minutes
+    startJob(coordinator, worker, SPEC, 16);
+    Lease lost = requestLease(coordinator, worker);
+
+    // The worker never got that answer, so it asks again: the lease it does not know of goes back
+    // whole, is fenced, and the same splits go out again at once.
+    Lease again = requestLease(coordinator, worker);
+
+    LeaseReleased released = awaitEvent(LeaseReleased.class, e -> e.leaseId() == lost.leaseId());
+    assertEquals("its worker never got the grant", released.reason());
+    awaitFenced(lost.leaseId());
+    assertEquals(lost.split(), again.split());
+    assertTrue(again.leaseId() > lost.leaseId());
+    Lease second = grantedLease(complete(coordinator, worker, again.leaseId(), 8, 4.0));
+    assertInstanceOf(NoLease.class, complete(coordinator, worker, second.leaseId(), 8, 4.0));
+    assertEquals(16, awaitState(coordinator, JOB, JobState.EVALUATING).samplesDone(), "every sample once");
+  }
+
+  @Test
+  void aCopyOfAnAskAndAnAskOvertakenByANewerOneAreNotAnswered() {
+    TestProbe<WorkerProtocol.Command> worker = registerWorker("worker-0");
+    ActorRef<Command> coordinator = spawnCoordinator();
+    startJob(coordinator, worker, SPEC, 16);
+    TestProbe<LeaseReply> first = testKit.createTestProbe();
+    TestProbe<LeaseReply> copy = testKit.createTestProbe();
+    TestProbe<LeaseReply> overtaken = testKit.createTestProbe();
+    long askId = nextAskId();
+    long older = askId - 1;
+
+    coordinator.tell(new RequestLease(worker.getRef(), askId, first.getRef()));
+    coordinator.tell(new RequestLease(worker.getRef(), askId, copy.getRef()));
+    coordinator.tell(new RequestLease(worker.getRef(), older, overtaken.getRef()));
+
+    Lease lease = grantedLease(first.receiveMessage(TIMEOUT));
+    status(coordinator, JOB); // answered after the three asks, so all three were handled
+    copy.expectNoMessage(Duration.ofMillis(200));
+    overtaken.expectNoMessage(Duration.ofMillis(200));
+    assertEquals(1, journal.events(SplitLeased.class).size(), "one lease granted");
+    assertEquals(List.of(), journal.events(LeaseReleased.class), "the lease answered stays with its worker");
+    Lease next = grantedLease(complete(coordinator, worker, lease.leaseId(), 8, 4.0));
+    assertInstanceOf(NoLease.class, complete(coordinator, worker, next.leaseId(), 8, 4.0));
     assertEquals(16, awaitState(coordinator, JOB, JobState.EVALUATING).samplesDone());
   }
 

@@ -577,8 +577,8 @@ class ProtocolSerializationTest {
     all.add(new CoordinatorProtocol.JobList(List.of()));
     all.addAll(statuses);
     all.add(new AdminProtocol.GetAccumulationHistory(JOB, ref()));
-    all.add(new CoordinatorProtocol.RequestLease(worker, ref()));
-    all.add(new CoordinatorProtocol.CompleteSplit(worker, 77L, report, ref()));
+    all.add(new CoordinatorProtocol.RequestLease(worker, 12L, ref()));
+    all.add(new CoordinatorProtocol.CompleteSplit(worker, 77L, report, 13L, ref()));
     all.add(new CoordinatorProtocol.LeaseProgress(worker, 77L, report));
     all.add(new CoordinatorProtocol.ReleaseLease(worker, 78L, "worker stopping", false));
     all.add(new CoordinatorProtocol.ReleaseLease(worker, 79L, "CUDA out of memory", true));

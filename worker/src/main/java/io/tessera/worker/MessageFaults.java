@@ -32,7 +32,8 @@ import org.slf4j.LoggerFactory;
 /**
  * Fault injection for chaos tests, never for production: drops, duplicates and delays the
  * messages a worker exchanges with parameter shards (the asks of {@link ShardClient#push} and
- * {@link ShardClient#pull}) and its progress reports to the coordinator.
+ * {@link ShardClient#pull}) and with the coordinator (lease requests and acks, progress reports
+ * and give-backs).
  *
  * <p>Off unless {@value #SETTING} names a file (see reference.conf); then this is a no-op costing
  * one boolean check per message. When it names one, the file is looked at (its modification time,

@@ -6,14 +6,17 @@ import akka.actor.typed.ActorRef;
 import akka.actor.typed.ActorRefResolver;
 import akka.actor.typed.Behavior;
 import akka.actor.typed.PostStop;
+import akka.actor.typed.Scheduler;
 import akka.actor.typed.javadsl.AbstractBehavior;
 import akka.actor.typed.javadsl.ActorContext;
+import akka.actor.typed.javadsl.AskPattern;
 import akka.actor.typed.javadsl.Behaviors;
 import akka.actor.typed.javadsl.Receive;
 import akka.actor.typed.javadsl.ReceiveBuilder;
 import akka.actor.typed.javadsl.TimerScheduler;
 import akka.actor.typed.receptionist.Receptionist;
 import akka.cluster.sharding.typed.javadsl.ClusterSharding;
+import akka.japi.function.Function;
 import akka.pattern.StatusReply;
 import io.tessera.protocol.coordinator.CoordinatorProtocol;
 import io.tessera.protocol.coordinator.CoordinatorProtocol.Lease;
@@ -122,7 +125,7 @@ public final class Worker extends AbstractBehavior<Command> {
   private final DataCatalog data;
   private final WorkerSettings settings;
   private final ClusterSharding sharding;
-  /** Chaos tests' fault injection for shard messages and progress reports; off otherwise. */
+  /** Chaos tests' fault injection for shard messages and the coordinator's lease traffic; off otherwise. */
   private final MessageFaults faults;
   private final Device device;
   private final String workerId;
@@ -359,26 +362,30 @@ public final class Worker extends AbstractBehavior<Command> {
   }
 
   private void sendRequestLease() {
-    long asked = System.nanoTime();
-    long generation = ++askGeneration;
-    getContext().ask(
-        LeaseReply.class,
-        coordinator,
-        settings.coordinatorTimeout(),
-        replyTo -> new CoordinatorProtocol.RequestLease(getContext().getSelf(), replyTo),
-        (reply, failure) -> new LeaseAnswered(reply, failure, asked, generation));
+    ActorRef<Command> self = getContext().getSelf();
+    long askId = ++askGeneration;
+    askCoordinator(askId, replyTo -> new CoordinatorProtocol.RequestLease(self, askId, replyTo));
   }
 
   private void sendCompletion(PendingCompletion pending) {
+    ActorRef<Command> self = getContext().getSelf();
+    long askId = ++askGeneration;
+    askCoordinator(
+        askId, replyTo -> new CoordinatorProtocol.CompleteSplit(self, pending.leaseId(), pending.report(), askId, replyTo));
+  }
+
+  /**
+   * Sends ask {@code askId} (the newest, {@link #askGeneration}) to the coordinator through the
+   * node's {@link MessageFaults}; its answer, or its failure, arrives as a {@link LeaseAnswered}.
+   * {@code message} may be built on another thread, so it must not touch the actor's state.
+   */
+  private void askCoordinator(long askId, Function<ActorRef<LeaseReply>, CoordinatorProtocol.Command> message) {
     long asked = System.nanoTime();
-    long generation = ++askGeneration;
-    getContext().ask(
-        LeaseReply.class,
-        coordinator,
-        settings.coordinatorTimeout(),
-        replyTo ->
-            new CoordinatorProtocol.CompleteSplit(getContext().getSelf(), pending.leaseId(), pending.report(), replyTo),
-        (reply, failure) -> new LeaseAnswered(reply, failure, asked, generation));
+    Duration timeout = settings.coordinatorTimeout();
+    Scheduler scheduler = getContext().getSystem().scheduler();
+    getContext().pipeToSelf(
+        faults.ask(() -> AskPattern.ask(coordinator, message, timeout, scheduler), timeout),
+        (reply, failure) -> new LeaseAnswered(reply, failure, asked, askId));
   }
 
   /** Whether {@code answer} answers the newest ask, the one a state waits for. */
@@ -481,7 +488,9 @@ public final class Worker extends AbstractBehavior<Command> {
   }
 
   private void release(Lease lease, String reason, boolean failed) {
-    coordinator.tell(new CoordinatorProtocol.ReleaseLease(getContext().getSelf(), lease.leaseId(), reason, failed));
+    CoordinatorProtocol.ReleaseLease release =
+        new CoordinatorProtocol.ReleaseLease(getContext().getSelf(), lease.leaseId(), reason, failed);
+    faults.tell(() -> coordinator.tell(release)); // if lost, the worker's next ask takes the lease back
   }
 
   /** A lease ended without a completion: leave if draining, otherwise ask for other work. */

@@ -286,6 +286,7 @@ class WorkerTest {
 
     RequestLease second = expectFromWorker(coordinator, RequestLease.class);
     assertEquals(worker, second.worker());
+    assertTrue(second.askId() > first.askId(), "each ask is numbered above the last");
     second.replyTo().tell(new NoLease(new NoLeaseReason.NoJobRunning(), 600_000));
     coordinator.expectNoMessage(Duration.ofMillis(300));
   }
@@ -888,9 +889,11 @@ class WorkerTest {
     assertEquals(first.leaseId(), again.leaseId(), "the same lease");
     assertEquals(first.report(), again.report(), "the same report");
     assertEquals(worker, again.worker());
+    assertTrue(request.askId() < first.askId() && first.askId() < again.askId(), "sent again as a new ask");
     again.replyTo().tell(new NoLease(new NoLeaseReason.SplitsTaken(0), 50));
     RequestLease next = expectFromWorker(coordinator, RequestLease.class);
     assertEquals(worker, next.worker());
+    assertTrue(next.askId() > again.askId());
     next.replyTo().tell(new NoLease(new NoLeaseReason.NoJobRunning(), 600_000));
     TestingShard.Script script = setUp.script();
     assertEquals(List.of("accepted"), outcomes(script.pushes(0)), "the split was trained once");

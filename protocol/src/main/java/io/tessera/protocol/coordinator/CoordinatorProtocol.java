@@ -42,18 +42,29 @@ public final class CoordinatorProtocol {
   public record JobList(List<JobStatus> jobs) implements TesseraSerializable {}
 
 
-  /** An idle worker asks for work; replies {@link LeaseReply}. */
-  public record RequestLease(ActorRef<WorkerProtocol.Command> worker, ActorRef<LeaseReply> replyTo)
+  /**
+   * An idle worker asks for work; replies {@link LeaseReply}.
+   *
+   * <p>{@code askId} numbers the worker's asks (this and {@link CompleteSplit}), rising with each
+   * one it sends. A worker asks only when it holds no lease, so a lease the coordinator still
+   * counts as held by it was granted to an ask whose answer it never got (lost, or it gave up
+   * waiting): that lease is taken back, its splits going out again at once rather than when the
+   * lease expires. An ask whose {@code askId} is not above the newest one seen from the worker is
+   * a copy or overtaken, and is not answered.
+   */
+  public record RequestLease(ActorRef<WorkerProtocol.Command> worker, long askId, ActorRef<LeaseReply> replyTo)
       implements Command {}
 
   /**
    * A worker finished every push of a leased split and all were accepted; the split is acked and
-   * the reply carries the worker's next lease, if there is one.
+   * the reply carries the worker's next lease, if there is one. {@code askId}: as in {@link
+   * RequestLease}; any lease the worker holds besides {@code leaseId} is taken back.
    */
   public record CompleteSplit(
       ActorRef<WorkerProtocol.Command> worker,
       long leaseId,
       SplitReport report,
+      long askId,
       ActorRef<LeaseReply> replyTo)
       implements Command {}
 
