@@ -27,7 +27,8 @@ import java.util.Set;
  * nodes, two worker nodes) journaling to PostgreSQL through a relay the suite can cut, trains the
  * same job again and again while {@link ChaosRun} injects one fault per round, and reports what
  * was lost: splits applied twice or never (counted at the shards), acknowledged operator commands
- * missing after recovery, stuck jobs, and accuracy against an undisturbed run with the same seed.
+ * missing after recovery, stuck jobs, and accuracy against undisturbed runs with the same seed
+ * (the mean of {@code --yardstick-runs}).
  * Exits 0 only when nothing was lost.
  */
 final class ChaosCommand {
@@ -42,11 +43,15 @@ final class ChaosCommand {
         CommandLine.parse(
             args,
             Set.of("rounds", "seed", "postgres-url", "schema", "data-dir", "from", "spec", "epochs", "train-limit",
-                "work-dir", "tolerance", "report", "faults"),
+                "work-dir", "tolerance", "report", "faults", "yardstick-runs"),
             Set.of());
     int rounds = line.intOption("rounds", 30);
     if (rounds < 1 || rounds > 10_000) {
       throw new CommandLine.UsageException("--rounds must be between 1 and 10000");
+    }
+    int yardstickRuns = line.intOption("yardstick-runs", 3);
+    if (yardstickRuns < 1 || yardstickRuns > 10) {
+      throw new CommandLine.UsageException("--yardstick-runs must be between 1 and 10");
     }
     double tolerance = Double.parseDouble(line.option("tolerance").orElse("1.5"));
     if (!(tolerance >= 0 && tolerance <= 100)) {
@@ -84,7 +89,7 @@ final class ChaosCommand {
     long seed = Long.parseLong(line.option("seed").orElse("1"));
     List<ChaosRun.Fault> faults = faults(line.option("faults").orElse(""));
     ChaosRun.Settings settings =
-        new ChaosRun.Settings(rounds, seed, faults, tolerance, specText, dataDir, workDir, database,
+        new ChaosRun.Settings(rounds, seed, faults, tolerance, yardstickRuns, specText, dataDir, workDir, database,
             line.option("report").map(Path::of).orElse(workDir.resolve("report.txt")));
     try {
       return new ChaosRun(settings).run();

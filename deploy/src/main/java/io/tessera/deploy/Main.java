@@ -79,6 +79,7 @@ public final class Main {
                              a snapshot; reports splits applied twice or never (counted at the
                              shards), acknowledged commands lost, stuck jobs, accuracy drift
             --rounds N (30)  --seed S (1)  --tolerance POINTS (1.5)  --report FILE
+            --yardstick-runs N   undisturbed runs whose mean accuracy is the yardstick (3)
             --faults F,...   only these: kill-worker, kill-parameter-server, kill-coordinator,
                              pause, database-outage, message-faults, corrupt-snapshot (all)
             --postgres-url URL   (env TESSERA_POSTGRES_URL, else

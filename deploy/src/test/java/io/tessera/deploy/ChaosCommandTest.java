@@ -30,7 +30,7 @@ import org.junit.jupiter.api.io.TempDir;
 class ChaosCommandTest {
   private static final Set<String> VALUED =
       Set.of("rounds", "seed", "postgres-url", "schema", "data-dir", "from", "spec", "epochs", "train-limit",
-          "work-dir", "tolerance", "report", "faults");
+          "work-dir", "tolerance", "report", "faults", "yardstick-runs");
 
   @TempDir Path dir;
 
@@ -76,6 +76,16 @@ class ChaosCommandTest {
     CommandLine.UsageException unknown =
         assertThrows(CommandLine.UsageException.class, () -> ChaosCommand.faults("kill-everything"));
     assertTrue(unknown.getMessage().contains("kill-worker"), unknown.getMessage());
+  }
+
+  @Test
+  void countsOutOfRangeAreRefusedBeforeAnythingStarts() {
+    for (List<String> args :
+        List.of(List.of("--rounds", "0"), List.of("--yardstick-runs", "0"), List.of("--yardstick-runs", "11"),
+            List.of("--tolerance", "-1"))) {
+      CommandLine.UsageException refused = assertThrows(CommandLine.UsageException.class, () -> ChaosCommand.run(args));
+      assertTrue(refused.getMessage().contains(args.get(0)), args + ": " + refused.getMessage());
+    }
   }
 
   @Test

@@ -47,7 +47,7 @@ class ChaosIT {
             List.of("chaos", "--rounds", "4", "--faults", "kill-coordinator,database-outage,message-faults,corrupt-snapshot",
                 "--epochs", "8", "--postgres-url", url, "--schema", "tessera_chaos_it",
                 "--data-dir", TestJobs.subsetDir().toString(), "--work-dir", workDir.resolve("chaos").toString(),
-                "--tolerance", "3", "--report", report.toString()));
+                "--tolerance", "3", "--yardstick-runs", "1", "--report", report.toString()));
     assertTrue(chaos.process().waitFor(15, TimeUnit.MINUTES), "chaos did not finish in 15 minutes");
     String output = Files.readString(chaos.logFile().toPath(), StandardCharsets.UTF_8);
     assertEquals(0, chaos.process().exitValue(), "chaos reported a loss or failed:\n" + output);
