@@ -17,11 +17,14 @@ import java.util.concurrent.ConcurrentHashMap;
  * then refused connects, until it is restarted.
  */
 final class TcpProxy implements AutoCloseable {
+  private static final long ACCEPTOR_END_TIMEOUT_MS = 5_000;
+
   private final int port;
   private final String targetHost;
   private final int targetPort;
   private final Set<Socket> sockets = ConcurrentHashMap.newKeySet();
   private volatile ServerSocket server;
+  private Thread acceptor;
 
   TcpProxy(int port, String targetHost, int targetPort) {
     this.port = port;
@@ -46,20 +49,43 @@ final class TcpProxy implements AutoCloseable {
     socket.setReuseAddress(true);
     socket.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), port));
     server = socket;
-    Thread accept = new Thread(() -> accept(socket), "tcp-proxy-" + port);
-    accept.setDaemon(true);
-    accept.start();
+    acceptor = new Thread(() -> accept(socket), "tcp-proxy-" + port);
+    acceptor.setDaemon(true);
+    acceptor.start();
   }
 
-  /** Stops accepting and breaks every relayed connection. */
+  /**
+   * Stops accepting and breaks every relayed connection. Returns once the listening socket is
+   * gone: a thread blocked in accept keeps the kernel's listener (and its backlog) alive until it
+   * has been woken, so closing the Java socket alone would let a connect made just after this
+   * returns still succeed.
+   */
   synchronized void down() {
     ServerSocket socket = server;
     server = null;
     if (socket != null) {
       closeQuietly(socket);
+      awaitAcceptorEnd();
     }
     sockets.forEach(TcpProxy::closeQuietly);
     sockets.clear();
+  }
+
+  private void awaitAcceptorEnd() {
+    Thread thread = acceptor;
+    acceptor = null;
+    if (thread == null) {
+      return;
+    }
+    try {
+      thread.join(ACCEPTOR_END_TIMEOUT_MS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    if (thread.isAlive()) {
+      throw new IllegalStateException(
+          "relay on port " + port + ": its accept thread did not end within " + ACCEPTOR_END_TIMEOUT_MS + " ms of closing");
+    }
   }
 
   private void accept(ServerSocket socket) {
@@ -69,6 +95,10 @@ final class TcpProxy implements AutoCloseable {
         client = socket.accept();
       } catch (IOException e) {
         return; // closed by down()
+      }
+      if (server != socket) {
+        closeQuietly(client); // accepted while down() was closing the listener
+        return;
       }
       try {
         Socket upstream = new Socket(targetHost, targetPort);
